@@ -1,0 +1,442 @@
+//! The routing config: one YAML or JSON document with reps, pools, queues and an ordered list
+//! of rules. Parsing collects every mistake with its path; a config that parses is consistent
+//! (every reference resolves, ids are unique, pools are non-empty, the last rule catches all).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use super::rules::{Condition, ConfigError};
+
+/// Queue every lead lands in when nothing else fits, unless the config names another.
+pub const DEFAULT_FALLBACK_QUEUE: &str = "unrouted";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    fallback_queue: Option<String>,
+    reps: Vec<RepDoc>,
+    #[serde(default)]
+    pools: Vec<PoolDoc>,
+    #[serde(default)]
+    queues: Vec<QueueDoc>,
+    rules: Vec<RuleDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepDoc {
+    id: String,
+    name: String,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolDoc {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    strategy: Strategy,
+    reps: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueDoc {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDoc {
+    id: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    when: Option<Json>,
+    route: RouteDoc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteDoc {
+    #[serde(default)]
+    rep: Option<String>,
+    #[serde(default)]
+    pool: Option<String>,
+    #[serde(default)]
+    queue: Option<String>,
+}
+
+/// How a pool hands out its leads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Strict rotation through the pool's reps in the order listed.
+    #[default]
+    RoundRobin,
+}
+
+/// A sales rep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rep {
+    /// Stable id used in rules, pools and stored assignments.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Contact address for notifications.
+    pub email: Option<String>,
+}
+
+/// A group of reps that share leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Distribution strategy.
+    pub strategy: Strategy,
+    /// Rep ids in rotation order.
+    pub reps: Vec<String>,
+}
+
+/// Where a rule sends a lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A named rep.
+    Rep(String),
+    /// A pool; a rep is chosen by the pool's strategy.
+    Pool(String),
+    /// A queue worked by the team, not yet by one person.
+    Queue(String),
+}
+
+/// One routing rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Stable id, quoted in explanations.
+    pub id: String,
+    /// Optional words for humans.
+    pub description: Option<String>,
+    /// When the rule applies.
+    pub when: Condition,
+    /// Where it sends the lead.
+    pub route: Destination,
+}
+
+/// A parsed, consistent routing config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingConfig {
+    /// Queue for leads nothing else fits.
+    pub fallback_queue: String,
+    /// Reps by id.
+    pub reps: HashMap<String, Rep>,
+    /// Pools by id.
+    pub pools: HashMap<String, Pool>,
+    /// Queue ids with display names.
+    pub queues: HashMap<String, String>,
+    /// Rules in order; the first that matches wins, the last always matches.
+    pub rules: Vec<Rule>,
+}
+
+impl RoutingConfig {
+    /// Parses a YAML or JSON document and checks it; returns every mistake found, each with
+    /// its path.
+    pub fn parse(text: &str) -> Result<RoutingConfig, Vec<ConfigError>> {
+        let value: Json = serde_yaml::from_str(text).map_err(|e| {
+            let path = e
+                .location()
+                .map(|l| format!("line {} column {}", l.line(), l.column()))
+                .unwrap_or_else(|| "document".into());
+            vec![ConfigError::new(
+                path,
+                format!("not valid YAML or JSON: {e}"),
+            )]
+        })?;
+        Self::from_json(value)
+    }
+
+    /// Checks a document already parsed into JSON values.
+    pub fn from_json(value: Json) -> Result<RoutingConfig, Vec<ConfigError>> {
+        let doc: Document = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { "document".into() } else { path };
+            vec![ConfigError::new(path, e.into_inner().to_string())]
+        })?;
+        Self::check(doc)
+    }
+
+    fn check(doc: Document) -> Result<RoutingConfig, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut reps = HashMap::new();
+        for (i, rep) in doc.reps.into_iter().enumerate() {
+            check_id(&rep.id, &format!("reps[{i}].id"), &mut errors);
+            if reps.contains_key(&rep.id) {
+                errors.push(dup(&format!("reps[{i}].id"), "rep", &rep.id));
+            }
+            reps.insert(
+                rep.id.clone(),
+                Rep {
+                    id: rep.id,
+                    name: rep.name,
+                    email: rep.email,
+                },
+            );
+        }
+        let mut pools = HashMap::new();
+        for (i, pool) in doc.pools.into_iter().enumerate() {
+            check_id(&pool.id, &format!("pools[{i}].id"), &mut errors);
+            if pools.contains_key(&pool.id) {
+                errors.push(dup(&format!("pools[{i}].id"), "pool", &pool.id));
+            }
+            if pool.reps.is_empty() {
+                errors.push(ConfigError::new(
+                    format!("pools[{i}].reps"),
+                    "a pool needs at least one rep",
+                ));
+            }
+            let mut seen = HashSet::new();
+            for (j, rep) in pool.reps.iter().enumerate() {
+                if !reps.contains_key(rep) {
+                    errors.push(ConfigError::new(
+                        format!("pools[{i}].reps[{j}]"),
+                        format!("unknown rep '{rep}'"),
+                    ));
+                }
+                if !seen.insert(rep) {
+                    errors.push(ConfigError::new(
+                        format!("pools[{i}].reps[{j}]"),
+                        format!("rep '{rep}' is listed twice"),
+                    ));
+                }
+            }
+            pools.insert(
+                pool.id.clone(),
+                Pool {
+                    name: pool.name.unwrap_or_else(|| pool.id.clone()),
+                    id: pool.id,
+                    strategy: pool.strategy,
+                    reps: pool.reps,
+                },
+            );
+        }
+        let fallback_queue = doc
+            .fallback_queue
+            .unwrap_or_else(|| DEFAULT_FALLBACK_QUEUE.to_string());
+        let mut queues = HashMap::from([(fallback_queue.clone(), "Fallback".to_string())]);
+        for (i, queue) in doc.queues.into_iter().enumerate() {
+            check_id(&queue.id, &format!("queues[{i}].id"), &mut errors);
+            if queues.contains_key(&queue.id) && queue.id != fallback_queue {
+                errors.push(dup(&format!("queues[{i}].id"), "queue", &queue.id));
+            }
+            queues.insert(queue.id.clone(), queue.name.unwrap_or(queue.id));
+        }
+        let mut rules = Vec::new();
+        let mut rule_ids = HashSet::new();
+        let count = doc.rules.len();
+        for (i, rule) in doc.rules.into_iter().enumerate() {
+            let path = format!("rules[{i}]");
+            check_id(&rule.id, &format!("{path}.id"), &mut errors);
+            if !rule_ids.insert(rule.id.clone()) {
+                errors.push(dup(&format!("{path}.id"), "rule", &rule.id));
+            }
+            let when = match &rule.when {
+                None => Condition::Always,
+                Some(json) => Condition::compile(json, &format!("{path}.when"), &mut errors),
+            };
+            if when == Condition::Always && i + 1 < count {
+                errors.push(ConfigError::new(
+                    format!("{path}.when"),
+                    "this rule matches every lead, so the rules after it can never apply; only the last rule may be a catch-all",
+                ));
+            }
+            let route_path = format!("{path}.route");
+            let route = match (rule.route.rep, rule.route.pool, rule.route.queue) {
+                (Some(rep), None, None) => {
+                    if !reps.contains_key(&rep) {
+                        errors.push(ConfigError::new(
+                            format!("{route_path}.rep"),
+                            format!("unknown rep '{rep}'"),
+                        ));
+                    }
+                    Destination::Rep(rep)
+                }
+                (None, Some(pool), None) => {
+                    if !pools.contains_key(&pool) {
+                        errors.push(ConfigError::new(
+                            format!("{route_path}.pool"),
+                            format!("unknown pool '{pool}'"),
+                        ));
+                    }
+                    Destination::Pool(pool)
+                }
+                (None, None, Some(queue)) => {
+                    if !queues.contains_key(&queue) {
+                        errors.push(ConfigError::new(
+                            format!("{route_path}.queue"),
+                            format!("unknown queue '{queue}' (declare it under queues)"),
+                        ));
+                    }
+                    Destination::Queue(queue)
+                }
+                _ => {
+                    errors.push(ConfigError::new(
+                        route_path,
+                        "expected exactly one of rep, pool or queue",
+                    ));
+                    Destination::Queue(fallback_queue.clone())
+                }
+            };
+            rules.push(Rule {
+                id: rule.id,
+                description: rule.description,
+                when,
+                route,
+            });
+        }
+        if rules.last().is_none_or(|r| r.when != Condition::Always) {
+            errors.push(ConfigError::new(
+                "rules",
+                "the last rule must be a catch-all default (a rule without `when`)",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(RoutingConfig {
+                fallback_queue,
+                reps,
+                pools,
+                queues,
+                rules,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn check_id(id: &str, path: &str, errors: &mut Vec<ConfigError>) {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if !ok {
+        errors.push(ConfigError::new(
+            path,
+            "ids are 1-64 characters of letters, digits, '-', '_' or '.'",
+        ));
+    }
+}
+
+fn dup(path: &str, kind: &str, id: &str) -> ConfigError {
+    ConfigError::new(path, format!("duplicate {kind} id '{id}'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+reps:
+  - {id: ana, name: Ana}
+pools:
+  - {id: smb, reps: [ana]}
+rules:
+  - id: default
+    route: {pool: smb}
+"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        RoutingConfig::parse(text)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn minimal_config_parses() {
+        let config = RoutingConfig::parse(MINIMAL).unwrap();
+        assert_eq!(config.rules.len(), 1);
+        assert_eq!(config.fallback_queue, DEFAULT_FALLBACK_QUEUE);
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        RoutingConfig::parse(include_str!("../../config/example.yaml")).unwrap();
+    }
+
+    #[test]
+    fn a_default_rule_is_required() {
+        let text = MINIMAL.replace(
+            "  - id: default\n    route",
+            "  - id: d\n    when: {country: US}\n    route",
+        );
+        assert!(errors(&text)
+            .iter()
+            .any(|e| e.starts_with("rules: the last rule must be a catch-all")));
+    }
+
+    #[test]
+    fn unknown_references_duplicates_and_empty_pools() {
+        let text = r#"
+reps:
+  - {id: ana, name: Ana}
+  - {id: ana, name: Ana Again}
+pools:
+  - {id: smb, reps: [ana, bob]}
+  - {id: empty, reps: []}
+rules:
+  - {id: r1, when: {employees: {gte: lots}}, route: {pool: nowhere}}
+  - {id: r1, route: {rep: zed}}
+"#;
+        let errs = errors(text);
+        for expected in [
+            "reps[1].id: duplicate rep id 'ana'",
+            "pools[0].reps[1]: unknown rep 'bob'",
+            "pools[1].reps: a pool needs at least one rep",
+            "rules[0].when.employees.gte: expected a number",
+            "rules[0].route.pool: unknown pool 'nowhere'",
+            "rules[1].id: duplicate rule id 'r1'",
+            "rules[1].route.rep: unknown rep 'zed'",
+        ] {
+            assert!(
+                errs.contains(&expected.to_string()),
+                "missing {expected} in {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn structural_mistakes_give_a_path() {
+        let errs = errors("reps:\n  - {id: ana}\nrules: []\n");
+        assert!(
+            errs[0].starts_with("reps[0]: missing field `name`"),
+            "{errs:?}"
+        );
+        let errs = errors("reps: []\npools:\n  - {id: p, reps: [], strategy: random}\nrules: []\n");
+        assert!(
+            errs[0].starts_with("pools[0].strategy: unknown variant `random`"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn an_early_catch_all_is_rejected() {
+        let text = MINIMAL.replace("rules:\n", "rules:\n  - {id: early, route: {rep: ana}}\n");
+        assert!(errors(&text)
+            .iter()
+            .any(|e| e.starts_with("rules[0].when: this rule matches every lead")));
+    }
+}

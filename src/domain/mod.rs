@@ -1,0 +1,8 @@
+//! The pure domain: leads, routing config, rules and assignment decisions. No AWS, HTTP or
+//! tokio types appear here; everything takes data in and returns decisions out.
+
+pub mod config;
+pub mod lead;
+pub mod normalize;
+pub mod routing;
+pub mod rules;

@@ -1,0 +1,7 @@
+//! leadrouter: routes inbound leads to the right sales rep within seconds, with a reason.
+//!
+//! Layers: [`domain`] (pure rules and decisions), [`store`] (DynamoDB behind narrow traits),
+//! [`service`] (the intake use case tying them together), [`http`] (the axum router that runs
+//! both in Lambda and locally), and [`cli`] (the local tool).
+
+pub mod domain;
