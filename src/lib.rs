@@ -4,4 +4,9 @@
 //! [`service`] (the intake use case tying them together), [`http`] (the axum router that runs
 //! both in Lambda and locally), and [`cli`] (the local tool).
 
+pub mod cli;
 pub mod domain;
+pub mod http;
+pub mod runtime;
+pub mod service;
+pub mod store;

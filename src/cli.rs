@@ -1,0 +1,313 @@
+//! The `leadrouter` command-line tool for local work and operations: serve the API, create the
+//! tables, publish or check a routing config, simulate a lead, manage keys.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::response::Html;
+use axum::routing::get;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::domain::config::RoutingConfig;
+use crate::domain::lead::Lead;
+use crate::domain::routing;
+use crate::runtime::Settings;
+use crate::service::{generate_key, hash_secret};
+use crate::store::{tables, ConfigStore, KeyKind, KeyRecord, KeyStore};
+
+/// Source key the `dev` command installs for local experiments.
+pub const DEV_SOURCE_KEY: &str = "lrs_local_dev_source_key";
+/// Admin key the `dev` command installs for local experiments.
+pub const DEV_ADMIN_KEY: &str = "lra_local_dev_admin_key";
+
+/// leadrouter: route inbound leads to the right rep. Reads TABLE_NAME and DYNAMODB_ENDPOINT.
+#[derive(Debug, Parser)]
+#[command(name = "leadrouter", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API on a local address (the same router the Lambda runs).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+    },
+    /// Local set-up in one go: tables, example config (if none is active), dev keys, then serve.
+    Dev {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        /// Routing config to load when none is active.
+        #[arg(long, default_value = "config/example.yaml")]
+        config: PathBuf,
+    },
+    /// Create the DynamoDB table(s) from their definitions in template.yaml.
+    CreateTables,
+    /// Validate a routing config and publish it as the next active version.
+    LoadConfig {
+        /// YAML or JSON file.
+        file: PathBuf,
+    },
+    /// Validate a routing config without storing it.
+    ValidateConfig {
+        /// YAML or JSON file.
+        file: PathBuf,
+    },
+    /// Route a lead against a config file without storing anything.
+    Simulate {
+        /// YAML or JSON routing config.
+        #[arg(long)]
+        config: PathBuf,
+        /// Rotation turn to assume for pools.
+        #[arg(long, default_value_t = 1)]
+        turn: u64,
+        /// Lead fields as name=value.
+        #[arg(required = true)]
+        fields: Vec<String>,
+    },
+    /// Manage source and admin keys (only their hashes are stored).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it once.
+    Create {
+        /// What the key may do.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Integration or person it belongs to.
+        #[arg(long)]
+        name: String,
+        /// URL prefix a form may redirect to after posting (repeatable).
+        #[arg(long = "redirect")]
+        redirects: Vec<String>,
+        /// Use this key instead of a random one (for local set-ups).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Revoke a key.
+    Revoke {
+        /// The key to revoke.
+        #[arg(long)]
+        key: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Source,
+    Admin,
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// Runs the tool.
+pub async fn run(cli: Cli) -> CliResult {
+    let settings = Settings::from_env();
+    match cli.command {
+        Command::Serve { addr } => serve(&settings, addr).await,
+        Command::Dev { addr, config } => {
+            create_tables(&settings).await?;
+            let store = settings.store().await;
+            if store.active_config_version().await?.is_none() {
+                let version = load_config(&settings, &config).await?;
+                println!("loaded {} as config version {version}", config.display());
+            }
+            create_key(
+                &settings,
+                KeyKind::Source,
+                "local-dev-form",
+                vec![format!("http://{addr}/")],
+                Some(DEV_SOURCE_KEY.into()),
+            )
+            .await?;
+            create_key(
+                &settings,
+                KeyKind::Admin,
+                "local-dev-admin",
+                vec![],
+                Some(DEV_ADMIN_KEY.into()),
+            )
+            .await?;
+            print_try_it(addr);
+            serve(&settings, addr).await
+        }
+        Command::CreateTables => create_tables(&settings).await,
+        Command::LoadConfig { file } => {
+            let version = load_config(&settings, &file).await?;
+            println!(
+                "published {} as active config version {version}",
+                file.display()
+            );
+            Ok(())
+        }
+        Command::ValidateConfig { file } => {
+            let text = std::fs::read_to_string(&file)?;
+            parse_config(&text, &file)?;
+            println!("{}: valid", file.display());
+            Ok(())
+        }
+        Command::Simulate {
+            config,
+            turn,
+            fields,
+        } => {
+            let text = std::fs::read_to_string(&config)?;
+            let config = parse_config(&text, &config)?;
+            let pairs: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|f| f.split_once('=').unwrap_or((f.as_str(), "")))
+                .collect();
+            let lead = Lead::parse(pairs).map_err(|errors| {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+            let assignment = routing::simulate(&config, &lead, turn);
+            println!("{}", serde_json::to_string_pretty(&assignment)?);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create {
+            kind,
+            name,
+            redirects,
+            key,
+        }) => {
+            let kind = match kind {
+                Kind::Source => KeyKind::Source,
+                Kind::Admin => KeyKind::Admin,
+            };
+            let key = create_key(&settings, kind, &name, redirects, key).await?;
+            println!("{key}");
+            eprintln!("store this key now: only its hash is kept");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Revoke { key }) => {
+            let found = settings
+                .store()
+                .await
+                .revoke_key(&hash_secret(&key))
+                .await?;
+            if found {
+                println!("revoked");
+                Ok(())
+            } else {
+                Err("no such key".into())
+            }
+        }
+    }
+}
+
+fn parse_config(text: &str, file: &std::path::Path) -> Result<RoutingConfig, String> {
+    RoutingConfig::parse(text).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        format!("{} is invalid:\n{}", file.display(), lines.join("\n"))
+    })
+}
+
+async fn create_tables(settings: &Settings) -> CliResult {
+    let store = settings.store().await;
+    let created =
+        tables::ensure_table(store.client(), &tables::leads_table(), &settings.table).await?;
+    println!(
+        "table {} {}",
+        settings.table,
+        if created { "created" } else { "already exists" }
+    );
+    Ok(())
+}
+
+async fn load_config(
+    settings: &Settings,
+    file: &std::path::Path,
+) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+    let text = std::fs::read_to_string(file)?;
+    parse_config(&text, file)?;
+    let now = jiff::Timestamp::now().to_string();
+    Ok(settings.store().await.publish_config(&text, &now).await?)
+}
+
+async fn create_key(
+    settings: &Settings,
+    kind: KeyKind,
+    name: &str,
+    allowed_redirects: Vec<String>,
+    key: Option<String>,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let key = key.unwrap_or_else(|| generate_key(kind));
+    let record = KeyRecord {
+        hash: hash_secret(&key),
+        kind,
+        name: name.to_string(),
+        revoked: false,
+        allowed_redirects,
+        created_at: jiff::Timestamp::now().to_string(),
+    };
+    settings.store().await.put_key(&record).await?;
+    Ok(key)
+}
+
+async fn serve(settings: &Settings, addr: SocketAddr) -> CliResult {
+    let app = settings.app().await;
+    let router = crate::http::router(app)
+        .route("/", get(move || async move { Html(try_form_page(addr)) }))
+        .route("/thanks", get(|| async { Html("<!doctype html><title>Thanks</title><h1>Thanks! A rep will be in touch shortly.</h1><p><a href=\"/\">Send another</a></p>") }));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, table = %settings.table, "leadrouter API listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn try_form_page(addr: SocketAddr) -> String {
+    format!(
+        r#"<!doctype html>
+<meta charset="utf-8"><title>leadrouter: try it</title>
+<h1>Request a demo</h1>
+<form method="post" action="/leads">
+  <input type="hidden" name="source_key" value="{DEV_SOURCE_KEY}">
+  <input type="hidden" name="_redirect" value="http://{addr}/thanks">
+  <p><label>Work email <input name="email" type="email" required></label></p>
+  <p><label>Name <input name="name"></label></p>
+  <p><label>Company <input name="company"></label></p>
+  <p><label>Employees <select name="company_size"><option>1-10</option><option>11-49</option><option>51-200</option><option>201-499</option><option>500-1000</option><option>1000+</option></select></label></p>
+  <p><label>Country <input name="country" value="United States"></label></p>
+  <p><label>Product <select name="product_interest"><option value="">(any)</option><option>Product A</option><option>Product B</option></select></label></p>
+  <p><button>Send</button></p>
+</form>
+"#
+    )
+}
+
+fn print_try_it(addr: SocketAddr) {
+    println!(
+        r#"
+leadrouter is running on http://{addr}
+
+Try it:
+  curl -s -X POST http://{addr}/leads \
+    -H 'Content-Type: application/json' -H 'X-Source-Key: {DEV_SOURCE_KEY}' \
+    -d '{{"email":"jane@acme-robotics.com","company":"Acme Robotics","employees":"51-200","country":"USA"}}'
+
+  Look at a lead (admin key):
+  curl -s http://{addr}/leads/<lead_id> -H 'Authorization: Bearer {DEV_ADMIN_KEY}'
+
+  A plain HTML form (no JavaScript): open http://{addr}/ in a browser, or post one yourself:
+  <form method="post" action="http://{addr}/leads">
+    <input type="hidden" name="source_key" value="{DEV_SOURCE_KEY}">
+    <input name="email" type="email"> <input name="company"> <button>Send</button>
+  </form>
+"#
+    );
+}

@@ -1,0 +1,170 @@
+//! RFC 9457 problem details: the one place where failures become HTTP status codes and
+//! `application/problem+json` bodies naming the field at fault.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::lead::FieldError;
+use crate::domain::rules::ConfigError;
+use crate::service::IntakeError;
+use crate::store::StoreError;
+
+/// One field's problem inside a problem document.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InvalidParam {
+    /// Field name or config path.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A problem details document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<InvalidParam>,
+    #[serde(skip)]
+    retry_after: Option<u32>,
+}
+
+impl Problem {
+    /// A problem with a status, a short type slug and a detail sentence.
+    pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("https://leadrouter.dev/problems/{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            field: None,
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Names the field at fault.
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// 400 for a lead whose fields are wrong; names the first field and lists them all.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let first = errors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| FieldError::new("body", "invalid"));
+        let mut p = Self::new(StatusCode::BAD_REQUEST, "invalid-field", first.to_string())
+            .field(first.field.clone());
+        p.errors = errors
+            .into_iter()
+            .map(|e| InvalidParam {
+                field: e.field,
+                message: e.message,
+            })
+            .collect();
+        p
+    }
+
+    /// 422 for a routing config with mistakes; lists each with its path.
+    pub fn invalid_config(errors: Vec<ConfigError>) -> Self {
+        let first = errors.first().map(ToString::to_string).unwrap_or_default();
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-config",
+            format!(
+                "the routing config has {} mistake(s); first: {first}",
+                errors.len()
+            ),
+        );
+        p.field = errors.first().map(|e| e.path.clone());
+        p.errors = errors
+            .into_iter()
+            .map(|e| InvalidParam {
+                field: e.path,
+                message: e.message,
+            })
+            .collect();
+        p
+    }
+
+    /// 401 for a missing, unknown or revoked key.
+    pub fn unauthorized(field: &str, detail: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).field(field)
+    }
+
+    /// 503 with a Retry-After hint: storage is unavailable and nothing was written.
+    pub fn unavailable() -> Self {
+        let mut p = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage-unavailable",
+            "storage is unavailable; nothing was stored, please retry",
+        );
+        p.retry_after = Some(2);
+        p
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) | StoreError::Conflict(cause) => {
+                tracing::warn!(%cause, "storage unavailable");
+                Problem::unavailable()
+            }
+            StoreError::Other(cause) => {
+                tracing::error!(%cause, "storage error");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred; nothing was stored",
+                )
+            }
+        }
+    }
+}
+
+impl From<IntakeError> for Problem {
+    fn from(error: IntakeError) -> Self {
+        match error {
+            IntakeError::Store(e) => e.into(),
+            IntakeError::InProgress => {
+                let mut p = Problem::new(StatusCode::CONFLICT, "in-progress", error.to_string())
+                    .field("Idempotency-Key");
+                p.retry_after = Some(1);
+                p
+            }
+            IntakeError::KeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                error.to_string(),
+            )
+            .field("Idempotency-Key"),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after;
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

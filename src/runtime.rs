@@ -1,0 +1,66 @@
+//! Process wiring shared by the binaries: settings from the environment, the DynamoDB client
+//! (built once per process), logging.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::service::{App, SystemClock};
+use crate::store::dynamo::{self, DynamoStore};
+
+/// Settings read from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// DynamoDB table (`TABLE_NAME`, default `leadrouter`).
+    pub table: String,
+    /// A local DynamoDB endpoint (`DYNAMODB_ENDPOINT`); unset in AWS.
+    pub endpoint: Option<String>,
+    /// How long the routing config is cached (`CONFIG_CACHE_SECONDS`, default 15).
+    pub config_ttl: Duration,
+}
+
+impl Settings {
+    /// Reads the settings.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self {
+            table: var("TABLE_NAME").unwrap_or_else(|| "leadrouter".into()),
+            endpoint: var("DYNAMODB_ENDPOINT"),
+            config_ttl: Duration::from_secs(
+                var("CONFIG_CACHE_SECONDS")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(15),
+            ),
+        }
+    }
+
+    /// The DynamoDB store these settings name.
+    pub async fn store(&self) -> DynamoStore {
+        DynamoStore::new(dynamo::client(self.endpoint.as_deref()).await, &self.table)
+    }
+
+    /// The app on that store with the system clock.
+    pub async fn app(&self) -> Arc<App> {
+        Arc::new(App::new(
+            Arc::new(self.store().await),
+            Arc::new(SystemClock),
+            self.config_ttl,
+        ))
+    }
+}
+
+/// Logs as JSON in Lambda (plain text locally), filtered by `RUST_LOG` (default `info`).
+/// Lead emails and phones are never logged at info level.
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json {
+        builder
+            .json()
+            .without_time()
+            .with_current_span(false)
+            .try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+}

@@ -1,0 +1,193 @@
+//! Storage behind narrow traits named for what the router needs ("claim the next turn of a
+//! pool", "record an assignment"). The one real implementation is DynamoDB ([`dynamo`]); tests
+//! run it against DynamoDB Local. Nothing here decides routing.
+
+pub mod dynamo;
+pub mod tables;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::lead::Lead;
+use crate::domain::routing::Assignment;
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DynamoDB could not be reached or throttled us past our retries; try again later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A conditional write lost a race that retrying may win.
+    #[error("write conflict: {0}")]
+    Conflict(String),
+    /// Anything else (a bug or a misconfiguration).
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A routing config version as stored: immutable once written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfig {
+    /// Version number, 1, 2, 3, ...
+    pub version: u64,
+    /// The document as uploaded (YAML or JSON).
+    pub document: String,
+    /// When it was published (RFC 3339).
+    pub created_at: String,
+}
+
+/// Routing config versions with an active pointer.
+#[async_trait]
+pub trait ConfigStore: Send + Sync {
+    /// The active version number, if a config was ever published.
+    async fn active_config_version(&self) -> StoreResult<Option<u64>>;
+    /// One stored version.
+    async fn config_version(&self, version: u64) -> StoreResult<Option<StoredConfig>>;
+    /// Stores the document as the next version and makes it active, atomically.
+    async fn publish_config(&self, document: &str, now: &str) -> StoreResult<u64>;
+}
+
+/// What a key lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// Submits leads for one integration (a form, a chat tool, ...).
+    Source,
+    /// Reads leads and changes the routing config.
+    Admin,
+}
+
+/// A stored key: only its SHA-256 hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Hex SHA-256 of the key.
+    pub hash: String,
+    /// What the key may do.
+    pub kind: KeyKind,
+    /// The integration or person it belongs to.
+    pub name: String,
+    /// Revoked keys are refused.
+    #[serde(default)]
+    pub revoked: bool,
+    /// URL prefixes an HTML form may be redirected to after submitting.
+    #[serde(default)]
+    pub allowed_redirects: Vec<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+}
+
+/// Stored keys, looked up by hash.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// The key with this hash, if any.
+    async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyRecord>>;
+    /// Stores a key (overwriting one with the same hash).
+    async fn put_key(&self, key: &KeyRecord) -> StoreResult<()>;
+    /// Marks a key revoked; false if there was no such key.
+    async fn revoke_key(&self, hash: &str) -> StoreResult<bool>;
+}
+
+/// A response kept for an Idempotency-Key, replayed to retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// The JSON body first sent.
+    pub body: String,
+}
+
+/// What claiming an Idempotency-Key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// This request owns the key now and must complete or release it.
+    Claimed,
+    /// An earlier request with the same payload completed; replay its response.
+    Completed(StoredResponse),
+    /// An earlier request with the same key is still being processed.
+    InProgress,
+    /// The key was used before with a different payload.
+    Mismatch,
+}
+
+/// An Idempotency-Key claimed by one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyToken {
+    /// Storage key (source plus the client's key).
+    pub key: String,
+    /// Random token proving this request holds the claim.
+    pub token: String,
+}
+
+/// Everything written when a lead is routed: stored together or not at all.
+#[derive(Debug, Clone)]
+pub struct NewLead {
+    /// The lead's id.
+    pub lead_id: String,
+    /// The integration that sent it.
+    pub source: String,
+    /// When it arrived (RFC 3339).
+    pub received_at: String,
+    /// The parsed lead.
+    pub lead: Lead,
+    /// Who got it and why.
+    pub assignment: Assignment,
+    /// The response to keep for retries, with the claim it completes.
+    pub idempotency: Option<(IdempotencyToken, StoredResponse)>,
+}
+
+/// One entry in a lead's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When it happened (RFC 3339).
+    pub at: String,
+    /// What happened (`assigned`, `queued`, ...).
+    pub event: String,
+    /// The readable reason.
+    pub reason: String,
+}
+
+/// A lead as read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredLead {
+    /// The lead's id.
+    pub lead_id: String,
+    /// The integration that sent it.
+    pub source: String,
+    /// When it arrived.
+    pub received_at: String,
+    /// The parsed lead.
+    pub lead: Lead,
+    /// Current owner and why.
+    pub assignment: Assignment,
+    /// Everything that happened to it, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Leads, their assignments and the pools' rotation turns.
+#[async_trait]
+pub trait LeadStore: Send + Sync {
+    /// Claims an Idempotency-Key for this request, or says who has it. A claim whose holder
+    /// vanished (crashed) longer than `lease_seconds` ago can be taken over.
+    async fn claim_idempotency(
+        &self,
+        token: &IdempotencyToken,
+        request_hash: &str,
+        now_epoch: i64,
+        lease_seconds: i64,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Gives a claimed key back after a failure so a retry can proceed.
+    async fn release_idempotency(&self, token: &IdempotencyToken) -> StoreResult<()>;
+    /// Claims the next turn of a pool's rotation. Every call returns a number no other call
+    /// ever returns, in increasing order.
+    async fn claim_next_turn(&self, pool: &str) -> StoreResult<u64>;
+    /// Records a lead with its assignment, its pool turn, its first history entry and its
+    /// idempotency response in one transaction.
+    async fn record_assignment(&self, lead: &NewLead) -> StoreResult<()>;
+    /// A lead with its history.
+    async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>>;
+}
+
+/// Everything the router stores.
+pub trait Store: ConfigStore + KeyStore + LeadStore {}
+impl<T: ConfigStore + KeyStore + LeadStore> Store for T {}

@@ -1,0 +1,199 @@
+//! Shared test harness: a fresh table per test in the DynamoDB Local that scripts/test.sh
+//! starts (DYNAMODB_ENDPOINT), the real router over it, and helpers to call it in-process.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use leadrouter::service::{hash_secret, App, SystemClock};
+use leadrouter::store::dynamo::{self, DynamoStore};
+use leadrouter::store::{tables, ConfigStore, KeyKind, KeyRecord, KeyStore};
+
+/// The key the harness installs for lead submissions (the same one events/ uses).
+pub const SOURCE_KEY: &str = "lrs_local_dev_source_key";
+/// The key the harness installs for admin calls.
+pub const ADMIN_KEY: &str = "lra_local_dev_admin_key";
+/// The example routing config.
+pub const EXAMPLE_CONFIG: &str = include_str!("../../config/example.yaml");
+
+/// A router on its own fresh table.
+pub struct Harness {
+    pub app: Arc<App>,
+    pub router: Router,
+    pub store: DynamoStore,
+}
+
+pub fn endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT").expect(
+        "DYNAMODB_ENDPOINT is not set: run the tests with scripts/test.sh, which starts DynamoDB Local",
+    )
+}
+
+impl Harness {
+    /// A fresh table with `config` published and the test keys installed.
+    pub async fn with_config(config: &str) -> Harness {
+        let client = dynamo::client(Some(&endpoint())).await;
+        let table = format!("test-{}", uuid::Uuid::new_v4());
+        tables::ensure_table(&client, &tables::leads_table(), &table)
+            .await
+            .expect("create table");
+        let store = DynamoStore::new(client, table);
+        store
+            .publish_config(config, "2026-11-22T00:00:00Z")
+            .await
+            .expect("publish config");
+        for (key, kind, name) in [
+            (SOURCE_KEY, KeyKind::Source, "test-form"),
+            (ADMIN_KEY, KeyKind::Admin, "test-admin"),
+        ] {
+            store
+                .put_key(&KeyRecord {
+                    hash: hash_secret(key),
+                    kind,
+                    name: name.into(),
+                    revoked: false,
+                    allowed_redirects: vec!["https://example.com/".into()],
+                    created_at: "2026-11-22T00:00:00Z".into(),
+                })
+                .await
+                .expect("put key");
+        }
+        // A zero cache time: every request sees the newest config (tests change it mid-run).
+        let app = Arc::new(App::new(
+            Arc::new(store.clone()),
+            Arc::new(SystemClock),
+            Duration::ZERO,
+        ));
+        Harness {
+            router: leadrouter::http::router(app.clone()),
+            app,
+            store,
+        }
+    }
+
+    /// The example config.
+    pub async fn example() -> Harness {
+        Self::with_config(EXAMPLE_CONFIG).await
+    }
+
+    /// Sends a request through the router.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.expect("router");
+        Reply::read(response).await
+    }
+
+    /// Posts a JSON lead with the source key.
+    pub async fn post_lead(&self, lead: Value) -> Reply {
+        self.send(json_lead(lead, &[])).await
+    }
+
+    /// Every item in the table (tests only: a Scan is fine here).
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .store
+                .client()
+                .scan()
+                .table_name(self.store.table())
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Stored lead items (one per lead).
+    pub async fn lead_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.items()
+            .await
+            .into_iter()
+            .filter(|i| s(i, "pk").starts_with("LEAD#") && s(i, "sk") == "LEAD")
+            .collect()
+    }
+
+    /// Items that are neither config nor keys: what a lead submission writes.
+    pub async fn written_by_intake(&self) -> usize {
+        self.items()
+            .await
+            .iter()
+            .filter(|i| {
+                let pk = s(i, "pk");
+                pk != "CONFIG" && !pk.starts_with("KEY#")
+            })
+            .count()
+    }
+}
+
+/// A string attribute of an item ("" if absent).
+pub fn s(item: &HashMap<String, AttributeValue>, key: &str) -> String {
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A JSON lead request with the source key and extra headers.
+pub fn json_lead(lead: Value, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut builder = Request::post("/leads")
+        .header("content-type", "application/json")
+        .header("x-source-key", SOURCE_KEY);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::from(lead.to_string())).expect("request")
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn read(response: Response<Body>) -> Reply {
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The owner's id (rep or queue).
+    pub fn owner(&self) -> &str {
+        self.body["owner"]["id"].as_str().unwrap_or("")
+    }
+}
