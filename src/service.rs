@@ -237,11 +237,16 @@ impl App {
         let mut pause = Duration::from_millis(20);
         loop {
             let now = self.now().as_second();
-            match self
+            let claim = match self
                 .store
                 .claim_idempotency(token, request_hash, now, IDEMPOTENCY_LEASE_SECONDS)
-                .await?
+                .await
             {
+                // The record is inside another request's transaction right now: it is in progress.
+                Err(StoreError::Conflict(_)) => IdempotencyClaim::InProgress,
+                other => other?,
+            };
+            match claim {
                 IdempotencyClaim::Claimed => return Ok(None),
                 IdempotencyClaim::Completed(stored) => {
                     let receipt = serde_json::from_str(&stored.body)

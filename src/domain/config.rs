@@ -245,17 +245,22 @@ impl RoutingConfig {
         let mut rules = Vec::new();
         let mut rule_ids = HashSet::new();
         let count = doc.rules.len();
+        let mut last_is_catch_all = false;
         for (i, rule) in doc.rules.into_iter().enumerate() {
             let path = format!("rules[{i}]");
             check_id(&rule.id, &format!("{path}.id"), &mut errors);
             if !rule_ids.insert(rule.id.clone()) {
                 errors.push(dup(&format!("{path}.id"), "rule", &rule.id));
             }
+            let errors_before = errors.len();
             let when = match &rule.when {
                 None => Condition::Always,
                 Some(json) => Condition::compile(json, &format!("{path}.when"), &mut errors),
             };
-            if when == Condition::Always && i + 1 < count {
+            // A condition with mistakes compiles to a placeholder; it is not a catch-all.
+            let catch_all = when == Condition::Always && errors.len() == errors_before;
+            last_is_catch_all = catch_all;
+            if catch_all && i + 1 < count {
                 errors.push(ConfigError::new(
                     format!("{path}.when"),
                     "this rule matches every lead, so the rules after it can never apply; only the last rule may be a catch-all",
@@ -305,7 +310,7 @@ impl RoutingConfig {
                 route,
             });
         }
-        if rules.last().is_none_or(|r| r.when != Condition::Always) {
+        if !last_is_catch_all {
             errors.push(ConfigError::new(
                 "rules",
                 "the last rule must be a catch-all default (a rule without `when`)",

@@ -19,9 +19,12 @@ pub struct InvalidParam {
     pub message: String,
 }
 
-/// A problem details document.
+/// A problem details document (boxed: it travels in `Err` variants).
+#[derive(Debug, Clone)]
+pub struct Problem(Box<Details>);
+
 #[derive(Debug, Clone, Serialize)]
-pub struct Problem {
+struct Details {
     #[serde(rename = "type")]
     kind: String,
     title: String,
@@ -38,7 +41,7 @@ pub struct Problem {
 impl Problem {
     /// A problem with a status, a short type slug and a detail sentence.
     pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Details {
             kind: format!("https://leadrouter.dev/problems/{slug}"),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
@@ -46,12 +49,12 @@ impl Problem {
             field: None,
             errors: Vec::new(),
             retry_after: None,
-        }
+        }))
     }
 
     /// Names the field at fault.
     pub fn field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
+        self.0.field = Some(field.into());
         self
     }
 
@@ -63,7 +66,7 @@ impl Problem {
             .unwrap_or_else(|| FieldError::new("body", "invalid"));
         let mut p = Self::new(StatusCode::BAD_REQUEST, "invalid-field", first.to_string())
             .field(first.field.clone());
-        p.errors = errors
+        p.0.errors = errors
             .into_iter()
             .map(|e| InvalidParam {
                 field: e.field,
@@ -84,8 +87,8 @@ impl Problem {
                 errors.len()
             ),
         );
-        p.field = errors.first().map(|e| e.path.clone());
-        p.errors = errors
+        p.0.field = errors.first().map(|e| e.path.clone());
+        p.0.errors = errors
             .into_iter()
             .map(|e| InvalidParam {
                 field: e.path,
@@ -107,7 +110,7 @@ impl Problem {
             "storage-unavailable",
             "storage is unavailable; nothing was stored, please retry",
         );
-        p.retry_after = Some(2);
+        p.0.retry_after = Some(2);
         p
     }
 }
@@ -138,7 +141,7 @@ impl From<IntakeError> for Problem {
             IntakeError::InProgress => {
                 let mut p = Problem::new(StatusCode::CONFLICT, "in-progress", error.to_string())
                     .field("Idempotency-Key");
-                p.retry_after = Some(1);
+                p.0.retry_after = Some(1);
                 p
             }
             IntakeError::KeyReused => Problem::new(
@@ -153,9 +156,10 @@ impl From<IntakeError> for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let retry_after = self.retry_after;
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.0.retry_after;
+        let body = serde_json::to_vec(&self.0).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(

@@ -453,11 +453,12 @@ impl LeadStore for DynamoStore {
                 .key("pk", s(idempotency_pk(&token.key)))
                 .key("sk", s("IDEMPOTENCY"))
                 .update_expression(
-                    "SET #status = :completed, response = :response, lead_id = :lead",
+                    "SET #status = :completed, #response = :response, lead_id = :lead",
                 )
                 .condition_expression("#token = :token AND #status = :in_progress")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#token", "token")
+                .expression_attribute_names("#response", "response")
                 .expression_attribute_values(":completed", s("completed"))
                 .expression_attribute_values(":in_progress", s("in_progress"))
                 .expression_attribute_values(":response", s(&response.body))

@@ -41,6 +41,10 @@ pub fn endpoint() -> String {
 impl Harness {
     /// A fresh table with `config` published and the test keys installed.
     pub async fn with_config(config: &str) -> Harness {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_test_writer()
+            .try_init();
         let client = dynamo::client(Some(&endpoint())).await;
         let table = format!("test-{}", uuid::Uuid::new_v4());
         tables::ensure_table(&client, &tables::leads_table(), &table)
