@@ -25,7 +25,9 @@ for c in 1 8 32 64; do
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '/ 50%/ {print $3*1000}' <<<"$out")
   p99=$(awk '/ 99%/ {print $3*1000}' <<<"$out")
-  ok=$(awk '/\[201\]/ {print $2}' <<<"$out")
-  printf '%-8s %-10s %-10s %-10s %s\n' "$c" "$rps" "$p50" "$p99" "$((requests - ${ok:-0}))"
+  # hey sends requests/c per client (rounded down); count what was not a 201 among what it sent.
+  bad=$(awk '/^  \[[0-9]+\]/ && !/\[201\]/ {n += $2} END {print n + 0}' <<<"$out")
+  failed=$(awk '/Error distribution/ {e=1; next} e && /\[[0-9]+\]/ {n += substr($1, 2, length($1) - 2)} END {print n + 0}' <<<"$out")
+  printf '%-8s %-10s %-10s %-10s %s\n' "$c" "$rps" "$p50" "$p99" "$((bad + failed))"
 done
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server/status)"

@@ -442,4 +442,22 @@ mod tests {
         .unwrap();
         assert!(lead.custom.is_empty());
     }
+
+    proptest::proptest! {
+        /// Whatever a form sends, parsing answers Ok or a list of field errors; it never panics.
+        #[test]
+        fn parsing_never_panics(fields in proptest::collection::vec(("[a-zA-Z_ -]{0,12}", "\\PC{0,40}"), 0..12)) {
+            let _ = Lead::parse(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+
+        /// Known fields with arbitrary text never panic the normalisers.
+        #[test]
+        fn normalisers_never_panic(value in "\\PC{0,30}") {
+            let known = ["email", "phone", "employees", "revenue", "country", "state", "zip", "website", "score"];
+            for key in known {
+                let _ = Lead::parse([(key, value.as_str()), ("country", "US")]);
+                let _ = Lead::parse([(key, value.as_str()), ("country", "CA")]);
+            }
+        }
+    }
 }
