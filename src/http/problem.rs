@@ -58,44 +58,35 @@ impl Problem {
         self
     }
 
+    /// Lists every invalid field (or config path) and names the first as `field`.
+    fn with_errors(mut self, errors: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.0.errors = errors
+            .into_iter()
+            .map(|(field, message)| InvalidParam { field, message })
+            .collect();
+        self.0.field = self.0.errors.first().map(|e| e.field.clone());
+        self
+    }
+
     /// 400 for a lead whose fields are wrong; names the first field and lists them all.
     pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
-        let first = errors
+        let detail = errors
             .first()
-            .cloned()
-            .unwrap_or_else(|| FieldError::new("body", "invalid"));
-        let mut p = Self::new(StatusCode::BAD_REQUEST, "invalid-field", first.to_string())
-            .field(first.field.clone());
-        p.0.errors = errors
-            .into_iter()
-            .map(|e| InvalidParam {
-                field: e.field,
-                message: e.message,
-            })
-            .collect();
-        p
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "the lead is invalid".into());
+        Self::new(StatusCode::BAD_REQUEST, "invalid-field", detail)
+            .with_errors(errors.into_iter().map(|e| (e.field, e.message)))
     }
 
     /// 422 for a routing config with mistakes; lists each with its path.
     pub fn invalid_config(errors: Vec<ConfigError>) -> Self {
         let first = errors.first().map(ToString::to_string).unwrap_or_default();
-        let mut p = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-config",
-            format!(
-                "the routing config has {} mistake(s); first: {first}",
-                errors.len()
-            ),
+        let detail = format!(
+            "the routing config has {} mistake(s); first: {first}",
+            errors.len()
         );
-        p.0.field = errors.first().map(|e| e.path.clone());
-        p.0.errors = errors
-            .into_iter()
-            .map(|e| InvalidParam {
-                field: e.path,
-                message: e.message,
-            })
-            .collect();
-        p
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-config", detail)
+            .with_errors(errors.into_iter().map(|e| (e.path, e.message)))
     }
 
     /// 401 for a missing, unknown or revoked key.
