@@ -65,6 +65,9 @@ enum Command {
         /// Rotation turn to assume for pools.
         #[arg(long, default_value_t = 1)]
         turn: u64,
+        /// The moment to check availability at (RFC 3339); now if omitted.
+        #[arg(long)]
+        at: Option<jiff::Timestamp>,
         /// Lead fields as name=value.
         #[arg(required = true)]
         fields: Vec<String>,
@@ -156,6 +159,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Simulate {
             config,
             turn,
+            at,
             fields,
         } => {
             let text = std::fs::read_to_string(&config)?;
@@ -171,7 +175,12 @@ pub async fn run(cli: Cli) -> CliResult {
                     .collect::<Vec<_>>()
                     .join("\n")
             })?;
-            let assignment = routing::simulate(&config, &lead, turn);
+            let assignment = routing::simulate(
+                &config,
+                &lead,
+                turn,
+                at.unwrap_or_else(jiff::Timestamp::now),
+            );
             println!("{}", serde_json::to_string_pretty(&assignment)?);
             Ok(())
         }
@@ -231,8 +240,16 @@ async fn load_config(
 ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
     let text = std::fs::read_to_string(file)?;
     parse_config(&text, file)?;
-    let now = jiff::Timestamp::now().to_string();
-    Ok(settings.store().await.publish_config(&text, &now).await?)
+    match settings.app().await.publish_config(&text).await {
+        Ok(version) => Ok(version),
+        Err(Ok(errors)) => Err(errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into()),
+        Err(Err(store)) => Err(store.into()),
+    }
 }
 
 async fn create_key(

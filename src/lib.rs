@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod runtime;
 pub mod service;
 pub mod store;

@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain::config::RoutingConfig;
+use crate::domain::config::{Destination, Pool, RoutingConfig, Strategy};
+use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
-use crate::domain::routing::{self, Assignment, Owner};
+use crate::domain::roster;
+use crate::domain::routing::{self, Assignment, Owner, Period, RepClaim, Skip, SkipReason, Trail};
+use crate::metrics;
 use crate::store::{
-    IdempotencyClaim, IdempotencyToken, KeyKind, KeyRecord, NewLead, Store, StoreError,
-    StoreResult, StoredLead, StoredResponse,
+    IdempotencyClaim, IdempotencyToken, KeyKind, KeyRecord, NewLead, RecordError, Refusal,
+    StatusAction, StatusOutcome, Store, StoreError, StoreResult, StoredLead, StoredResponse,
 };
 
 /// Where the current time comes from; tests supply a fixed one.
@@ -33,6 +36,11 @@ impl Clock for SystemClock {
 
 /// How long a request may hold an Idempotency-Key before a twin may take it over.
 const IDEMPOTENCY_LEASE_SECONDS: i64 = 30;
+/// How many times a `least_loaded` pool reads loads again when they moved under it, before
+/// committing to the best rep it saw without the bound.
+const LOAD_RETRIES: u32 = 4;
+/// How long a rep who joins a `least_loaded` pool counts as at least as loaded as the others.
+const JOIN_FLOOR_SECONDS: i64 = 24 * 60 * 60;
 /// How long a concurrent twin waits for the first request to finish before answering 409.
 const TWIN_WAIT: Duration = Duration::from_secs(10);
 
@@ -76,6 +84,18 @@ pub enum IntakeError {
     /// The Idempotency-Key was used before with a different lead.
     #[error("this Idempotency-Key was already used with a different lead")]
     KeyReused,
+}
+
+impl From<RecordError> for IntakeError {
+    /// Only writes with a rep claim can be refused; for a queue a refusal would be a bug.
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::Store(e) => IntakeError::Store(e),
+            RecordError::Refused(r) => {
+                IntakeError::Store(StoreError::Other(format!("unexpected refusal {r:?}")))
+            }
+        }
+    }
 }
 
 /// A lead as handed to intake.
@@ -172,19 +192,58 @@ impl App {
     }
 
     /// Validates and publishes a routing config as the next version; returns the version.
+    ///
+    /// Storage's roster changes around the switch so that no lead can reach a rep the new
+    /// config removes or deactivates once this returns: restrictions are written first, then
+    /// the config is activated, then the full new roster, joiners' load floors and the
+    /// restarted rotation cycles of changed pools.
     pub async fn publish_config(
         &self,
         document: &str,
     ) -> Result<u64, Result<Vec<crate::domain::rules::ConfigError>, StoreError>> {
-        RoutingConfig::parse(document).map_err(Ok)?;
-        let now = self.now().to_string();
+        let new = RoutingConfig::parse(document).map_err(Ok)?;
+        let old = self.stored_config().await.map_err(Err)?;
+        let mut plan = roster::plan(old.as_ref(), &new);
+        self.store.write_roster(&plan.before).await.map_err(Err)?;
+        let now = self.now();
         let version = self
             .store
-            .publish_config(document, &now)
+            .activate_config(document, &now.to_string())
             .await
             .map_err(Err)?;
-        *self.cached.lock().expect("config cache lock") = None;
+        for (rep, pool_id) in &plan.joiners {
+            let others: Vec<String> = new.pools[pool_id]
+                .reps
+                .iter()
+                .filter(|r| *r != rep)
+                .cloned()
+                .collect();
+            let loads = self
+                .store
+                .rep_loads(&others, now.as_second())
+                .await
+                .map_err(Err)?;
+            let floor = loads.iter().map(|(_, l)| l.open).min().unwrap_or(0);
+            if let Some(entry) = plan.after.iter_mut().find(|e| e.rep == *rep) {
+                let until = now.as_second() + JOIN_FLOOR_SECONDS;
+                entry.floor = Some((floor.max(entry.floor.map_or(0, |f| f.0)), until));
+            }
+        }
+        self.store.write_roster(&plan.after).await.map_err(Err)?;
+        for pool in &plan.restart {
+            self.store.restart_cycle(pool, version).await.map_err(Err)?;
+        }
+        self.forget_config();
         Ok(version)
+    }
+
+    /// The active config as stored now (not cached); `None` if none or unreadable.
+    async fn stored_config(&self) -> StoreResult<Option<RoutingConfig>> {
+        let Some(version) = self.store.active_config_version().await? else {
+            return Ok(None);
+        };
+        let stored = self.store.config_version(version).await?;
+        Ok(stored.and_then(|s| RoutingConfig::parse(&s.document).ok()))
     }
 
     /// Checks a presented key of the given kind: found by hash, compared in constant time,
@@ -271,48 +330,234 @@ impl App {
         request: &IntakeRequest,
         token: Option<&IdempotencyToken>,
     ) -> Result<Intake, IntakeError> {
-        let received_at = self.now().to_string();
+        let now = self.now();
+        let draft = Draft {
+            lead_id: uuid::Uuid::now_v7().to_string(),
+            received_at: now.to_string(),
+            request,
+            token,
+        };
+        let fallback =
+            |why: &str| routing::fallback(crate::domain::config::DEFAULT_FALLBACK_QUEUE, why);
         let assignment = match self.active_config().await {
-            Ok(Some((version, config))) => {
-                let decision = routing::decide(&config, &request.lead);
-                let turn = match decision.pool(&config) {
-                    Some(pool) => Some(self.store.claim_next_turn(&pool.id).await?),
-                    None => None,
-                };
-                routing::assign(&config, version, &decision, turn)
-            }
-            Ok(None) => routing::fallback(
-                crate::domain::config::DEFAULT_FALLBACK_QUEUE,
-                "No routing config is active",
-            ),
+            Ok(Some((version, config))) => return self.route(&draft, version, &config, now).await,
+            Ok(None) => fallback("No routing config is active"),
             Err(StoreError::Other(problem)) => {
                 tracing::error!(%problem, "routing config unusable; lead goes to the fallback queue");
-                routing::fallback(
-                    crate::domain::config::DEFAULT_FALLBACK_QUEUE,
-                    "The active routing config could not be loaded",
-                )
+                fallback("The active routing config could not be loaded")
             }
             Err(e) => return Err(e.into()),
         };
-        let lead_id = uuid::Uuid::now_v7().to_string();
-        let receipt = receipt(&lead_id, &received_at, &assignment);
+        Ok(self.commit(&draft, assignment, None, None).await?)
+    }
+
+    /// Follows the matching rule's destination: a named rep, a pool (and its overflow chain)
+    /// or a queue; the fallback queue when nobody can take the lead. Always stores the lead.
+    async fn route(
+        &self,
+        draft: &Draft<'_>,
+        version: u64,
+        config: &RoutingConfig,
+        now: jiff::Timestamp,
+    ) -> Result<Intake, IntakeError> {
+        let decision = routing::decide(config, &draft.request.lead);
+        let mut trail = Trail::default();
+        let mut destination = decision.rule.route.clone();
+        loop {
+            destination = match destination {
+                Destination::Queue(queue) => {
+                    let assignment = routing::to_queue(config, version, &decision, &trail, &queue);
+                    return Ok(self.commit(draft, assignment, None, None).await?);
+                }
+                Destination::Rep(rep) => {
+                    let why = match config.reps[&rep].availability.check_present(now) {
+                        Ok(()) => {
+                            let assignment =
+                                routing::to_named_rep(config, version, &decision, &rep);
+                            let claim = RepClaim {
+                                rep: rep.clone(),
+                                pool: None,
+                                caps: Vec::new(),
+                                max_open: None,
+                            };
+                            match self.commit(draft, assignment, Some(claim), None).await {
+                                Ok(intake) => return Ok(intake),
+                                Err(RecordError::Refused(_)) => {
+                                    self.forget_config();
+                                    SkipReason::NoLongerOnRoster
+                                }
+                                Err(RecordError::Store(e)) => return Err(e.into()),
+                            }
+                        }
+                        Err(why) => SkipReason::Unavailable { why },
+                    };
+                    trail.skipped.push(Skip {
+                        pool: None,
+                        rep,
+                        reason: why,
+                    });
+                    Destination::Queue(config.fallback_queue.clone())
+                }
+                Destination::Pool(id) => {
+                    let pool = &config.pools[&id];
+                    let taken = self
+                        .route_in_pool(draft, version, config, &decision, &mut trail, pool, now)
+                        .await?;
+                    if let Some(intake) = taken {
+                        return Ok(intake);
+                    }
+                    trail.overflowed.push(id);
+                    routing::overflow_of(config, pool)
+                }
+            };
+        }
+    }
+
+    /// Offers the lead to a pool's available reps in the order its strategy gives for a fresh
+    /// rotation ticket, until one rep's records accept it. `None` when nobody could take it.
+    #[allow(clippy::too_many_arguments)]
+    async fn route_in_pool(
+        &self,
+        draft: &Draft<'_>,
+        version: u64,
+        config: &RoutingConfig,
+        decision: &routing::Decision<'_>,
+        trail: &mut Trail,
+        pool: &Pool,
+        now: jiff::Timestamp,
+    ) -> Result<Option<Intake>, IntakeError> {
+        let (mut available, skipped) = routing::available_members(config, pool, now);
+        trail.skipped.extend(skipped);
+        if available.is_empty() {
+            return Ok(None);
+        }
+        let ticket = self.store.claim_next_turn(&pool.id).await?;
+        if ticket.cycle_config > version {
+            // A newer config changed this pool; later requests should use it.
+            self.forget_config();
+        }
+        let slot = ticket.slot();
+        for attempt in 0..=LOAD_RETRIES {
+            let loads = match pool.strategy {
+                Strategy::LeastLoaded => self.loads(pool, &available, now).await?,
+                _ => Vec::new(),
+            };
+            let mut offers = routing::offers(pool, &available, slot, &loads);
+            if attempt == LOAD_RETRIES {
+                // Loads keep moving under us: take the best we saw without the bound.
+                offers
+                    .iter_mut()
+                    .for_each(|o| o.load = o.load.map(|(e, _)| (e, u64::MAX)));
+            }
+            let mut load_rose = false;
+            for offer in &offers {
+                let rep = &config.reps[&pool.reps[offer.member]];
+                let claim = routing::pool_claim(rep, pool, offer, now);
+                let assignment = routing::to_pool_rep(
+                    config,
+                    version,
+                    decision,
+                    trail,
+                    pool,
+                    ticket.turn,
+                    slot,
+                    offer,
+                );
+                let ticket = Some((pool.id.clone(), ticket.turn));
+                let reason = match self.commit(draft, assignment, Some(claim), ticket).await {
+                    Ok(intake) => return Ok(Some(intake)),
+                    Err(RecordError::Store(e)) => return Err(e.into()),
+                    Err(RecordError::Refused(Refusal::LoadRose)) => {
+                        metrics::bump(&metrics::COUNTERS.load_refusals);
+                        load_rose = true;
+                        break;
+                    }
+                    Err(RecordError::Refused(Refusal::AtCap(period))) => {
+                        metrics::bump(&metrics::COUNTERS.cap_refusals);
+                        let limit = match period {
+                            Period::Day => rep.caps.per_day,
+                            Period::Week => rep.caps.per_week,
+                        };
+                        SkipReason::AtCap {
+                            period,
+                            limit: limit.unwrap_or(0),
+                        }
+                    }
+                    Err(RecordError::Refused(Refusal::NotOnRoster)) => {
+                        metrics::bump(&metrics::COUNTERS.roster_refusals);
+                        self.forget_config();
+                        SkipReason::NoLongerOnRoster
+                    }
+                };
+                trail.skipped.push(Skip {
+                    pool: Some(pool.id.clone()),
+                    rep: rep.id.clone(),
+                    reason,
+                });
+                available.retain(|m| *m != offer.member);
+            }
+            if !load_rose {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Open-lead loads of a pool's members, by member index.
+    async fn loads(
+        &self,
+        pool: &Pool,
+        members: &[usize],
+        now: jiff::Timestamp,
+    ) -> StoreResult<Vec<(usize, Load)>> {
+        let reps: Vec<String> = members.iter().map(|&m| pool.reps[m].clone()).collect();
+        let loads = self.store.rep_loads(&reps, now.as_second()).await?;
+        Ok(members
+            .iter()
+            .map(|&m| {
+                let load = loads
+                    .iter()
+                    .find(|(r, _)| *r == pool.reps[m])
+                    .map(|(_, l)| *l);
+                (m, load.unwrap_or_default())
+            })
+            .collect())
+    }
+
+    /// Stores the lead with `assignment`, or returns why the rep's records refused it.
+    async fn commit(
+        &self,
+        draft: &Draft<'_>,
+        assignment: Assignment,
+        claim: Option<RepClaim>,
+        ticket: Option<(String, u64)>,
+    ) -> Result<Intake, RecordError> {
+        let receipt = receipt(&draft.lead_id, &draft.received_at, &assignment);
         let body = serde_json::to_string(&receipt)
             .map_err(|e| StoreError::Other(format!("encode receipt: {e}")))?;
         let new = NewLead {
-            lead_id,
-            source: request.source.clone(),
-            received_at,
-            lead: request.lead.clone(),
+            lead_id: draft.lead_id.clone(),
+            source: draft.request.source.clone(),
+            received_at: draft.received_at.clone(),
+            lead: draft.request.lead.clone(),
             assignment,
-            idempotency: token.map(|t| (t.clone(), StoredResponse { body })),
+            claim,
+            ticket,
+            idempotency: draft.token.map(|t| (t.clone(), StoredResponse { body })),
         };
         self.store.record_assignment(&new).await?;
+        metrics::bump(&metrics::COUNTERS.leads);
+        if !new.assignment.overflowed.is_empty() {
+            metrics::bump(&metrics::COUNTERS.overflowed);
+        }
         tracing::info!(
             lead_id = %new.lead_id,
             source = %new.source,
             rule = new.assignment.rule_id.as_deref().unwrap_or("-"),
-            owner = ?receipt.owner,
+            owner = %new.assignment.owner.id(),
             pool = receipt.pool.as_deref().unwrap_or("-"),
+            skipped = new.assignment.skipped.len(),
+            overflowed = new.assignment.overflowed.len(),
             "lead routed"
         );
         Ok(Intake {
@@ -321,10 +566,33 @@ impl App {
         })
     }
 
+    /// Drops the cached config so the next request reads the active one.
+    fn forget_config(&self) {
+        *self.cached.lock().expect("config cache lock") = None;
+    }
+
     /// A stored lead with its history.
     pub async fn lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>> {
         self.store.get_lead(lead_id).await
     }
+
+    /// Acknowledges or closes a lead; its owner's open-lead count follows.
+    pub async fn change_status(
+        &self,
+        lead_id: &str,
+        action: StatusAction,
+    ) -> StoreResult<StatusOutcome> {
+        let at = self.now().to_string();
+        self.store.change_status(lead_id, action, &at).await
+    }
+}
+
+/// A lead being routed: what every attempt to store it shares.
+struct Draft<'r> {
+    lead_id: String,
+    received_at: String,
+    request: &'r IntakeRequest,
+    token: Option<&'r IdempotencyToken>,
 }
 
 fn receipt(lead_id: &str, received_at: &str, a: &Assignment) -> LeadReceipt {

@@ -94,7 +94,7 @@ async fn five_hundred_leads_from_32_concurrent_clients_are_each_stored_once_and_
         let n: u64 = s(turn, "sk")["TURN#".len()..].parse().unwrap();
         let expected = format!("r{}", (n - 1) % 4 + 1);
         assert_eq!(
-            s(turn, "rep_id"),
+            s(turn, "owner_id"),
             expected,
             "turn {n} went to the rep whose turn it was"
         );

@@ -2,11 +2,13 @@
 //! of rules. Parsing collects every mistake with its path; a config that parses is consistent
 //! (every reference resolves, ids are unique, pools are non-empty, the last rule catches all).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use super::availability::{self, Absence, Availability, Shift};
+use super::distribution::{Schedule, MAX_CYCLE};
 use super::rules::{Condition, ConfigError};
 
 /// Queue every lead lands in when nothing else fits, unless the config names another.
@@ -35,6 +37,36 @@ struct RepDoc {
     name: String,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    working_hours: Option<BTreeMap<String, ShiftsDoc>>,
+    #[serde(default)]
+    out_of_office: Vec<AbsenceDoc>,
+    #[serde(default)]
+    holidays: Vec<String>,
+    #[serde(default)]
+    caps: Caps,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ShiftsDoc {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AbsenceDoc {
+    from: String,
+    to: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,7 +77,16 @@ struct PoolDoc {
     name: Option<String>,
     #[serde(default)]
     strategy: Strategy,
-    reps: Vec<String>,
+    reps: Vec<MemberDoc>,
+    #[serde(default)]
+    overflow: Option<RouteDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum MemberDoc {
+    Plain(String),
+    Weighted { rep: String, weight: u32 },
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +126,33 @@ pub enum Strategy {
     /// Strict rotation through the pool's reps in the order listed.
     #[default]
     RoundRobin,
+    /// Rotation in which each rep gets slots in proportion to its weight, spread evenly.
+    Weighted,
+    /// The rep with the fewest open leads; ties broken by rotation.
+    LeastLoaded,
+}
+
+impl Strategy {
+    /// The name used in the config and in explanations.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "round robin",
+            Self::Weighted => "weighted rotation",
+            Self::LeastLoaded => "least loaded",
+        }
+    }
+}
+
+/// How many pool leads a rep may get per period (days and ISO weeks in the rep's time zone).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caps {
+    /// Most pool leads per local day.
+    #[serde(default)]
+    pub per_day: Option<u32>,
+    /// Most pool leads per local ISO week.
+    #[serde(default)]
+    pub per_week: Option<u32>,
 }
 
 /// A sales rep.
@@ -96,6 +164,10 @@ pub struct Rep {
     pub name: String,
     /// Contact address for notifications.
     pub email: Option<String>,
+    /// When the rep works.
+    pub availability: Availability,
+    /// Most pool leads per day and week.
+    pub caps: Caps,
 }
 
 /// A group of reps that share leads.
@@ -109,6 +181,21 @@ pub struct Pool {
     pub strategy: Strategy,
     /// Rep ids in rotation order.
     pub reps: Vec<String>,
+    /// Each rep's weight (all 1 unless the strategy is `weighted`).
+    pub weights: Vec<u32>,
+    /// One cycle of the rotation.
+    pub schedule: Schedule,
+    /// Where a lead goes when nobody in the pool can take it (the fallback queue if unset).
+    pub overflow: Option<Overflow>,
+}
+
+/// Where a pool sends the leads none of its reps can take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overflow {
+    /// Another pool (which may overflow further).
+    Pool(String),
+    /// A queue.
+    Queue(String),
 }
 
 /// Where a rule sends a lead.
@@ -185,12 +272,15 @@ impl RoutingConfig {
             if reps.contains_key(&rep.id) {
                 errors.push(dup(&format!("reps[{i}].id"), "rep", &rep.id));
             }
+            let availability = compile_availability(&rep, &format!("reps[{i}]"), &mut errors);
             reps.insert(
                 rep.id.clone(),
                 Rep {
                     id: rep.id,
                     name: rep.name,
                     email: rep.email,
+                    availability,
+                    caps: rep.caps,
                 },
             );
         }
@@ -207,28 +297,63 @@ impl RoutingConfig {
                 ));
             }
             let mut seen = HashSet::new();
-            for (j, rep) in pool.reps.iter().enumerate() {
-                if !reps.contains_key(rep) {
+            let mut members = Vec::new();
+            let mut weights = Vec::new();
+            for (j, member) in pool.reps.into_iter().enumerate() {
+                let (rep, weight) = match member {
+                    MemberDoc::Plain(rep) => (rep, 1),
+                    MemberDoc::Weighted { rep, weight } => {
+                        if pool.strategy != Strategy::Weighted {
+                            errors.push(ConfigError::new(
+                                format!("pools[{i}].reps[{j}].weight"),
+                                "weights apply only to pools with strategy: weighted",
+                            ));
+                        } else if !(1..=1000).contains(&weight) {
+                            errors.push(ConfigError::new(
+                                format!("pools[{i}].reps[{j}].weight"),
+                                "a weight is a whole number from 1 to 1000",
+                            ));
+                        }
+                        (rep, weight.clamp(1, 1000))
+                    }
+                };
+                if !reps.contains_key(&rep) {
                     errors.push(ConfigError::new(
                         format!("pools[{i}].reps[{j}]"),
                         format!("unknown rep '{rep}'"),
                     ));
                 }
-                if !seen.insert(rep) {
+                if !seen.insert(rep.clone()) {
                     errors.push(ConfigError::new(
                         format!("pools[{i}].reps[{j}]"),
                         format!("rep '{rep}' is listed twice"),
                     ));
                 }
+                members.push(rep);
+                weights.push(weight);
             }
+            if weights.iter().sum::<u32>() > MAX_CYCLE {
+                errors.push(ConfigError::new(
+                    format!("pools[{i}].reps"),
+                    format!("the weights add up to more than {MAX_CYCLE}; use smaller numbers in the same ratio"),
+                ));
+                weights.iter_mut().for_each(|w| *w = 1);
+            }
+            let overflow = pool.overflow.map(|route| (i, route));
             pools.insert(
                 pool.id.clone(),
-                Pool {
-                    name: pool.name.unwrap_or_else(|| pool.id.clone()),
-                    id: pool.id,
-                    strategy: pool.strategy,
-                    reps: pool.reps,
-                },
+                (
+                    Pool {
+                        name: pool.name.unwrap_or_else(|| pool.id.clone()),
+                        id: pool.id,
+                        strategy: pool.strategy,
+                        schedule: Schedule::new(&weights),
+                        reps: members,
+                        weights,
+                        overflow: None,
+                    },
+                    overflow,
+                ),
             );
         }
         let fallback_queue = doc
@@ -241,6 +366,58 @@ impl RoutingConfig {
                 errors.push(dup(&format!("queues[{i}].id"), "queue", &queue.id));
             }
             queues.insert(queue.id.clone(), queue.name.unwrap_or(queue.id));
+        }
+        let pool_ids: HashSet<String> = pools.keys().cloned().collect();
+        let pools: HashMap<String, Pool> = pools
+            .into_iter()
+            .map(|(id, (mut pool, overflow))| {
+                if let Some((i, route)) = overflow {
+                    let path = format!("pools[{i}].overflow");
+                    pool.overflow = match (route.rep, route.pool, route.queue) {
+                        (None, Some(p), None) if pool_ids.contains(&p) => Some(Overflow::Pool(p)),
+                        (None, None, Some(q)) if queues.contains_key(&q) => {
+                            Some(Overflow::Queue(q))
+                        }
+                        (None, Some(p), None) => {
+                            errors.push(ConfigError::new(
+                                format!("{path}.pool"),
+                                format!("unknown pool '{p}'"),
+                            ));
+                            None
+                        }
+                        (None, None, Some(q)) => {
+                            errors.push(ConfigError::new(
+                                format!("{path}.queue"),
+                                format!("unknown queue '{q}' (declare it under queues)"),
+                            ));
+                            None
+                        }
+                        _ => {
+                            errors.push(ConfigError::new(
+                                path,
+                                "expected exactly one of pool or queue",
+                            ));
+                            None
+                        }
+                    };
+                }
+                (id, pool)
+            })
+            .collect();
+        for pool in pools.values() {
+            let mut seen = vec![pool.id.as_str()];
+            let mut next = pool.overflow.as_ref();
+            while let Some(Overflow::Pool(p)) = next {
+                if seen.contains(&p.as_str()) {
+                    errors.push(ConfigError::new(
+                        format!("pools.{}.overflow", pool.id),
+                        format!("overflow loops back: {} -> {p}", seen.join(" -> ")),
+                    ));
+                    break;
+                }
+                seen.push(p);
+                next = pools.get(p).and_then(|p| p.overflow.as_ref());
+            }
         }
         let mut rules = Vec::new();
         let mut rule_ids = HashSet::new();
@@ -328,6 +505,73 @@ impl RoutingConfig {
             Err(errors)
         }
     }
+}
+
+/// Compiles a rep's time zone, working hours, out-of-office ranges and holidays.
+fn compile_availability(rep: &RepDoc, path: &str, errors: &mut Vec<ConfigError>) -> Availability {
+    let mut availability = Availability {
+        active: rep.active,
+        ..Availability::always()
+    };
+    if let Some(name) = &rep.timezone {
+        match availability::parse_timezone(name) {
+            Ok(tz) => {
+                availability.timezone = tz;
+                availability.timezone_name = name.clone();
+            }
+            Err(e) => errors.push(ConfigError::new(format!("{path}.timezone"), e)),
+        }
+    }
+    let tz = availability.timezone.clone();
+    if let Some(hours) = &rep.working_hours {
+        let mut week: [Vec<Shift>; 7] = Default::default();
+        for (days, shifts) in hours {
+            let at = format!("{path}.working_hours.{days}");
+            let shifts = match shifts {
+                ShiftsDoc::One(s) => std::slice::from_ref(s),
+                ShiftsDoc::Many(list) => list.as_slice(),
+            };
+            match availability::parse_days(days) {
+                Ok(indexes) => {
+                    for text in shifts {
+                        match availability::parse_shift(text) {
+                            Ok(shift) => indexes.iter().for_each(|&d| week[d].push(shift)),
+                            Err(e) => errors.push(ConfigError::new(&at, e)),
+                        }
+                    }
+                }
+                Err(e) => errors.push(ConfigError::new(&at, e)),
+            }
+        }
+        availability.hours = Some(week);
+    }
+    for (j, absence) in rep.out_of_office.iter().enumerate() {
+        let at = format!("{path}.out_of_office[{j}]");
+        let start = availability::parse_instant(&absence.from, &tz, false);
+        let end = availability::parse_instant(&absence.to, &tz, true);
+        match (start, end) {
+            (Ok(start), Ok(end)) if start < end => {
+                availability.out_of_office.push(Absence { start, end })
+            }
+            (Ok(_), Ok(_)) => errors.push(ConfigError::new(at, "`to` must come after `from`")),
+            (Err(e), _) => errors.push(ConfigError::new(format!("{at}.from"), e)),
+            (_, Err(e)) => errors.push(ConfigError::new(format!("{at}.to"), e)),
+        }
+    }
+    let mut holidays = BTreeSet::new();
+    for (j, day) in rep.holidays.iter().enumerate() {
+        match day.parse() {
+            Ok(date) => {
+                holidays.insert(date);
+            }
+            Err(_) => errors.push(ConfigError::new(
+                format!("{path}.holidays[{j}]"),
+                format!("expected a date like 2026-12-25, got '{day}'"),
+            )),
+        }
+    }
+    availability.holidays = holidays;
+    availability
 }
 
 fn check_id(id: &str, path: &str, errors: &mut Vec<ConfigError>) {

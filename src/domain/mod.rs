@@ -1,8 +1,11 @@
 //! The pure domain: leads, routing config, rules and assignment decisions. No AWS, HTTP or
 //! tokio types appear here; everything takes data in and returns decisions out.
 
+pub mod availability;
 pub mod config;
+pub mod distribution;
 pub mod lead;
 pub mod normalize;
+pub mod roster;
 pub mod routing;
 pub mod rules;

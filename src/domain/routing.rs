@@ -1,10 +1,17 @@
-//! Why a rep got a lead: the first matching rule, the pool's rotation turn, and the stored
-//! explanation (as data and as one readable sentence). Pure: the caller supplies the rotation
-//! turn it claimed from storage.
+//! Why a rep got a lead: the first matching rule; for a pool, who was available, the order the
+//! pool's strategy offers the lead in, who was skipped and why, which pools overflowed; and the
+//! stored explanation (as data and as one readable sentence). Read this file to answer "why did
+//! this rep get this lead?". Pure: the caller supplies the time, the rotation ticket it claimed
+//! and the loads it read; storage enforces the [`RepClaim`] this module asks for.
 
+use std::fmt;
+
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::config::{Destination, Pool, Rep, RoutingConfig, Rule, Strategy};
+use super::availability::Unavailable;
+use super::config::{Destination, Overflow, Pool, Rep, RoutingConfig, Rule, Strategy};
+use super::distribution::{least_loaded_order, Load};
 use super::lead::Lead;
 
 /// The rule that matched a lead and the tests that made it match.
@@ -45,17 +52,6 @@ pub fn decide<'c>(config: &'c RoutingConfig, lead: &Lead) -> Decision<'c> {
         .expect("a validated config ends with a catch-all rule")
 }
 
-/// The rep whose turn a pool's rotation ticket `turn` (1, 2, 3, ...) names, with its 0-based
-/// position in the pool.
-pub fn rep_for_turn(pool: &Pool, turn: u64) -> (usize, &str) {
-    match pool.strategy {
-        Strategy::RoundRobin => {
-            let position = ((turn.max(1) - 1) % pool.reps.len() as u64) as usize;
-            (position, pool.reps[position].as_str())
-        }
-    }
-}
-
 /// Who owns a lead now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -76,17 +72,109 @@ pub enum Owner {
     },
 }
 
+impl Owner {
+    /// The owner's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Owner::Rep { id, .. } | Owner::Queue { id, .. } => id,
+        }
+    }
+
+    /// The owner's display name.
+    pub fn name(&self) -> &str {
+        match self {
+            Owner::Rep { name, .. } | Owner::Queue { name, .. } => name,
+        }
+    }
+}
+
 /// A pool's rotation turn used for an assignment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Turn {
     /// The pool.
     pub pool: String,
+    /// How the pool chose.
+    #[serde(default)]
+    pub strategy: Strategy,
     /// The rotation ticket (1-based, never reused).
     pub turn: u64,
     /// The rep's 1-based position in the pool.
     pub position: usize,
     /// How many reps the pool had.
     pub pool_size: usize,
+    /// For `least_loaded`: the rep's open leads when chosen (before this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_leads: Option<u64>,
+}
+
+/// A cap period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// The rep's local day.
+    Day,
+    /// The rep's local ISO week.
+    Week,
+}
+
+impl Period {
+    /// `daily` or `weekly`.
+    pub fn adjective(self) -> &'static str {
+        match self {
+            Period::Day => "daily",
+            Period::Week => "weekly",
+        }
+    }
+}
+
+/// Why a rep was passed over for a lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Not available by the config (inactive, out of office, holiday, off shift).
+    Unavailable {
+        /// Details.
+        why: Unavailable,
+    },
+    /// Already had their cap of pool leads for the period.
+    AtCap {
+        /// Which cap.
+        period: Period,
+        /// The cap.
+        limit: u32,
+    },
+    /// Removed from the pool or made inactive by a config saved after this one was loaded.
+    NoLongerOnRoster,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable { why } => write!(f, "{why}"),
+            Self::AtCap { period, limit } => write!(f, "at {} cap of {limit}", period.adjective()),
+            Self::NoLongerOnRoster => f.write_str("removed or made inactive by a newer config"),
+        }
+    }
+}
+
+/// A rep passed over for a lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skip {
+    /// The pool (absent for a named owner).
+    pub pool: Option<String>,
+    /// The rep.
+    pub rep: String,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// What happened before the final owner was found: reps skipped, pools that overflowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trail {
+    /// Reps passed over, in the order they were considered.
+    pub skipped: Vec<Skip>,
+    /// Pools in which nobody could take the lead, in order.
+    pub overflowed: Vec<String>,
 }
 
 /// An assignment and its explanation, stored with the lead.
@@ -104,6 +192,12 @@ pub struct Assignment {
     pub turn: Option<Turn>,
     /// The config version that decided.
     pub config_version: Option<u64>,
+    /// Reps passed over, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skip>,
+    /// Pools in which nobody could take the lead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overflowed: Vec<String>,
     /// One readable sentence saying why.
     pub reason: String,
 }
@@ -115,69 +209,306 @@ impl Assignment {
     }
 }
 
-/// Builds the assignment for a decision. For a pool destination `turn` is the rotation ticket
-/// the caller claimed for that pool.
-pub fn assign(
+/// What storage must check and count, in the same transaction as the lead, when a rep takes
+/// it. Caps and membership are enforced there, so concurrent requests cannot break them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepClaim {
+    /// The rep.
+    pub rep: String,
+    /// The pool the rep must still belong to; for a named owner, `None` (must still be active).
+    pub pool: Option<String>,
+    /// Cap counters to add one to, each refused at its limit.
+    pub caps: Vec<CapCounter>,
+    /// For `least_loaded`: refuse if the rep's open leads rose above this meanwhile.
+    pub max_open: Option<u64>,
+}
+
+/// One cap counter: the rep's count of pool leads in one period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapCounter {
+    /// Day or week.
+    pub period: Period,
+    /// Which day or week, in the rep's time zone (`2026-11-22`, `2026-W47`).
+    pub key: String,
+    /// The cap.
+    pub limit: u32,
+}
+
+/// A rep a pool offers the lead to, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// The rep's index in the pool.
+    pub member: usize,
+    /// For `least_loaded`: the rep's effective open leads and the most it may have at commit.
+    pub load: Option<(u64, u64)>,
+}
+
+/// The reps of a pool who are available at `now` by the config (inactive, out of office,
+/// holidays, working hours), as member indexes, plus the skips for the others.
+pub fn available_members(
     config: &RoutingConfig,
-    version: u64,
-    decision: &Decision<'_>,
-    turn: Option<u64>,
-) -> Assignment {
-    let rule = decision.rule;
-    let why = if decision.matched.is_empty() {
+    pool: &Pool,
+    now: Timestamp,
+) -> (Vec<usize>, Vec<Skip>) {
+    let mut available = Vec::new();
+    let mut skipped = Vec::new();
+    for (member, rep_id) in pool.reps.iter().enumerate() {
+        match config.reps[rep_id].availability.check(now) {
+            Ok(()) => available.push(member),
+            Err(why) => skipped.push(Skip {
+                pool: Some(pool.id.clone()),
+                rep: rep_id.clone(),
+                reason: SkipReason::Unavailable { why },
+            }),
+        }
+    }
+    (available, skipped)
+}
+
+/// The order in which the pool offers a lead with rotation slot `slot` to its available
+/// members. `loads` (member index, load) is needed for `least_loaded` and ignored otherwise.
+pub fn offers(pool: &Pool, available: &[usize], slot: u64, loads: &[(usize, Load)]) -> Vec<Offer> {
+    match pool.strategy {
+        Strategy::RoundRobin | Strategy::Weighted => pool
+            .schedule
+            .offer_order(slot)
+            .into_iter()
+            .filter(|m| available.contains(m))
+            .map(|member| Offer { member, load: None })
+            .collect(),
+        Strategy::LeastLoaded => {
+            let loads: Vec<(usize, Load)> = available
+                .iter()
+                .map(|&m| {
+                    let load = loads.iter().find(|(i, _)| *i == m).map(|(_, l)| *l);
+                    (m, load.unwrap_or_default())
+                })
+                .collect();
+            let ordered = least_loaded_order(&loads, pool.reps.len(), slot);
+            ordered
+                .iter()
+                .map(|&(member, effective)| {
+                    // Commit only while the rep is still no more loaded than the next in line.
+                    let bound = ordered
+                        .iter()
+                        .filter(|(m, _)| *m != member)
+                        .map(|(_, l)| *l)
+                        .min()
+                        .unwrap_or(u64::MAX)
+                        .max(effective);
+                    Offer {
+                        member,
+                        load: Some((effective, bound)),
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// What storage must enforce when `rep` takes a lead from `pool` at `now`: membership, the
+/// rep's caps for the local day and week, and for `least_loaded` the load bound.
+pub fn pool_claim(rep: &Rep, pool: &Pool, offer: &Offer, now: Timestamp) -> RepClaim {
+    let periods = rep.availability.periods(now);
+    let mut caps = Vec::new();
+    if let Some(limit) = rep.caps.per_day {
+        caps.push(CapCounter {
+            period: Period::Day,
+            key: periods.day,
+            limit,
+        });
+    }
+    if let Some(limit) = rep.caps.per_week {
+        caps.push(CapCounter {
+            period: Period::Week,
+            key: periods.week,
+            limit,
+        });
+    }
+    RepClaim {
+        rep: rep.id.clone(),
+        pool: Some(pool.id.clone()),
+        caps,
+        max_open: offer
+            .load
+            .map(|(_, bound)| bound)
+            .filter(|b| *b != u64::MAX),
+    }
+}
+
+/// The explanation's first half: which rule matched and why.
+fn rule_reason(decision: &Decision<'_>) -> String {
+    if decision.matched.is_empty() {
         format!(
             "No earlier rule matched, so the default rule '{}' applied",
-            rule.id
+            decision.rule.id
         )
     } else {
         format!(
             "Rule '{}' (#{}) matched because {}",
-            rule.id,
+            decision.rule.id,
             decision.index + 1,
             decision.matched.join(" and ")
         )
+    }
+}
+
+/// The explanation's middle: who was skipped where, and which pools overflowed.
+fn trail_reason(config: &RoutingConfig, trail: &Trail) -> String {
+    let name = |rep: &str| {
+        config
+            .reps
+            .get(rep)
+            .map_or(rep, |r| r.name.as_str())
+            .to_string()
     };
-    let (owner, turn, how) = match &rule.route {
-        Destination::Rep(id) => {
-            let owner = rep_owner(config.reps.get(id), id);
-            let how = format!("assigned to named owner {}", owner_name(&owner));
-            (owner, None, how)
+    let pool_name = |id: &str| {
+        config
+            .pools
+            .get(id)
+            .map_or(id, |p| p.name.as_str())
+            .to_string()
+    };
+    let skips_in = |pool: Option<&str>| {
+        trail
+            .skipped
+            .iter()
+            .filter(|s| s.pool.as_deref() == pool)
+            .map(|s| format!("{} ({})", name(&s.rep), s.reason))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    let named = skips_in(None);
+    if !named.is_empty() {
+        parts.push(format!("named owner {named} could not take it"));
+    }
+    let mut pools: Vec<&str> = Vec::new();
+    for s in &trail.skipped {
+        if let Some(p) = s.pool.as_deref() {
+            if !pools.contains(&p) {
+                pools.push(p);
+            }
         }
-        Destination::Queue(id) => {
-            let owner = queue_owner(config, id);
-            let how = format!("placed in queue '{}'", owner_name(&owner));
-            (owner, None, how)
+    }
+    for p in &trail.overflowed {
+        if !pools.contains(&p.as_str()) {
+            pools.push(p);
         }
-        Destination::Pool(id) => {
-            let pool = config.pools.get(id).expect("validated pool reference");
-            let ticket = turn.expect("a pool assignment needs a rotation turn");
-            let (position, rep_id) = rep_for_turn(pool, ticket);
-            let owner = rep_owner(config.reps.get(rep_id), rep_id);
-            let how = format!(
-                "assigned to {} by round robin in pool '{}' (turn {}, position {} of {})",
-                owner_name(&owner),
+    }
+    for p in pools {
+        let skips = skips_in(Some(p));
+        if trail.overflowed.iter().any(|o| o == p) {
+            parts.push(format!(
+                "nobody in pool '{}' could take it ({skips}), so it overflowed",
+                pool_name(p)
+            ));
+        } else {
+            parts.push(format!("in pool '{}' skipped {skips}", pool_name(p)));
+        }
+    }
+    parts.iter().map(|p| format!("; {p}")).collect()
+}
+
+/// The assignment of a lead to rep `offer` of `pool` with rotation ticket `turn`.
+#[allow(clippy::too_many_arguments)]
+pub fn to_pool_rep(
+    config: &RoutingConfig,
+    version: u64,
+    decision: &Decision<'_>,
+    trail: &Trail,
+    pool: &Pool,
+    turn: u64,
+    slot: u64,
+    offer: &Offer,
+) -> Assignment {
+    let rep_id = &pool.reps[offer.member];
+    let owner = rep_owner(config.reps.get(rep_id), rep_id);
+    let how = match (pool.strategy, offer.load) {
+        (Strategy::LeastLoaded, Some((open, _))) => format!(
+            "assigned to {} as the least loaded rep in pool '{}' ({open} open leads; turn {turn} broke ties)",
+            owner.name(),
+            pool.name
+        ),
+        (strategy, _) => {
+            let cycle = pool.schedule.len() as u64;
+            format!(
+                "assigned to {} by {} in pool '{}' (turn {turn}, slot {} of {cycle}{})",
+                owner.name(),
+                strategy.name(),
                 pool.name,
-                ticket,
-                position + 1,
-                pool.reps.len()
-            );
-            let turn = Turn {
-                pool: pool.id.clone(),
-                turn: ticket,
-                position: position + 1,
-                pool_size: pool.reps.len(),
-            };
-            (owner, Some(turn), how)
+                slot % cycle + 1,
+                if pool.schedule.owner(slot) == offer.member { "" } else { ", as the next rep in rotation" },
+            )
         }
     };
+    let turn = Turn {
+        pool: pool.id.clone(),
+        strategy: pool.strategy,
+        turn,
+        position: offer.member + 1,
+        pool_size: pool.reps.len(),
+        open_leads: offer.load.map(|(open, _)| open),
+    };
+    finish(config, version, decision, trail, owner, Some(turn), how)
+}
+
+/// The assignment of a lead to a rule's named rep.
+pub fn to_named_rep(
+    config: &RoutingConfig,
+    version: u64,
+    decision: &Decision<'_>,
+    rep_id: &str,
+) -> Assignment {
+    let owner = rep_owner(config.reps.get(rep_id), rep_id);
+    let how = format!("assigned to named owner {}", owner.name());
+    finish(
+        config,
+        version,
+        decision,
+        &Trail::default(),
+        owner,
+        None,
+        how,
+    )
+}
+
+/// The assignment of a lead to a queue, after whatever `trail` records.
+pub fn to_queue(
+    config: &RoutingConfig,
+    version: u64,
+    decision: &Decision<'_>,
+    trail: &Trail,
+    queue: &str,
+) -> Assignment {
+    let owner = queue_owner(config, queue);
+    let how = format!("placed in queue '{}'", owner.name());
+    finish(config, version, decision, trail, owner, None, how)
+}
+
+fn finish(
+    config: &RoutingConfig,
+    version: u64,
+    decision: &Decision<'_>,
+    trail: &Trail,
+    owner: Owner,
+    turn: Option<Turn>,
+    how: String,
+) -> Assignment {
     Assignment {
         owner,
-        rule_id: Some(rule.id.clone()),
+        rule_id: Some(decision.rule.id.clone()),
         rule_number: Some(decision.index + 1),
         matched: decision.matched.clone(),
         turn,
         config_version: Some(version),
-        reason: format!("{why}; {how}."),
+        skipped: trail.skipped.clone(),
+        overflowed: trail.overflowed.clone(),
+        reason: format!(
+            "{}{}; {how}.",
+            rule_reason(decision),
+            trail_reason(config, trail)
+        ),
     }
 }
 
@@ -194,6 +525,8 @@ pub fn fallback(queue: &str, why: &str) -> Assignment {
         matched: Vec::new(),
         turn: None,
         config_version: None,
+        skipped: Vec::new(),
+        overflowed: Vec::new(),
         reason: format!("{why}; placed in fallback queue '{queue}'."),
     }
 }
@@ -218,17 +551,48 @@ fn queue_owner(config: &RoutingConfig, id: &str) -> Owner {
     }
 }
 
-fn owner_name(owner: &Owner) -> &str {
-    match owner {
-        Owner::Rep { name, .. } | Owner::Queue { name, .. } => name,
+/// Routes a lead without storage, as `leadrouter simulate` does: availability is checked at
+/// `now`, pool rotations are at ticket `turn`, caps and loads are not known (all zero).
+pub fn simulate(config: &RoutingConfig, lead: &Lead, turn: u64, now: Timestamp) -> Assignment {
+    let decision = decide(config, lead);
+    let mut trail = Trail::default();
+    let mut destination = decision.rule.route.clone();
+    loop {
+        match destination {
+            Destination::Queue(q) => return to_queue(config, 0, &decision, &trail, &q),
+            Destination::Rep(id) => match config.reps[&id].availability.check_present(now) {
+                Ok(()) => return to_named_rep(config, 0, &decision, &id),
+                Err(why) => {
+                    trail.skipped.push(Skip {
+                        pool: None,
+                        rep: id,
+                        reason: SkipReason::Unavailable { why },
+                    });
+                    destination = Destination::Queue(config.fallback_queue.clone());
+                }
+            },
+            Destination::Pool(id) => {
+                let pool = &config.pools[&id];
+                let (available, skipped) = available_members(config, pool, now);
+                trail.skipped.extend(skipped);
+                let slot = turn.saturating_sub(1);
+                if let Some(offer) = offers(pool, &available, slot, &[]).first() {
+                    return to_pool_rep(config, 0, &decision, &trail, pool, turn, slot, offer);
+                }
+                trail.overflowed.push(id);
+                destination = overflow_of(config, pool);
+            }
+        }
     }
 }
 
-/// Routes a lead without storage, as `leadrouter simulate` does: pool turns start at `turn`.
-pub fn simulate(config: &RoutingConfig, lead: &Lead, turn: u64) -> Assignment {
-    let decision = decide(config, lead);
-    let turn = decision.pool(config).map(|_| turn);
-    assign(config, 0, &decision, turn)
+/// Where a pool's leads go when none of its reps can take them.
+pub fn overflow_of(config: &RoutingConfig, pool: &Pool) -> Destination {
+    match &pool.overflow {
+        Some(Overflow::Pool(p)) => Destination::Pool(p.clone()),
+        Some(Overflow::Queue(q)) => Destination::Queue(q.clone()),
+        None => Destination::Queue(config.fallback_queue.clone()),
+    }
 }
 
 #[cfg(test)]
@@ -240,10 +604,12 @@ mod tests {
             r#"
 reps:
   - {id: ana, name: Ana}
-  - {id: ben, name: Ben}
-  - {id: erin, name: Erin}
+  - {id: ben, name: Ben, timezone: America/New_York, working_hours: {mon-fri: "09:00-17:00"}}
+  - {id: erin, name: Erin, out_of_office: [{from: 2026-11-20, to: 2026-11-27}]}
+  - {id: dana, name: Dana, active: false}
 pools:
-  - {id: smb, name: SMB, reps: [ana, ben]}
+  - {id: smb, name: SMB, reps: [ana, ben], overflow: {pool: backup}}
+  - {id: backup, name: Backup, reps: [dana], overflow: {queue: nurture}}
 queues:
   - {id: nurture, name: Nurture}
 rules:
@@ -259,6 +625,11 @@ rules:
         Lead::parse(pairs.iter().copied()).unwrap()
     }
 
+    /// Tuesday 2026-11-24 15:00 UTC: 10:00 in New York.
+    fn office_hours() -> Timestamp {
+        "2026-11-24T15:00:00Z".parse().unwrap()
+    }
+
     #[test]
     fn first_matching_rule_wins_and_explains_itself() {
         let c = config();
@@ -266,23 +637,12 @@ rules:
             &c,
             &lead(&[("email", "x@gmail.com"), ("employees", "900")]),
             1,
+            office_hours(),
         );
         assert_eq!(a.rule_id.as_deref(), Some("freemail"));
         assert_eq!(
             a.reason,
             "Rule 'freemail' (#1) matched because free_mail = true (was true); placed in queue 'Nurture'."
-        );
-        let a = simulate(
-            &c,
-            &lead(&[("email", "x@big.com"), ("employees", "900")]),
-            1,
-        );
-        assert_eq!(
-            a.owner,
-            Owner::Rep {
-                id: "erin".into(),
-                name: "Erin".into()
-            }
         );
     }
 
@@ -291,13 +651,101 @@ rules:
         let c = config();
         let l = lead(&[("email", "x@small.com")]);
         let owners: Vec<_> = (1..=4)
-            .map(|t| match simulate(&c, &l, t).owner {
-                Owner::Rep { id, .. } => id,
-                Owner::Queue { id, .. } => id,
-            })
+            .map(|t| simulate(&c, &l, t, office_hours()).owner.id().to_string())
             .collect();
         assert_eq!(owners, ["ana", "ben", "ana", "ben"]);
-        let a = simulate(&c, &l, 3);
-        assert!(a.reason.starts_with("No earlier rule matched, so the default rule 'default' applied; assigned to Ana by round robin in pool 'SMB' (turn 3, position 1 of 2)"), "{}", a.reason);
+        let a = simulate(&c, &l, 3, office_hours());
+        assert_eq!(a.reason, "No earlier rule matched, so the default rule 'default' applied; assigned to Ana by round robin in pool 'SMB' (turn 3, slot 1 of 2).");
+    }
+
+    #[test]
+    fn an_off_shift_rep_loses_the_turn_to_the_next_in_rotation() {
+        let c = config();
+        let l = lead(&[("email", "x@small.com")]);
+        // Tuesday 03:00 UTC is 22:00 Monday in New York: Ben is off shift.
+        let night: Timestamp = "2026-11-24T03:00:00Z".parse().unwrap();
+        let a = simulate(&c, &l, 2, night);
+        assert_eq!(a.owner.id(), "ana");
+        assert_eq!(a.skipped.len(), 1);
+        assert_eq!(a.reason, "No earlier rule matched, so the default rule 'default' applied; in pool 'SMB' skipped Ben (off shift (local time Mon 22:00 EST)); assigned to Ana by round robin in pool 'SMB' (turn 2, slot 2 of 2, as the next rep in rotation).");
+    }
+
+    #[test]
+    fn an_empty_pool_overflows_along_its_chain_and_says_why() {
+        let mut c = config();
+        c.reps.get_mut("ana").unwrap().availability.active = false;
+        let night: Timestamp = "2026-11-24T03:00:00Z".parse().unwrap();
+        let a = simulate(&c, &lead(&[("email", "x@small.com")]), 1, night);
+        assert_eq!(a.owner.id(), "nurture");
+        assert_eq!(a.overflowed, ["smb", "backup"]);
+        assert_eq!(a.reason, "No earlier rule matched, so the default rule 'default' applied; nobody in pool 'SMB' could take it (Ana (inactive), Ben (off shift (local time Mon 22:00 EST))), so it overflowed; nobody in pool 'Backup' could take it (Dana (inactive)), so it overflowed; placed in queue 'Nurture'.");
+    }
+
+    #[test]
+    fn a_named_owner_out_of_office_goes_to_the_fallback_queue() {
+        let c = config();
+        let a = simulate(
+            &c,
+            &lead(&[("email", "x@big.com"), ("employees", "900")]),
+            1,
+            office_hours(),
+        );
+        assert_eq!(a.owner.id(), "unrouted");
+        assert!(a.reason.contains("named owner Erin (out of office until 2026-11-28 00:00 UTC) could not take it; placed in queue 'Fallback'"), "{}", a.reason);
+        let later: Timestamp = "2026-11-28T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            simulate(
+                &c,
+                &lead(&[("email", "x@big.com"), ("employees", "900")]),
+                1,
+                later
+            )
+            .owner
+            .id(),
+            "erin"
+        );
+    }
+
+    #[test]
+    fn claims_carry_caps_in_the_reps_own_day_and_week() {
+        let c = RoutingConfig::parse(
+            r#"
+reps:
+  - {id: ana, name: Ana, timezone: Asia/Tokyo, caps: {per_day: 5, per_week: 20}}
+pools:
+  - {id: p, reps: [ana]}
+rules:
+  - {id: default, route: {pool: p}}
+"#,
+        )
+        .unwrap();
+        let pool = &c.pools["p"];
+        let offer = Offer {
+            member: 0,
+            load: None,
+        };
+        // 16:00 UTC Sunday is 01:00 Monday in Tokyo: a new day and a new week there.
+        let claim = pool_claim(
+            &c.reps["ana"],
+            pool,
+            &offer,
+            "2026-11-22T16:00:00Z".parse().unwrap(),
+        );
+        assert_eq!(
+            claim.caps,
+            [
+                CapCounter {
+                    period: Period::Day,
+                    key: "2026-11-23".into(),
+                    limit: 5
+                },
+                CapCounter {
+                    period: Period::Week,
+                    key: "2026-W48".into(),
+                    limit: 20
+                },
+            ]
+        );
+        assert_eq!(claim.pool.as_deref(), Some("p"));
     }
 }

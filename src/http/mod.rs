@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::domain::lead::{canonical_key, FieldError, Lead};
 use crate::service::{App, IntakeRequest};
-use crate::store::KeyKind;
+use crate::store::{KeyKind, StatusAction, StatusOutcome};
 use problem::Problem;
 
 /// Largest lead body accepted. Real form posts are a few KiB.
@@ -37,7 +37,10 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/leads", post(post_lead))
         .route("/leads/{id}", get(get_lead))
+        .route("/leads/{id}/ack", post(ack_lead))
+        .route("/leads/{id}/close", post(close_lead))
         .route("/admin/config", get(get_config).post(post_config))
+        .route("/admin/metrics", get(get_metrics))
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
         .with_state(app)
@@ -318,6 +321,59 @@ async fn get_lead(
             Problem::new(StatusCode::NOT_FOUND, "not-found", "no lead with this id").field("id"),
         ),
     }
+}
+
+/// `POST /leads/{id}/ack` (admin): the owner took the lead; it stops counting as open.
+async fn ack_lead(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    change_status(&app, &id, &headers, StatusAction::Acknowledge).await
+}
+
+/// `POST /leads/{id}/close` (admin): the lead is finished.
+async fn close_lead(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    change_status(&app, &id, &headers, StatusAction::Close).await
+}
+
+async fn change_status(
+    app: &App,
+    id: &str,
+    headers: &HeaderMap,
+    action: StatusAction,
+) -> Result<Response, Problem> {
+    require_admin(app, headers).await?;
+    let not_found =
+        || Problem::new(StatusCode::NOT_FOUND, "not-found", "no lead with this id").field("id");
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(not_found());
+    }
+    match app.change_status(id, action).await? {
+        StatusOutcome::Changed(status) => {
+            Ok(Json(json!({ "lead_id": id, "status": status, "changed": true })).into_response())
+        }
+        StatusOutcome::Unchanged(status) => {
+            Ok(Json(json!({ "lead_id": id, "status": status, "changed": false })).into_response())
+        }
+        StatusOutcome::NotAllowed(status) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "invalid-status",
+            format!("the lead is {status}; it cannot be changed this way"),
+        )
+        .field("status")),
+        StatusOutcome::NotFound => Err(not_found()),
+    }
+}
+
+/// `GET /admin/metrics` (admin): this process's routing counters.
+async fn get_metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, Problem> {
+    require_admin(&app, &headers).await?;
+    Ok(Json(crate::metrics::snapshot()).into_response())
 }
 
 /// `POST /admin/config` (admin): validates a YAML or JSON routing config and activates it as

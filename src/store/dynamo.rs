@@ -7,16 +7,24 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_attribute_value, from_item, to_attribute_value};
 
 use super::*;
+use crate::domain::distribution::Load;
+use crate::domain::routing::{CapCounter, Owner, Period};
 
 type Item = HashMap<String, AttributeValue>;
 
 /// How long an idempotency record is kept (DynamoDB's TTL deletes it afterwards).
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
+/// How long a cap counter is kept after its period (DynamoDB's TTL deletes it afterwards).
+const CAP_COUNTER_TTL_SECONDS: i64 = 9 * 24 * 60 * 60;
 /// Attempts for a transaction that meets a conflicting one before giving up.
 const MAX_CONFLICT_ATTEMPTS: u32 = 6;
 
@@ -151,17 +159,38 @@ where
     }
 }
 
+/// Errors that may say "a concurrent writer got there first; try again".
+pub trait Retryable {
+    /// True for a conflict that retrying may win.
+    fn is_conflict(&self) -> bool;
+}
+
+impl Retryable for StoreError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
+    }
+}
+
+impl Retryable for RecordError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, RecordError::Store(StoreError::Conflict(_)))
+    }
+}
+
 /// Runs `op` again after a conflict, with full-jitter exponential backoff, a bounded number of
-/// times. Any other error, or the last conflict, is returned.
-pub async fn retry_conflicts<T, F, Fut>(mut op: F) -> StoreResult<T>
+/// times (each retry is counted in [`crate::metrics`]). Any other error, or the last conflict,
+/// is returned.
+pub async fn retry_conflicts<T, E, F, Fut>(mut op: F) -> Result<T, E>
 where
+    E: Retryable,
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = StoreResult<T>>,
+    Fut: std::future::Future<Output = Result<T, E>>,
 {
     let mut attempt = 0;
     loop {
         match op().await {
-            Err(StoreError::Conflict(_)) if attempt + 1 < MAX_CONFLICT_ATTEMPTS => {
+            Err(e) if e.is_conflict() && attempt + 1 < MAX_CONFLICT_ATTEMPTS => {
+                crate::metrics::bump(&crate::metrics::COUNTERS.conflict_retries);
                 let cap_ms = (10u64 << attempt).min(400);
                 let wait = rand::random_range(0..=cap_ms);
                 tokio::time::sleep(Duration::from_millis(wait)).await;
@@ -170,6 +199,36 @@ where
             other => return other,
         }
     }
+}
+
+/// The per-item reasons of a cancelled transaction, if that is what failed.
+fn cancellation_reasons<R>(
+    err: &SdkError<TransactWriteItemsError, R>,
+) -> Option<&[CancellationReason]> {
+    match err {
+        SdkError::ServiceError(service) => match service.err() {
+            TransactWriteItemsError::TransactionCanceledException(e) => {
+                Some(e.cancellation_reasons())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn reason_is(reason: &CancellationReason, code: &str) -> bool {
+    reason.code() == Some(code)
+}
+
+/// What a failed condition on one item of the lead transaction means.
+#[derive(Debug, Clone, Copy)]
+enum Guard {
+    /// A failure here is a bug or a lost race on a unique id.
+    Unique,
+    /// The rep's roster and load entry.
+    Roster,
+    /// A cap counter.
+    Cap(Period),
 }
 
 fn put(item: Item, table: &str, condition: &str) -> StoreResult<TransactWriteItem> {
@@ -200,7 +259,7 @@ impl ConfigStore for DynamoStore {
         }))
     }
 
-    async fn publish_config(&self, document: &str, now: &str) -> StoreResult<u64> {
+    async fn activate_config(&self, document: &str, now: &str) -> StoreResult<u64> {
         retry_conflicts(|| async {
             let current = self.active_config_version().await?;
             let next = current.unwrap_or(0) + 1;
@@ -380,7 +439,7 @@ impl LeadStore for DynamoStore {
         }
     }
 
-    async fn claim_next_turn(&self, pool: &str) -> StoreResult<u64> {
+    async fn claim_next_turn(&self, pool: &str) -> StoreResult<Ticket> {
         let out = self
             .client
             .update_item()
@@ -389,23 +448,27 @@ impl LeadStore for DynamoStore {
             .key("sk", s("ROTATION"))
             .update_expression("ADD turn :one")
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(classify)?;
-        out.attributes
-            .as_ref()
-            .and_then(|a| get_n(a, "turn"))
-            .map(|t| t as u64)
-            .ok_or_else(|| StoreError::Other("rotation counter returned no turn".into()))
+        let attributes = out.attributes.unwrap_or_default();
+        let turn = get_n(&attributes, "turn")
+            .ok_or_else(|| StoreError::Other("rotation counter returned no turn".into()))?;
+        Ok(Ticket {
+            turn: turn as u64,
+            cycle_start: get_n(&attributes, "cycle_start").unwrap_or(0) as u64,
+            cycle_config: get_n(&attributes, "cycle_config").unwrap_or(0) as u64,
+        })
     }
 
-    async fn record_assignment(&self, new: &NewLead) -> StoreResult<()> {
+    async fn record_assignment(&self, new: &NewLead) -> Result<(), RecordError> {
         let a = &new.assignment;
-        let (owner_kind, owner_id) = match &a.owner {
-            crate::domain::routing::Owner::Rep { id, .. } => ("rep", id),
-            crate::domain::routing::Owner::Queue { id, .. } => ("queue", id),
+        let (owner_kind, status) = match &a.owner {
+            Owner::Rep { .. } => ("rep", "open"),
+            Owner::Queue { .. } => ("queue", "queued"),
         };
+        let owner_id = a.owner.id();
         let pk = format!("LEAD#{}", new.lead_id);
         let lead_item = HashMap::from([
             ("pk".into(), s(&pk)),
@@ -415,6 +478,7 @@ impl LeadStore for DynamoStore {
             ("received_at".into(), s(&new.received_at)),
             ("owner_kind".into(), s(owner_kind)),
             ("owner_id".into(), s(owner_id)),
+            ("status".into(), s(status)),
             ("lead".into(), encode(&new.lead)?),
             ("assignment".into(), encode(a)?),
         ]);
@@ -428,24 +492,35 @@ impl LeadStore for DynamoStore {
             .into(),
             reason: a.reason.clone(),
         };
-        let mut event_item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(&event)
-            .map_err(|e| StoreError::Other(format!("encode event: {e}")))?;
-        event_item.insert("pk".into(), s(&pk));
-        event_item.insert("sk".into(), s(format!("EVENT#{}#0001", new.received_at)));
         let mut items = vec![
             put(lead_item, &self.table, "attribute_not_exists(pk)")?,
-            put(event_item, &self.table, "attribute_not_exists(pk)")?,
+            put(
+                event_item(&pk, &event, "0001")?,
+                &self.table,
+                "attribute_not_exists(pk)",
+            )?,
         ];
-        if let Some(turn) = &a.turn {
+        let mut guards = vec![Guard::Unique, Guard::Unique];
+        if let Some((pool, turn)) = &new.ticket {
             let turn_item = HashMap::from([
-                ("pk".into(), s(format!("POOL#{}", turn.pool))),
-                ("sk".into(), s(format!("TURN#{:020}", turn.turn))),
+                ("pk".into(), s(format!("POOL#{pool}"))),
+                ("sk".into(), s(format!("TURN#{turn:020}"))),
                 ("lead_id".into(), s(&new.lead_id)),
-                ("rep_id".into(), s(owner_id)),
+                ("owner_id".into(), s(owner_id)),
                 ("at".into(), s(&new.received_at)),
             ]);
-            // A turn is used by exactly one lead.
+            // A ticket is used by exactly one lead.
             items.push(put(turn_item, &self.table, "attribute_not_exists(pk)")?);
+            guards.push(Guard::Unique);
+        }
+        if let Some(claim) = &new.claim {
+            items.push(roster_update(&self.table, claim, &new.received_at)?);
+            guards.push(Guard::Roster);
+            let expires = jiff::Timestamp::now().as_second() + CAP_COUNTER_TTL_SECONDS;
+            for cap in &claim.caps {
+                items.push(cap_update(&self.table, &claim.rep, cap, expires)?);
+                guards.push(Guard::Cap(cap.period));
+            }
         }
         if let Some((token, response)) = &new.idempotency {
             let update = Update::builder()
@@ -467,16 +542,51 @@ impl LeadStore for DynamoStore {
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             items.push(TransactWriteItem::builder().update(update).build());
+            guards.push(Guard::Unique);
         }
-        let items = &items;
+        let (items, guards) = (&items, &guards);
         retry_conflicts(|| async move {
-            self.client
+            let result = self
+                .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()
-                .await
-                .map_err(classify)?;
-            Ok(())
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            if let Some(reasons) = cancellation_reasons(&err) {
+                let failed = reasons
+                    .iter()
+                    .zip(guards)
+                    .find(|(r, _)| reason_is(r, "ConditionalCheckFailed"));
+                match failed {
+                    Some((reason, Guard::Roster)) => {
+                        let still_member = reason
+                            .item()
+                            .is_some_and(|old| on_roster(old, new.claim.as_ref()));
+                        return Err(RecordError::Refused(if still_member {
+                            Refusal::LoadRose
+                        } else {
+                            Refusal::NotOnRoster
+                        }));
+                    }
+                    Some((_, Guard::Cap(period))) => {
+                        return Err(RecordError::Refused(Refusal::AtCap(*period)))
+                    }
+                    Some((_, Guard::Unique)) => {
+                        return Err(
+                            StoreError::Other(format!("lead transaction refused: {err:?}")).into(),
+                        )
+                    }
+                    None if reasons.iter().any(|r| reason_is(r, "TransactionConflict")) => {
+                        return Err(StoreError::Conflict("transaction conflict".into()).into())
+                    }
+                    None => {}
+                }
+            }
+            Err(classify(err).into())
         })
         .await
     }
@@ -510,9 +620,302 @@ impl LeadStore for DynamoStore {
             lead_id: lead_id.to_string(),
             source: get_s(main, "source").unwrap_or_default(),
             received_at: get_s(main, "received_at").unwrap_or_default(),
+            status: lead_status(main),
             lead: decode(main, "lead")?,
             assignment: decode(main, "assignment")?,
             history,
         }))
+    }
+
+    async fn change_status(
+        &self,
+        lead_id: &str,
+        action: StatusAction,
+        at: &str,
+    ) -> StoreResult<StatusOutcome> {
+        let pk = format!("LEAD#{lead_id}");
+        retry_conflicts(|| async {
+            let Some(item) = self.get(&pk, "LEAD").await? else {
+                return Ok(StatusOutcome::NotFound);
+            };
+            let status = lead_status(&item);
+            let (target, stamp, event) = match action {
+                StatusAction::Acknowledge => ("acknowledged", "acknowledged_at", "acknowledged"),
+                StatusAction::Close => ("closed", "closed_at", "closed"),
+            };
+            if status == target {
+                return Ok(StatusOutcome::Unchanged(status));
+            }
+            if action == StatusAction::Acknowledge && status != "open" {
+                return Ok(StatusOutcome::NotAllowed(status));
+            }
+            if status == "closed" {
+                return Ok(StatusOutcome::NotAllowed(status));
+            }
+            let lead = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s("LEAD"))
+                .update_expression(format!("SET #status = :target, {stamp} = :at"))
+                .condition_expression(
+                    "#status = :seen OR (attribute_not_exists(#status) AND :seen = :open)",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":target", s(target))
+                .expression_attribute_values(":at", s(at))
+                .expression_attribute_values(":seen", s(&status))
+                .expression_attribute_values(":open", s("open"))
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let history = HistoryEntry {
+                at: at.to_string(),
+                event: event.into(),
+                reason: format!("{} by the owner or an admin", event),
+            };
+            let suffix = format!("{:08x}", rand::random::<u32>());
+            let mut items = vec![
+                TransactWriteItem::builder().update(lead).build(),
+                put(
+                    event_item(&pk, &history, &suffix)?,
+                    &self.table,
+                    "attribute_not_exists(pk)",
+                )?,
+            ];
+            if status == "open" {
+                // It no longer counts towards its owner's open leads.
+                let owner = get_s(&item, "owner_id").unwrap_or_default();
+                let load = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("REP#{owner}")))
+                    .key("sk", s("STATE"))
+                    .update_expression("ADD #open :minus_one")
+                    .expression_attribute_names("#open", "open")
+                    .expression_attribute_values(":minus_one", n(-1))
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                items.push(TransactWriteItem::builder().update(load).build());
+            }
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(StatusOutcome::Changed(target.to_string())),
+                // Someone else changed the lead meanwhile: read it again.
+                Err(err)
+                    if cancellation_reasons(&err).is_some_and(|r| {
+                        r.iter().any(|r| {
+                            reason_is(r, "ConditionalCheckFailed")
+                                || reason_is(r, "TransactionConflict")
+                        })
+                    }) =>
+                {
+                    Err(StoreError::Conflict("lead changed meanwhile".into()))
+                }
+                Err(err) => Err(classify(err)),
+            }
+        })
+        .await
+    }
+}
+
+/// A lead's status; leads stored before statuses existed are open (rep) or queued.
+fn lead_status(item: &Item) -> String {
+    get_s(item, "status").unwrap_or_else(|| {
+        match get_s(item, "owner_kind").as_deref() {
+            Some("rep") => "open",
+            _ => "queued",
+        }
+        .to_string()
+    })
+}
+
+/// A history entry of a lead as an item; `suffix` keeps entries at the same instant apart.
+fn event_item(pk: &str, event: &HistoryEntry, suffix: &str) -> StoreResult<Item> {
+    let mut item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(event)
+        .map_err(|e| StoreError::Other(format!("encode event: {e}")))?;
+    item.insert("pk".into(), s(pk));
+    item.insert("sk".into(), s(format!("EVENT#{}#{suffix}", event.at)));
+    Ok(item)
+}
+
+/// The rep's side of an assignment: one more open lead, allowed only while the rep is active,
+/// still in the pool, and (for `least_loaded`) no more loaded than the bound.
+fn roster_update(table: &str, claim: &RepClaim, at: &str) -> StoreResult<TransactWriteItem> {
+    let mut condition = "#active = :yes".to_string();
+    let mut update = Update::builder()
+        .table_name(table)
+        .key("pk", s(format!("REP#{}", claim.rep)))
+        .key("sk", s("STATE"))
+        .update_expression("ADD #open :one SET last_assigned_at = :at")
+        .expression_attribute_names("#active", "active")
+        .expression_attribute_names("#open", "open")
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":at", s(at))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    if let Some(pool) = &claim.pool {
+        condition.push_str(" AND contains(#pools, :pool)");
+        update = update
+            .expression_attribute_names("#pools", "pools")
+            .expression_attribute_values(":pool", s(pool));
+    }
+    if let Some(max) = claim.max_open {
+        condition.push_str(" AND (attribute_not_exists(#open) OR #open <= :max)");
+        update = update.expression_attribute_values(":max", n(max));
+    }
+    let update = update
+        .condition_expression(condition)
+        .build()
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// One more pool lead in a rep's day or week, refused at the cap.
+fn cap_update(
+    table: &str,
+    rep: &str,
+    cap: &CapCounter,
+    expires: i64,
+) -> StoreResult<TransactWriteItem> {
+    let period = match cap.period {
+        Period::Day => "DAY",
+        Period::Week => "WEEK",
+    };
+    let update = Update::builder()
+        .table_name(table)
+        .key("pk", s(format!("REP#{rep}")))
+        .key("sk", s(format!("CAP#{period}#{}", cap.key)))
+        .update_expression("ADD #n :one SET expires_at = :expires")
+        .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+        .expression_attribute_names("#n", "assigned")
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":limit", n(cap.limit))
+        .expression_attribute_values(":expires", n(expires))
+        .build()
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// Whether a rep's state item (as it was when a condition failed) still allows the claim's
+/// membership; if so, only the load bound failed.
+fn on_roster(item: &Item, claim: Option<&RepClaim>) -> bool {
+    let active = matches!(item.get("active"), Some(AttributeValue::Bool(true)));
+    let member = match claim.and_then(|c| c.pool.as_deref()) {
+        None => true,
+        Some(pool) => item
+            .get("pools")
+            .and_then(|p| p.as_l().ok())
+            .is_some_and(|list| list.iter().any(|p| p.as_s().is_ok_and(|p| p == pool))),
+    };
+    active && member
+}
+
+#[async_trait]
+impl RosterStore for DynamoStore {
+    async fn write_roster(&self, entries: &[RosterEntry]) -> StoreResult<()> {
+        let now = jiff::Timestamp::now().to_string();
+        for entry in entries {
+            retry_conflicts(|| async {
+                let pools = AttributeValue::L(entry.pools.iter().map(s).collect());
+                let mut update = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("REP#{}", entry.rep)))
+                    .key("sk", s("STATE"))
+                    .expression_attribute_names("#active", "active")
+                    .expression_attribute_names("#pools", "pools")
+                    .expression_attribute_values(":active", AttributeValue::Bool(entry.active))
+                    .expression_attribute_values(":pools", pools)
+                    .expression_attribute_values(":now", s(&now));
+                let mut expression =
+                    "SET #active = :active, #pools = :pools, roster_at = :now".to_string();
+                if let Some((floor, until)) = entry.floor {
+                    expression.push_str(", floor_open = :floor, floor_until = :until");
+                    update = update
+                        .expression_attribute_values(":floor", n(floor))
+                        .expression_attribute_values(":until", n(until));
+                }
+                update
+                    .update_expression(expression)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn rep_loads(&self, reps: &[String], now_epoch: i64) -> StoreResult<Vec<(String, Load)>> {
+        let mut loads = Vec::with_capacity(reps.len());
+        for chunk in reps.chunks(100) {
+            let keys = chunk
+                .iter()
+                .map(|rep| {
+                    HashMap::from([
+                        ("pk".to_string(), s(format!("REP#{rep}"))),
+                        ("sk".to_string(), s("STATE")),
+                    ])
+                })
+                .collect::<Vec<_>>();
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            loop {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    let rep = get_s(&item, "pk")
+                        .unwrap_or_default()
+                        .trim_start_matches("REP#")
+                        .to_string();
+                    let open = get_n(&item, "open").unwrap_or(0).max(0) as u64;
+                    let floor = match (get_n(&item, "floor_open"), get_n(&item, "floor_until")) {
+                        (Some(floor), Some(until)) if until > now_epoch => floor.max(0) as u64,
+                        _ => 0,
+                    };
+                    loads.push((rep, Load { open, floor }));
+                }
+                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    Some(rest) if !rest.keys.is_empty() => request = rest,
+                    _ => break,
+                }
+            }
+        }
+        Ok(loads)
+    }
+
+    async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("POOL#{pool}")))
+            .key("sk", s("ROTATION"))
+            .update_expression(
+                "SET cycle_start = if_not_exists(turn, :zero), cycle_config = :version",
+            )
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":version", n(config_version))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 }

@@ -8,8 +8,10 @@ pub mod tables;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
-use crate::domain::routing::Assignment;
+pub use crate::domain::roster::RosterEntry;
+use crate::domain::routing::{Assignment, Period, RepClaim};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +48,9 @@ pub trait ConfigStore: Send + Sync {
     async fn active_config_version(&self) -> StoreResult<Option<u64>>;
     /// One stored version.
     async fn config_version(&self, version: u64) -> StoreResult<Option<StoredConfig>>;
-    /// Stores the document as the next version and makes it active, atomically.
-    async fn publish_config(&self, document: &str, now: &str) -> StoreResult<u64>;
+    /// Stores the document as the next version and makes it active, atomically. This is the
+    /// raw step: publish through `App::publish_config`, which also updates the roster.
+    async fn activate_config(&self, document: &str, now: &str) -> StoreResult<u64>;
 }
 
 /// What a key lets its holder do.
@@ -132,8 +135,75 @@ pub struct NewLead {
     pub lead: Lead,
     /// Who got it and why.
     pub assignment: Assignment,
+    /// What the owning rep's records must allow (membership, caps, load), checked and
+    /// counted in the same transaction; `None` when a queue gets the lead.
+    pub claim: Option<RepClaim>,
+    /// The pool's rotation ticket the lead uses, recorded so no ticket is used twice.
+    pub ticket: Option<(String, u64)>,
     /// The response to keep for retries, with the claim it completes.
     pub idempotency: Option<(IdempotencyToken, StoredResponse)>,
+}
+
+/// Why storage refused to give a lead to a rep (nothing was written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The rep already has their cap of pool leads for this period.
+    AtCap(Period),
+    /// The rep was removed from the pool or made inactive by a newer config.
+    NotOnRoster,
+    /// The rep's open leads rose above the bound meanwhile (`least_loaded`): choose again.
+    LoadRose,
+}
+
+/// Why recording an assignment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The rep's records refused it; try another rep.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A pool's rotation ticket, with the ticket that started the pool's current cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    /// The ticket: 1, 2, 3, ... never returned twice for a pool.
+    pub turn: u64,
+    /// The last ticket before the current cycle began (a team change restarts the cycle).
+    pub cycle_start: u64,
+    /// The config version that restarted the cycle.
+    pub cycle_config: u64,
+}
+
+impl Ticket {
+    /// The ticket's 0-based slot in the current cycle.
+    pub fn slot(&self) -> u64 {
+        self.turn.saturating_sub(self.cycle_start + 1)
+    }
+}
+
+/// A change of a lead's status by its owner or an admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusAction {
+    /// The owner took the lead; it no longer counts as open.
+    Acknowledge,
+    /// The lead is finished.
+    Close,
+}
+
+/// What a status change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// Changed; the lead's new status.
+    Changed(String),
+    /// The lead already had that status; nothing changed.
+    Unchanged(String),
+    /// Not allowed from the lead's status (acknowledging a closed or queued lead).
+    NotAllowed(String),
+    /// No such lead.
+    NotFound,
 }
 
 /// One entry in a lead's history.
@@ -158,6 +228,8 @@ pub struct StoredLead {
     pub received_at: String,
     /// The parsed lead.
     pub lead: Lead,
+    /// `open` (a rep owns it, not yet acknowledged), `acknowledged`, `queued` or `closed`.
+    pub status: String,
     /// Current owner and why.
     pub assignment: Assignment,
     /// Everything that happened to it, oldest first.
@@ -178,16 +250,36 @@ pub trait LeadStore: Send + Sync {
     ) -> StoreResult<IdempotencyClaim>;
     /// Gives a claimed key back after a failure so a retry can proceed.
     async fn release_idempotency(&self, token: &IdempotencyToken) -> StoreResult<()>;
-    /// Claims the next turn of a pool's rotation. Every call returns a number no other call
+    /// Claims the next ticket of a pool's rotation. Every call returns a turn no other call
     /// ever returns, in increasing order.
-    async fn claim_next_turn(&self, pool: &str) -> StoreResult<u64>;
-    /// Records a lead with its assignment, its pool turn, its first history entry and its
-    /// idempotency response in one transaction.
-    async fn record_assignment(&self, lead: &NewLead) -> StoreResult<()>;
+    async fn claim_next_turn(&self, pool: &str) -> StoreResult<Ticket>;
+    /// Records a lead with its assignment, its pool ticket, its first history entry, its
+    /// idempotency response and the owning rep's counters in one transaction, or refuses if
+    /// the rep's records do not allow it.
+    async fn record_assignment(&self, lead: &NewLead) -> Result<(), RecordError>;
     /// A lead with its history.
     async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>>;
+    /// Acknowledges or closes a lead, keeping its owner's open-lead count right.
+    async fn change_status(
+        &self,
+        lead_id: &str,
+        action: StatusAction,
+        at: &str,
+    ) -> StoreResult<StatusOutcome>;
+}
+
+/// Reps' standing as storage enforces it, and their loads.
+#[async_trait]
+pub trait RosterStore: Send + Sync {
+    /// Writes reps' roster entries (membership and active flag) as given.
+    async fn write_roster(&self, entries: &[RosterEntry]) -> StoreResult<()>;
+    /// Current open-lead loads of these reps (a missing rep has none), with floors that have
+    /// not expired by `now_epoch`.
+    async fn rep_loads(&self, reps: &[String], now_epoch: i64) -> StoreResult<Vec<(String, Load)>>;
+    /// Starts a new rotation cycle for a pool: the next ticket gets slot 0.
+    async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()>;
 }
 
 /// Everything the router stores.
-pub trait Store: ConfigStore + KeyStore + LeadStore {}
-impl<T: ConfigStore + KeyStore + LeadStore> Store for T {}
+pub trait Store: ConfigStore + KeyStore + LeadStore + RosterStore {}
+impl<T: ConfigStore + KeyStore + LeadStore + RosterStore> Store for T {}

@@ -2,8 +2,8 @@
 //! starts (DYNAMODB_ENDPOINT), the real router over it, and helpers to call it in-process.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -14,9 +14,9 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use leadrouter::service::{hash_secret, App, SystemClock};
+use leadrouter::service::{hash_secret, App, Clock};
 use leadrouter::store::dynamo::{self, DynamoStore};
-use leadrouter::store::{tables, ConfigStore, KeyKind, KeyRecord, KeyStore};
+use leadrouter::store::{tables, KeyKind, KeyRecord, KeyStore};
 
 /// The key the harness installs for lead submissions (the same one events/ uses).
 pub const SOURCE_KEY: &str = "lrs_local_dev_source_key";
@@ -30,6 +30,27 @@ pub struct Harness {
     pub app: Arc<App>,
     pub router: Router,
     pub store: DynamoStore,
+    /// The app's clock; the system clock until a test sets it.
+    pub clock: Arc<TestClock>,
+    /// Items present once set-up finished (config, roster, keys).
+    baseline: HashSet<(String, String)>,
+}
+
+/// A clock a test can set; it follows the system clock until then.
+#[derive(Debug, Default)]
+pub struct TestClock(Mutex<Option<jiff::Timestamp>>);
+
+impl TestClock {
+    /// From now on, it is `at` (RFC 3339).
+    pub fn set(&self, at: &str) {
+        *self.0.lock().unwrap() = Some(at.parse().expect("RFC 3339 time"));
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> jiff::Timestamp {
+        self.0.lock().unwrap().unwrap_or_else(jiff::Timestamp::now)
+    }
 }
 
 pub fn endpoint() -> String {
@@ -51,10 +72,6 @@ impl Harness {
             .await
             .expect("create table");
         let store = DynamoStore::new(client, table);
-        store
-            .publish_config(config, "2026-11-22T00:00:00Z")
-            .await
-            .expect("publish config");
         for (key, kind, name) in [
             (SOURCE_KEY, KeyKind::Source, "test-form"),
             (ADMIN_KEY, KeyKind::Admin, "test-admin"),
@@ -72,16 +89,44 @@ impl Harness {
                 .expect("put key");
         }
         // A zero cache time: every request sees the newest config (tests change it mid-run).
+        let clock = Arc::new(TestClock::default());
         let app = Arc::new(App::new(
             Arc::new(store.clone()),
-            Arc::new(SystemClock),
+            clock.clone(),
             Duration::ZERO,
         ));
-        Harness {
+        let mut harness = Harness {
             router: leadrouter::http::router(app.clone()),
             app,
             store,
+            clock,
+            baseline: HashSet::new(),
+        };
+        harness.publish(config).await;
+        harness.baseline = harness
+            .items()
+            .await
+            .iter()
+            .map(|i| (s(i, "pk"), s(i, "sk")))
+            .collect();
+        harness
+    }
+
+    /// Publishes a routing config as an admin would; returns its version.
+    pub async fn publish(&self, config: &str) -> u64 {
+        match self.app.publish_config(config).await {
+            Ok(version) => version,
+            Err(e) => panic!("publish config: {e:?}"),
         }
+    }
+
+    /// Posts an admin action on a lead (`ack`, `close`).
+    pub async fn lead_action(&self, lead_id: &str, action: &str) -> Reply {
+        let request = Request::post(format!("/leads/{lead_id}/{action}"))
+            .header("authorization", format!("Bearer {ADMIN_KEY}"))
+            .body(Body::empty())
+            .expect("request");
+        self.send(request).await
     }
 
     /// The example config.
@@ -137,10 +182,7 @@ impl Harness {
         self.items()
             .await
             .iter()
-            .filter(|i| {
-                let pk = s(i, "pk");
-                pk != "CONFIG" && !pk.starts_with("KEY#")
-            })
+            .filter(|i| !self.baseline.contains(&(s(i, "pk"), s(i, "sk"))))
             .count()
     }
 }

@@ -1,0 +1,224 @@
+//! How a pool orders its reps for one lead. Every lead takes a unique rotation ticket from
+//! storage; the ticket's slot in the pool's cycle names the rep whose turn it is, and the reps
+//! whose slots come next are the substitutes, in order, if that rep cannot take it. Round robin
+//! is a cycle of equal weights; `weighted` spreads each rep's slots evenly through the cycle
+//! (the quota method: every prefix of the cycle gives each rep its weight share within one
+//! lead); `least_loaded` orders by open leads and breaks ties by the ticket's rotation.
+//! Pure: storage supplies the ticket and the loads; nothing here reads or writes anything.
+
+/// One cycle of a pool's rotation: member indexes, each appearing `weight` times, spread so
+/// that after any `m` slots member `i` has had `floor` or `ceil` of `m * w_i / W` slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    slots: Vec<u16>,
+    members: usize,
+}
+
+/// The largest cycle a pool may have (the sum of its weights).
+pub const MAX_CYCLE: u32 = 10_000;
+
+impl Schedule {
+    /// The cycle for these weights (each at least 1, summing to at most [`MAX_CYCLE`]).
+    ///
+    /// Slot `m` goes to the member with the highest `w / (served + 1)` among those still below
+    /// their exact quota `m * w / W`; ties go to the member listed first. This is Balinski and
+    /// Young's quota method: smooth like nginx's weighted round robin, but with a proven bound
+    /// (nginx's scheme can drift past one lead for some weights).
+    pub fn new(weights: &[u32]) -> Self {
+        let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+        let mut served = vec![0u64; weights.len()];
+        let mut slots = Vec::with_capacity(total as usize);
+        for m in 1..=total {
+            let mut best: Option<usize> = None;
+            for (i, &w) in weights.iter().enumerate() {
+                let w = u64::from(w);
+                if served[i] * total >= m * w {
+                    continue; // at or above its quota
+                }
+                best = match best {
+                    Some(b) if u64::from(weights[b]) * (served[i] + 1) >= w * (served[b] + 1) => {
+                        Some(b)
+                    }
+                    _ => Some(i),
+                };
+            }
+            let pick = best.expect("someone is below quota while slots remain");
+            served[pick] += 1;
+            slots.push(pick as u16);
+        }
+        Self {
+            slots,
+            members: weights.len(),
+        }
+    }
+
+    /// Slots in one cycle (the sum of the weights).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True for a pool without members (never built from a valid config).
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The member whose slot `slot` (0-based, counted from the start of the cycle) is.
+    pub fn owner(&self, slot: u64) -> usize {
+        self.slots[(slot % self.slots.len() as u64) as usize] as usize
+    }
+
+    /// Every member once: the slot's owner first, then the owners of the following slots in
+    /// cycle order. The first of them who can take the lead gets it.
+    pub fn offer_order(&self, slot: u64) -> Vec<usize> {
+        let mut seen = vec![false; self.members];
+        let mut order = Vec::with_capacity(self.members);
+        let start = (slot % self.slots.len() as u64) as usize;
+        for i in 0..self.slots.len() {
+            let member = self.slots[(start + i) % self.slots.len()] as usize;
+            if !seen[member] {
+                seen[member] = true;
+                order.push(member);
+                if order.len() == self.members {
+                    break;
+                }
+            }
+        }
+        order
+    }
+}
+
+/// A rep's open-lead count as `least_loaded` sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Load {
+    /// Leads assigned and neither acknowledged nor closed.
+    pub open: u64,
+    /// A rep who joined the pool recently counts as at least this loaded (capped at the least
+    /// loaded other member), so a newcomer with no open leads is not handed every lead.
+    pub floor: u64,
+}
+
+/// Orders `candidates` (member indexes with their loads) for `least_loaded`: fewest open leads
+/// first; equal loads in rotation order starting at the ticket's slot, so concurrent leads
+/// spread over tied reps instead of piling onto one. Returns each member with its effective
+/// load.
+pub fn least_loaded_order(
+    candidates: &[(usize, Load)],
+    members: usize,
+    slot: u64,
+) -> Vec<(usize, u64)> {
+    let effective: Vec<(usize, u64)> = candidates
+        .iter()
+        .map(|&(member, load)| {
+            let least_other = candidates
+                .iter()
+                .filter(|(m, _)| *m != member)
+                .map(|(_, l)| l.open)
+                .min()
+                .unwrap_or(0);
+            (member, load.open.max(load.floor.min(least_other)))
+        })
+        .collect();
+    let start = (slot % members.max(1) as u64) as usize;
+    let distance = |m: usize| (m + members - start) % members.max(1);
+    let mut ordered = effective;
+    ordered.sort_by_key(|&(m, load)| (load, distance(m)));
+    ordered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn counts(s: &Schedule, n: u64) -> Vec<u64> {
+        let mut c = vec![0; s.members];
+        for slot in 0..n {
+            c[s.owner(slot)] += 1;
+        }
+        c
+    }
+
+    #[test]
+    fn round_robin_is_a_cycle_of_equal_weights() {
+        let s = Schedule::new(&[1, 1, 1]);
+        assert_eq!(
+            (0..6).map(|t| s.owner(t)).collect::<Vec<_>>(),
+            [0, 1, 2, 0, 1, 2]
+        );
+        assert_eq!(s.offer_order(1), [1, 2, 0]);
+    }
+
+    #[test]
+    fn weighted_1_2_3_is_smooth() {
+        let s = Schedule::new(&[1, 2, 3]);
+        let cycle: Vec<_> = (0..6).map(|t| s.owner(t)).collect();
+        assert_eq!(cycle, [2, 1, 2, 0, 1, 2]);
+        assert_eq!(counts(&s, 600), [100, 200, 300]);
+        assert_eq!(s.offer_order(3), [0, 1, 2]);
+    }
+
+    #[test]
+    fn least_loaded_prefers_fewest_open_then_rotation() {
+        let loads = [
+            (0, Load { open: 3, floor: 0 }),
+            (1, Load { open: 1, floor: 0 }),
+            (2, Load { open: 1, floor: 0 }),
+        ];
+        let order: Vec<_> = least_loaded_order(&loads, 3, 2)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        assert_eq!(order, [2, 1, 0], "tie between 1 and 2 broken by the slot");
+        let order: Vec<_> = least_loaded_order(&loads, 3, 4)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        assert_eq!(order, [1, 2, 0]);
+    }
+
+    #[test]
+    fn a_newcomer_ties_with_the_least_loaded_instead_of_taking_everything() {
+        let loads = [
+            (0, Load { open: 5, floor: 0 }),
+            (1, Load { open: 4, floor: 0 }),
+            (2, Load { open: 0, floor: 5 }),
+        ];
+        let order = least_loaded_order(&loads, 3, 1);
+        assert_eq!(
+            order[0],
+            (1, 4),
+            "the newcomer counts as 4, tied, and rotation picks 1"
+        );
+        assert_eq!(order[1], (2, 4));
+    }
+
+    proptest! {
+        /// Every prefix of every cycle gives each rep its weight share within one lead.
+        #[test]
+        fn weighted_shares_stay_within_one_lead(weights in prop::collection::vec(1u32..40, 1..9), cycles in 1u64..3) {
+            let s = Schedule::new(&weights);
+            let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+            prop_assert_eq!(s.len() as u64, total);
+            let mut c = vec![0u64; weights.len()];
+            for m in 1..=total * cycles {
+                c[s.owner(m - 1)] += 1;
+                for (i, &w) in weights.iter().enumerate() {
+                    // |c_i - m*w_i/W| < 1, in integers.
+                    let exact = m * u64::from(w);
+                    prop_assert!((c[i] * total).abs_diff(exact) < total, "weights {:?} m {} rep {} count {}", weights, m, i, c[i]);
+                }
+            }
+        }
+
+        /// The offer order names every member exactly once, starting with the slot's owner.
+        #[test]
+        fn offer_order_is_a_permutation(weights in prop::collection::vec(1u32..10, 1..8), slot in 0u64..1000) {
+            let s = Schedule::new(&weights);
+            let order = s.offer_order(slot);
+            prop_assert_eq!(order[0], s.owner(slot));
+            let mut sorted = order.clone();
+            sorted.sort();
+            prop_assert_eq!(sorted, (0..weights.len()).collect::<Vec<_>>());
+        }
+    }
+}
