@@ -1,6 +1,7 @@
 //! The intake use case: take a parsed lead, pick its rule and owner, and store it with its
 //! explanation exactly once. Knows the store only through its traits and nothing of HTTP.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,9 @@ use crate::domain::config::{Destination, Pool, RoutingConfig, Strategy};
 use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
 use crate::domain::roster;
-use crate::domain::routing::{self, Assignment, Owner, Period, RepClaim, Skip, SkipReason, Trail};
+use crate::domain::routing::{
+    self, Assignment, CapCounter, Owner, RepClaim, Skip, SkipReason, Trail,
+};
 use crate::metrics;
 use crate::store::{
     IdempotencyClaim, IdempotencyToken, KeyKind, KeyRecord, NewLead, RecordError, Refusal,
@@ -39,6 +42,8 @@ const IDEMPOTENCY_LEASE_SECONDS: i64 = 30;
 /// How many times a `least_loaded` pool reads loads again when they moved under it, before
 /// committing to the best rep it saw without the bound.
 const LOAD_RETRIES: u32 = 4;
+/// Most (rep, cap) pairs remembered as full before the memory is reset.
+const KNOWN_FULL_LIMIT: usize = 10_000;
 /// How long a rep who joins a `least_loaded` pool counts as at least as loaded as the others.
 const JOIN_FLOOR_SECONDS: i64 = 24 * 60 * 60;
 /// How long a concurrent twin waits for the first request to finish before answering 409.
@@ -121,6 +126,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     config_ttl: Duration,
     cached: Mutex<Option<CachedConfig>>,
+    known_full: Mutex<HashSet<(String, CapCounter)>>,
 }
 
 /// The active config as used for one lead.
@@ -134,6 +140,7 @@ impl App {
             clock,
             config_ttl,
             cached: Mutex::new(None),
+            known_full: Mutex::new(HashSet::new()),
         }
     }
 
@@ -428,6 +435,24 @@ impl App {
     ) -> Result<Option<Intake>, IntakeError> {
         let (mut available, skipped) = routing::available_members(config, pool, now);
         trail.skipped.extend(skipped);
+        // Reps this process already saw at a cap for this period are not offered again.
+        available.retain(|&m| {
+            let rep = &config.reps[&pool.reps[m]];
+            let full = routing::cap_counters(rep, now)
+                .into_iter()
+                .find(|c| self.is_known_full(&rep.id, c));
+            if let Some(cap) = &full {
+                trail.skipped.push(Skip {
+                    pool: Some(pool.id.clone()),
+                    rep: rep.id.clone(),
+                    reason: SkipReason::AtCap {
+                        period: cap.period,
+                        limit: cap.limit,
+                    },
+                });
+            }
+            full.is_none()
+        });
         if available.is_empty() {
             return Ok(None);
         }
@@ -460,7 +485,6 @@ impl App {
                     trail,
                     pool,
                     ticket.turn,
-                    slot,
                     offer,
                 );
                 let ticket = Some((pool.id.clone(), ticket.turn));
@@ -474,13 +498,14 @@ impl App {
                     }
                     Err(RecordError::Refused(Refusal::AtCap(period))) => {
                         metrics::bump(&metrics::COUNTERS.cap_refusals);
-                        let limit = match period {
-                            Period::Day => rep.caps.per_day,
-                            Period::Week => rep.caps.per_week,
-                        };
+                        let cap = routing::cap_counters(rep, now)
+                            .into_iter()
+                            .find(|c| c.period == period)
+                            .expect("a refusal names one of the claim's caps");
+                        self.remember_full(&rep.id, &cap);
                         SkipReason::AtCap {
                             period,
-                            limit: limit.unwrap_or(0),
+                            limit: cap.limit,
                         }
                     }
                     Err(RecordError::Refused(Refusal::NotOnRoster)) => {
@@ -564,6 +589,21 @@ impl App {
             receipt,
             replayed: false,
         })
+    }
+
+    /// Whether this process already saw `rep` at this cap. Counters only grow within their
+    /// period, so the answer stays true until the period (part of the key) ends.
+    fn is_known_full(&self, rep: &str, cap: &CapCounter) -> bool {
+        let full = self.known_full.lock().expect("cap cache lock");
+        full.contains(&(rep.to_string(), cap.clone()))
+    }
+
+    fn remember_full(&self, rep: &str, cap: &CapCounter) {
+        let mut full = self.known_full.lock().expect("cap cache lock");
+        if full.len() >= KNOWN_FULL_LIMIT {
+            full.clear(); // old periods' entries are never asked for again
+        }
+        full.insert((rep.to_string(), cap.clone()));
     }
 
     /// Drops the cached config so the next request reads the active one.

@@ -92,8 +92,10 @@ impl Schedule {
 pub struct Load {
     /// Leads assigned and neither acknowledged nor closed.
     pub open: u64,
-    /// A rep who joined the pool recently counts as at least this loaded (capped at the least
-    /// loaded other member), so a newcomer with no open leads is not handed every lead.
+    /// A rep who joined the pool recently carries this many extra leads in the comparison
+    /// (but never counts as more loaded than the least loaded other member), so a newcomer
+    /// with no open leads joins the rotation level with the others instead of taking every
+    /// lead until they catch up.
     pub floor: u64,
 }
 
@@ -115,7 +117,12 @@ pub fn least_loaded_order(
                 .map(|(_, l)| l.open)
                 .min()
                 .unwrap_or(0);
-            (member, load.open.max(load.floor.min(least_other)))
+            let effective = if load.floor > 0 {
+                (load.open + load.floor).min(load.open.max(least_other))
+            } else {
+                load.open
+            };
+            (member, effective)
         })
         .collect();
     let start = (slot % members.max(1) as u64) as usize;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::availability::Unavailable;
 use super::config::{Destination, Overflow, Pool, Rep, RoutingConfig, Rule, Strategy};
-use super::distribution::{least_loaded_order, Load};
+use super::distribution::{least_loaded_order, Load, Schedule};
 use super::lead::Lead;
 
 /// The rule that matched a lead and the tests that made it match.
@@ -108,7 +108,7 @@ pub struct Turn {
 }
 
 /// A cap period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     /// The rep's local day.
@@ -224,7 +224,7 @@ pub struct RepClaim {
 }
 
 /// One cap counter: the rep's count of pool leads in one period.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CapCounter {
     /// Day or week.
     pub period: Period,
@@ -241,6 +241,12 @@ pub struct Offer {
     pub member: usize,
     /// For `least_loaded`: the rep's effective open leads and the most it may have at commit.
     pub load: Option<(u64, u64)>,
+    /// For rotations: the ticket's slot in the cycle used (1-based) and the cycle's length.
+    pub slot: Option<(u64, u64)>,
+    /// True when the rep is the one the ticket names, not a substitute.
+    pub first_choice: bool,
+    /// How many of the pool's reps could be offered the lead.
+    pub eligible: usize,
 }
 
 /// The reps of a pool who are available at `now` by the config (inactive, out of office,
@@ -265,19 +271,43 @@ pub fn available_members(
     (available, skipped)
 }
 
-/// The order in which the pool offers a lead with rotation slot `slot` to its available
+/// The order in which the pool offers a lead with rotation slot `slot` to its `eligible`
 /// members. `loads` (member index, load) is needed for `least_loaded` and ignored otherwise.
-pub fn offers(pool: &Pool, available: &[usize], slot: u64, loads: &[(usize, Load)]) -> Vec<Offer> {
+///
+/// Rotations run over the eligible reps only: while someone is away or at a cap, the others
+/// share the leads evenly by their weights, and the absent rep's turns are not saved up (when
+/// they return they rejoin the rotation rather than receiving a burst of missed leads).
+pub fn offers(pool: &Pool, eligible: &[usize], slot: u64, loads: &[(usize, Load)]) -> Vec<Offer> {
     match pool.strategy {
-        Strategy::RoundRobin | Strategy::Weighted => pool
-            .schedule
-            .offer_order(slot)
-            .into_iter()
-            .filter(|m| available.contains(m))
-            .map(|member| Offer { member, load: None })
-            .collect(),
+        Strategy::RoundRobin | Strategy::Weighted => {
+            let subset;
+            let (schedule, members): (&Schedule, Vec<usize>) = if eligible.len() == pool.reps.len()
+            {
+                (&pool.schedule, (0..pool.reps.len()).collect())
+            } else {
+                let weights: Vec<u32> = eligible.iter().map(|&m| pool.weights[m]).collect();
+                subset = Schedule::new(&weights);
+                (&subset, eligible.to_vec())
+            };
+            if schedule.is_empty() {
+                return Vec::new();
+            }
+            let cycle = schedule.len() as u64;
+            schedule
+                .offer_order(slot)
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| Offer {
+                    member: members[m],
+                    load: None,
+                    slot: Some((slot % cycle + 1, cycle)),
+                    first_choice: i == 0,
+                    eligible: eligible.len(),
+                })
+                .collect()
+        }
         Strategy::LeastLoaded => {
-            let loads: Vec<(usize, Load)> = available
+            let loads: Vec<(usize, Load)> = eligible
                 .iter()
                 .map(|&m| {
                     let load = loads.iter().find(|(i, _)| *i == m).map(|(_, l)| *l);
@@ -287,7 +317,8 @@ pub fn offers(pool: &Pool, available: &[usize], slot: u64, loads: &[(usize, Load
             let ordered = least_loaded_order(&loads, pool.reps.len(), slot);
             ordered
                 .iter()
-                .map(|&(member, effective)| {
+                .enumerate()
+                .map(|(i, &(member, effective))| {
                     // Commit only while the rep is still no more loaded than the next in line.
                     let bound = ordered
                         .iter()
@@ -299,6 +330,9 @@ pub fn offers(pool: &Pool, available: &[usize], slot: u64, loads: &[(usize, Load
                     Offer {
                         member,
                         load: Some((effective, bound)),
+                        slot: None,
+                        first_choice: i == 0,
+                        eligible: eligible.len(),
                     }
                 })
                 .collect()
@@ -309,6 +343,20 @@ pub fn offers(pool: &Pool, available: &[usize], slot: u64, loads: &[(usize, Load
 /// What storage must enforce when `rep` takes a lead from `pool` at `now`: membership, the
 /// rep's caps for the local day and week, and for `least_loaded` the load bound.
 pub fn pool_claim(rep: &Rep, pool: &Pool, offer: &Offer, now: Timestamp) -> RepClaim {
+    RepClaim {
+        rep: rep.id.clone(),
+        pool: Some(pool.id.clone()),
+        caps: cap_counters(rep, now),
+        max_open: offer
+            .load
+            .map(|(_, bound)| bound)
+            .filter(|b| *b != u64::MAX),
+    }
+}
+
+/// The rep's cap counters that a pool lead at `now` counts against: the rep's local day and
+/// ISO week, for the caps the rep has.
+pub fn cap_counters(rep: &Rep, now: Timestamp) -> Vec<CapCounter> {
     let periods = rep.availability.periods(now);
     let mut caps = Vec::new();
     if let Some(limit) = rep.caps.per_day {
@@ -325,15 +373,7 @@ pub fn pool_claim(rep: &Rep, pool: &Pool, offer: &Offer, now: Timestamp) -> RepC
             limit,
         });
     }
-    RepClaim {
-        rep: rep.id.clone(),
-        pool: Some(pool.id.clone()),
-        caps,
-        max_open: offer
-            .load
-            .map(|(_, bound)| bound)
-            .filter(|b| *b != u64::MAX),
-    }
+    caps
 }
 
 /// The explanation's first half: which rule matched and why.
@@ -419,28 +459,33 @@ pub fn to_pool_rep(
     trail: &Trail,
     pool: &Pool,
     turn: u64,
-    slot: u64,
     offer: &Offer,
 ) -> Assignment {
     let rep_id = &pool.reps[offer.member];
     let owner = rep_owner(config.reps.get(rep_id), rep_id);
-    let how = match (pool.strategy, offer.load) {
-        (Strategy::LeastLoaded, Some((open, _))) => format!(
-            "assigned to {} as the least loaded rep in pool '{}' ({open} open leads; turn {turn} broke ties)",
+    let among = if offer.eligible < pool.reps.len() {
+        format!(
+            ", rotating among the {} of {} reps who could take it",
+            offer.eligible,
+            pool.reps.len()
+        )
+    } else {
+        String::new()
+    };
+    let how = match (offer.load, offer.slot) {
+        (Some((open, _)), _) => format!(
+            "assigned to {} as the least loaded rep in pool '{}' ({open} open leads; turn {turn} broke ties{among})",
             owner.name(),
             pool.name
         ),
-        (strategy, _) => {
-            let cycle = pool.schedule.len() as u64;
-            format!(
-                "assigned to {} by {} in pool '{}' (turn {turn}, slot {} of {cycle}{})",
-                owner.name(),
-                strategy.name(),
-                pool.name,
-                slot % cycle + 1,
-                if pool.schedule.owner(slot) == offer.member { "" } else { ", as the next rep in rotation" },
-            )
-        }
+        (None, Some((slot, cycle))) => format!(
+            "assigned to {} by {} in pool '{}' (turn {turn}, slot {slot} of {cycle}{among}{})",
+            owner.name(),
+            pool.strategy.name(),
+            pool.name,
+            if offer.first_choice { "" } else { ", as the next in rotation" },
+        ),
+        (None, None) => format!("assigned to {} in pool '{}'", owner.name(), pool.name),
     };
     let turn = Turn {
         pool: pool.id.clone(),
@@ -577,7 +622,7 @@ pub fn simulate(config: &RoutingConfig, lead: &Lead, turn: u64, now: Timestamp) 
                 trail.skipped.extend(skipped);
                 let slot = turn.saturating_sub(1);
                 if let Some(offer) = offers(pool, &available, slot, &[]).first() {
-                    return to_pool_rep(config, 0, &decision, &trail, pool, turn, slot, offer);
+                    return to_pool_rep(config, 0, &decision, &trail, pool, turn, offer);
                 }
                 trail.overflowed.push(id);
                 destination = overflow_of(config, pool);
@@ -667,7 +712,7 @@ rules:
         let a = simulate(&c, &l, 2, night);
         assert_eq!(a.owner.id(), "ana");
         assert_eq!(a.skipped.len(), 1);
-        assert_eq!(a.reason, "No earlier rule matched, so the default rule 'default' applied; in pool 'SMB' skipped Ben (off shift (local time Mon 22:00 EST)); assigned to Ana by round robin in pool 'SMB' (turn 2, slot 2 of 2, as the next rep in rotation).");
+        assert_eq!(a.reason, "No earlier rule matched, so the default rule 'default' applied; in pool 'SMB' skipped Ben (off shift (local time Mon 22:00 EST)); assigned to Ana by round robin in pool 'SMB' (turn 2, slot 1 of 1, rotating among the 1 of 2 reps who could take it).");
     }
 
     #[test]
@@ -723,6 +768,9 @@ rules:
         let offer = Offer {
             member: 0,
             load: None,
+            slot: None,
+            first_choice: true,
+            eligible: 1,
         };
         // 16:00 UTC Sunday is 01:00 Monday in Tokyo: a new day and a new week there.
         let claim = pool_claim(

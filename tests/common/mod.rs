@@ -136,8 +136,21 @@ impl Harness {
 
     /// Sends a request through the router.
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.expect("router");
-        Reply::read(response).await
+        send_to(&self.router, request).await
+    }
+
+    /// Another router on the same table, like a second Lambda instance, sharing the clock but
+    /// caching the routing config for `ttl` (the harness's own router re-reads it every time).
+    pub fn another_lambda(&self, ttl: Duration) -> Router {
+        let app = App::new(Arc::new(self.store.clone()), self.clock.clone(), ttl);
+        leadrouter::http::router(Arc::new(app))
+    }
+
+    /// Posts a lead and returns the owner's id, asserting it was stored.
+    pub async fn route(&self, lead: Value) -> String {
+        let reply = self.post_lead(lead).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.owner().to_string()
     }
 
     /// Posts a JSON lead with the source key.
@@ -185,6 +198,20 @@ impl Harness {
             .filter(|i| !self.baseline.contains(&(s(i, "pk"), s(i, "sk"))))
             .count()
     }
+}
+
+/// Sends a request through a router.
+pub async fn send_to(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.expect("router");
+    Reply::read(response).await
+}
+
+/// A numeric attribute of an item (0 if absent).
+pub fn num(item: &HashMap<String, AttributeValue>, key: &str) -> i64 {
+    item.get(key)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A string attribute of an item ("" if absent).
@@ -242,4 +269,24 @@ impl Reply {
     pub fn owner(&self) -> &str {
         self.body["owner"]["id"].as_str().unwrap_or("")
     }
+}
+
+/// Posts `count` distinct leads through `router`, at most `clients` at a time, and returns
+/// every reply (in no particular order).
+pub async fn flood(router: &Router, count: usize, clients: usize, tag: &str) -> Vec<Reply> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(clients));
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let (router, gate) = (router.clone(), gate.clone());
+        let lead = serde_json::json!({"email": format!("{tag}{i}@company{i}.com")});
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.unwrap();
+            send_to(&router, json_lead(lead, &[])).await
+        }));
+    }
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.unwrap());
+    }
+    replies
 }
