@@ -227,7 +227,7 @@ impl App {
                 .collect();
             let loads = self
                 .store
-                .rep_loads(&others, now.as_second())
+                .rep_loads(&others, pool_id, now.as_second())
                 .await
                 .map_err(Err)?;
             let floor = loads.iter().map(|(_, l)| l.open).min().unwrap_or(0);
@@ -467,7 +467,7 @@ impl App {
                 Strategy::LeastLoaded => self.loads(pool, &available, now).await?,
                 _ => Vec::new(),
             };
-            let mut offers = routing::offers(pool, &available, slot, &loads);
+            let mut offers = routing::offers(pool, &available, ticket.turn, slot, &loads);
             if attempt == LOAD_RETRIES {
                 // Loads keep moving under us: take the best we saw without the bound.
                 offers
@@ -536,7 +536,10 @@ impl App {
         now: jiff::Timestamp,
     ) -> StoreResult<Vec<(usize, Load)>> {
         let reps: Vec<String> = members.iter().map(|&m| pool.reps[m].clone()).collect();
-        let loads = self.store.rep_loads(&reps, now.as_second()).await?;
+        let loads = self
+            .store
+            .rep_loads(&reps, &pool.id, now.as_second())
+            .await?;
         Ok(members
             .iter()
             .map(|&m| {

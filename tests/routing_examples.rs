@@ -233,3 +233,51 @@ async fn a_new_config_version_takes_effect_and_old_versions_are_kept() {
         .await;
     assert_eq!(active.body["version"], 2);
 }
+
+#[tokio::test]
+async fn after_hours_smb_leads_overflow_to_the_inbound_team_with_every_reason() {
+    let h = Harness::example().await;
+    // Thanksgiving evening: Sam and Sara are on holiday, Sol and Sky are off shift.
+    h.clock.set("2026-11-27T01:00:00Z");
+    let r = route(&h, json!({"email": "late@tinyco.io", "employees": "8"})).await;
+    assert_eq!(r.body["pool"], "default");
+    assert!(["dana", "drew"].contains(&r.owner()));
+    let reason = r.body["reason"].as_str().unwrap();
+    for part in [
+        "nobody in pool 'SMB team' could take it",
+        "Sam Ortiz (on holiday (2026-11-26))",
+        "Sol Park (off shift (local time Thu 17:00 PST))",
+        "so it overflowed; assigned to",
+        "in pool 'Inbound team'",
+    ] {
+        assert!(reason.contains(part), "missing {part:?} in {reason}");
+    }
+}
+
+#[tokio::test]
+async fn product_a_is_weighted_two_to_one_and_product_b_goes_to_the_least_loaded() {
+    let h = Harness::example().await;
+    let mut a = Vec::new();
+    for i in 0..6 {
+        a.push(
+            route(
+                &h,
+                json!({"email": format!("a{i}@acme.com"), "product": "a"}),
+            )
+            .await
+            .owner()
+            .to_string(),
+        );
+    }
+    assert_eq!(a.iter().filter(|o| *o == "alex").count(), 4, "{a:?}");
+    let first = route(&h, json!({"email": "b1@acme.com", "product": "b"})).await;
+    let second = route(&h, json!({"email": "b2@acme.com", "product": "b"})).await;
+    assert_ne!(first.owner(), second.owner());
+    // Whoever acknowledges first gets the next one.
+    let acked = h
+        .lead_action(first.body["lead_id"].as_str().unwrap(), "ack")
+        .await;
+    assert_eq!(acked.status, StatusCode::OK);
+    let third = route(&h, json!({"email": "b3@acme.com", "product": "b"})).await;
+    assert_eq!(third.owner(), first.owner());
+}

@@ -688,4 +688,52 @@ rules:
             .iter()
             .any(|e| e.starts_with("rules[0].when: this rule matches every lead")));
     }
+
+    #[test]
+    fn distribution_settings_are_checked_with_paths() {
+        let text = r#"
+reps:
+  - {id: ana, name: Ana, timezone: Mars/Olympus}
+  - {id: ben, name: Ben, working_hours: {funday: "09:00-17:00", mon: "17:00-09:00"}}
+  - {id: cy, name: Cy, out_of_office: [{from: 2026-12-10, to: 2026-12-01}], holidays: [someday]}
+pools:
+  - {id: p, reps: [{rep: ana, weight: 2}], overflow: {pool: q}}
+  - {id: q, strategy: weighted, reps: [{rep: ben, weight: 0}], overflow: {pool: p}}
+  - {id: r, reps: [cy], overflow: {queue: nowhere}}
+rules:
+  - {id: d, route: {pool: p}}
+"#;
+        let errs = errors(text);
+        for expected in [
+            "reps[0].timezone: unknown time zone 'Mars/Olympus'",
+            "reps[1].working_hours.funday: unknown day 'funday'",
+            "reps[1].working_hours.mon: '17:00-09:00' ends before it starts",
+            "reps[2].out_of_office[0]: `to` must come after `from`",
+            "reps[2].holidays[0]: expected a date like 2026-12-25, got 'someday'",
+            "pools[0].reps[0].weight: weights apply only to pools with strategy: weighted",
+            "pools[1].reps[0].weight: a weight is a whole number from 1 to 1000",
+            "pools[2].overflow.queue: unknown queue 'nowhere'",
+        ] {
+            assert!(
+                errs.iter().any(|e| e.starts_with(expected)),
+                "missing {expected} in {errs:?}"
+            );
+        }
+        assert!(
+            errs.iter().any(|e| e.contains("overflow loops back")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn weights_build_the_pools_cycle() {
+        let c = RoutingConfig::parse(
+            "reps:\n  - {id: a, name: A}\n  - {id: b, name: B}\npools:\n  - {id: p, strategy: weighted, reps: [{rep: a, weight: 3}, b]}\nrules:\n  - {id: d, route: {pool: p}}\n",
+        )
+        .unwrap();
+        let pool = &c.pools["p"];
+        assert_eq!(pool.weights, [3, 1]);
+        assert_eq!(pool.schedule.len(), 4);
+        assert_eq!(pool.overflow, None);
+    }
 }

@@ -97,6 +97,18 @@ pub struct Load {
     /// with no open leads joins the rotation level with the others instead of taking every
     /// lead until they catch up.
     pub floor: u64,
+    /// The pool ticket of the rep's latest lead from this pool (0 if none).
+    pub last_ticket: u64,
+}
+
+/// How far a `least_loaded` rep may run ahead of the least loaded one when a lead with ticket
+/// `turn` commits: the leads taken from the pool after the latest one already counted in
+/// `loads` may still be in flight, spread over the `eligible` reps. Zero when nothing is in
+/// flight, so sequential leads follow the loads exactly.
+pub fn in_flight_slack(turn: u64, loads: &[(usize, Load)]) -> u64 {
+    let latest = loads.iter().map(|(_, l)| l.last_ticket).max().unwrap_or(0);
+    let in_flight = turn.saturating_sub(latest + 1);
+    in_flight.div_ceil(loads.len().max(1) as u64)
 }
 
 /// Orders `candidates` (member indexes with their loads) for `least_loaded`: fewest open leads
@@ -167,9 +179,30 @@ mod tests {
     #[test]
     fn least_loaded_prefers_fewest_open_then_rotation() {
         let loads = [
-            (0, Load { open: 3, floor: 0 }),
-            (1, Load { open: 1, floor: 0 }),
-            (2, Load { open: 1, floor: 0 }),
+            (
+                0,
+                Load {
+                    open: 3,
+                    floor: 0,
+                    last_ticket: 0,
+                },
+            ),
+            (
+                1,
+                Load {
+                    open: 1,
+                    floor: 0,
+                    last_ticket: 0,
+                },
+            ),
+            (
+                2,
+                Load {
+                    open: 1,
+                    floor: 0,
+                    last_ticket: 0,
+                },
+            ),
         ];
         let order: Vec<_> = least_loaded_order(&loads, 3, 2)
             .into_iter()
@@ -186,9 +219,30 @@ mod tests {
     #[test]
     fn a_newcomer_ties_with_the_least_loaded_instead_of_taking_everything() {
         let loads = [
-            (0, Load { open: 5, floor: 0 }),
-            (1, Load { open: 4, floor: 0 }),
-            (2, Load { open: 0, floor: 5 }),
+            (
+                0,
+                Load {
+                    open: 5,
+                    floor: 0,
+                    last_ticket: 0,
+                },
+            ),
+            (
+                1,
+                Load {
+                    open: 4,
+                    floor: 0,
+                    last_ticket: 0,
+                },
+            ),
+            (
+                2,
+                Load {
+                    open: 0,
+                    floor: 5,
+                    last_ticket: 0,
+                },
+            ),
         ];
         let order = least_loaded_order(&loads, 3, 1);
         assert_eq!(
@@ -197,6 +251,30 @@ mod tests {
             "the newcomer counts as 4, tied, and rotation picks 1"
         );
         assert_eq!(order[1], (2, 4));
+    }
+
+    #[test]
+    fn slack_grows_with_the_leads_in_flight() {
+        let loads = |t: u64| {
+            [
+                (
+                    0,
+                    Load {
+                        open: 1,
+                        floor: 0,
+                        last_ticket: t,
+                    },
+                ),
+                (1, Load::default()),
+            ]
+        };
+        assert_eq!(in_flight_slack(11, &loads(10)), 0, "sequential: strict");
+        assert_eq!(
+            in_flight_slack(15, &loads(10)),
+            2,
+            "4 in flight over 2 reps"
+        );
+        assert_eq!(in_flight_slack(3, &loads(0)), 1);
     }
 
     proptest! {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::availability::Unavailable;
 use super::config::{Destination, Overflow, Pool, Rep, RoutingConfig, Rule, Strategy};
-use super::distribution::{least_loaded_order, Load, Schedule};
+use super::distribution::{in_flight_slack, least_loaded_order, Load, Schedule};
 use super::lead::Lead;
 
 /// The rule that matched a lead and the tests that made it match.
@@ -271,13 +271,20 @@ pub fn available_members(
     (available, skipped)
 }
 
-/// The order in which the pool offers a lead with rotation slot `slot` to its `eligible`
-/// members. `loads` (member index, load) is needed for `least_loaded` and ignored otherwise.
+/// The order in which the pool offers a lead with rotation ticket `turn` (slot `slot` in the
+/// current cycle) to its `eligible` members. `loads` (member index, load) is needed for
+/// `least_loaded` and ignored otherwise.
 ///
 /// Rotations run over the eligible reps only: while someone is away or at a cap, the others
 /// share the leads evenly by their weights, and the absent rep's turns are not saved up (when
 /// they return they rejoin the rotation rather than receiving a burst of missed leads).
-pub fn offers(pool: &Pool, eligible: &[usize], slot: u64, loads: &[(usize, Load)]) -> Vec<Offer> {
+pub fn offers(
+    pool: &Pool,
+    eligible: &[usize],
+    turn: u64,
+    slot: u64,
+    loads: &[(usize, Load)],
+) -> Vec<Offer> {
     match pool.strategy {
         Strategy::RoundRobin | Strategy::Weighted => {
             let subset;
@@ -315,18 +322,21 @@ pub fn offers(pool: &Pool, eligible: &[usize], slot: u64, loads: &[(usize, Load)
                 })
                 .collect();
             let ordered = least_loaded_order(&loads, pool.reps.len(), slot);
+            let slack = in_flight_slack(turn, &loads);
             ordered
                 .iter()
                 .enumerate()
                 .map(|(i, &(member, effective))| {
-                    // Commit only while the rep is still no more loaded than the next in line.
+                    // Commit only while the rep is still no more loaded than the next in line,
+                    // give or take the leads that may be in flight alongside this one.
                     let bound = ordered
                         .iter()
                         .filter(|(m, _)| *m != member)
                         .map(|(_, l)| *l)
                         .min()
                         .unwrap_or(u64::MAX)
-                        .max(effective);
+                        .max(effective)
+                        .saturating_add(slack);
                     Offer {
                         member,
                         load: Some((effective, bound)),
@@ -621,7 +631,7 @@ pub fn simulate(config: &RoutingConfig, lead: &Lead, turn: u64, now: Timestamp) 
                 let (available, skipped) = available_members(config, pool, now);
                 trail.skipped.extend(skipped);
                 let slot = turn.saturating_sub(1);
-                if let Some(offer) = offers(pool, &available, slot, &[]).first() {
+                if let Some(offer) = offers(pool, &available, turn, slot, &[]).first() {
                     return to_pool_rep(config, 0, &decision, &trail, pool, turn, offer);
                 }
                 trail.overflowed.push(id);

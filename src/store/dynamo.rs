@@ -514,7 +514,8 @@ impl LeadStore for DynamoStore {
             guards.push(Guard::Unique);
         }
         if let Some(claim) = &new.claim {
-            items.push(roster_update(&self.table, claim, &new.received_at)?);
+            let ticket = new.ticket.as_ref().map(|(_, turn)| *turn);
+            items.push(roster_update(&self.table, claim, ticket, &new.received_at)?);
             guards.push(Guard::Roster);
             let expires = jiff::Timestamp::now().as_second() + CAP_COUNTER_TTL_SECONDS;
             for cap in &claim.caps {
@@ -565,7 +566,7 @@ impl LeadStore for DynamoStore {
                     Some((reason, Guard::Roster)) => {
                         let still_member = reason
                             .item()
-                            .is_some_and(|old| on_roster(old, new.claim.as_ref()));
+                            .is_none_or(|old| on_roster(old, new.claim.as_ref()));
                         return Err(RecordError::Refused(if still_member {
                             Refusal::LoadRose
                         } else {
@@ -743,8 +744,12 @@ fn event_item(pk: &str, event: &HistoryEntry, suffix: &str) -> StoreResult<Item>
 
 /// The rep's side of an assignment: one more open lead, allowed only while the rep is active,
 /// still in the pool, and (for `least_loaded`) no more loaded than the bound.
-fn roster_update(table: &str, claim: &RepClaim, at: &str) -> StoreResult<TransactWriteItem> {
-    let mut condition = "#active = :yes".to_string();
+fn roster_update(
+    table: &str,
+    claim: &RepClaim,
+    ticket: Option<u64>,
+    at: &str,
+) -> StoreResult<TransactWriteItem> {
     let mut update = Update::builder()
         .table_name(table)
         .key("pk", s(format!("REP#{}", claim.rep)))
@@ -756,12 +761,24 @@ fn roster_update(table: &str, claim: &RepClaim, at: &str) -> StoreResult<Transac
         .expression_attribute_values(":one", n(1))
         .expression_attribute_values(":at", s(at))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-    if let Some(pool) = &claim.pool {
-        condition.push_str(" AND contains(#pools, :pool)");
+    if let (Some(pool), Some(ticket)) = (&claim.pool, ticket) {
         update = update
-            .expression_attribute_names("#pools", "pools")
-            .expression_attribute_values(":pool", s(pool));
+            .update_expression("ADD #open :one SET last_assigned_at = :at, #ticket = :ticket")
+            .expression_attribute_names("#ticket", ticket_attribute(pool))
+            .expression_attribute_values(":ticket", n(ticket));
     }
+    let member = match &claim.pool {
+        Some(pool) => {
+            update = update
+                .expression_attribute_names("#pools", "pools")
+                .expression_attribute_values(":pool", s(pool));
+            "#active = :yes AND contains(#pools, :pool)"
+        }
+        None => "#active = :yes",
+    };
+    // A rep without a roster entry was never seen by a publish of this version (an upgrade):
+    // the config alone decides. Every publish writes every rep's entry.
+    let mut condition = format!("(({member}) OR attribute_not_exists(#active))");
     if let Some(max) = claim.max_open {
         condition.push_str(" AND (attribute_not_exists(#open) OR #open <= :max)");
         update = update.expression_attribute_values(":max", n(max));
@@ -771,6 +788,11 @@ fn roster_update(table: &str, claim: &RepClaim, at: &str) -> StoreResult<Transac
         .build()
         .map_err(|e| StoreError::Other(e.to_string()))?;
     Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// The rep's attribute holding the ticket of their latest lead from `pool`.
+fn ticket_attribute(pool: &str) -> String {
+    format!("ticket:{pool}")
 }
 
 /// One more pool lead in a rep's day or week, refused at the cap.
@@ -802,6 +824,9 @@ fn cap_update(
 /// Whether a rep's state item (as it was when a condition failed) still allows the claim's
 /// membership; if so, only the load bound failed.
 fn on_roster(item: &Item, claim: Option<&RepClaim>) -> bool {
+    if !item.contains_key("active") {
+        return true;
+    }
     let active = matches!(item.get("active"), Some(AttributeValue::Bool(true)));
     let member = match claim.and_then(|c| c.pool.as_deref()) {
         None => true,
@@ -851,7 +876,12 @@ impl RosterStore for DynamoStore {
         Ok(())
     }
 
-    async fn rep_loads(&self, reps: &[String], now_epoch: i64) -> StoreResult<Vec<(String, Load)>> {
+    async fn rep_loads(
+        &self,
+        reps: &[String],
+        pool: &str,
+        now_epoch: i64,
+    ) -> StoreResult<Vec<(String, Load)>> {
         let mut loads = Vec::with_capacity(reps.len());
         for chunk in reps.chunks(100) {
             let keys = chunk
@@ -891,7 +921,16 @@ impl RosterStore for DynamoStore {
                         (Some(floor), Some(until)) if until > now_epoch => floor.max(0) as u64,
                         _ => 0,
                     };
-                    loads.push((rep, Load { open, floor }));
+                    let last_ticket =
+                        get_n(&item, &ticket_attribute(pool)).unwrap_or(0).max(0) as u64;
+                    loads.push((
+                        rep,
+                        Load {
+                            open,
+                            floor,
+                            last_ticket,
+                        },
+                    ));
                 }
                 match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
                     Some(rest) if !rest.keys.is_empty() => request = rest,

@@ -274,8 +274,13 @@ pub trait RosterStore: Send + Sync {
     /// Writes reps' roster entries (membership and active flag) as given.
     async fn write_roster(&self, entries: &[RosterEntry]) -> StoreResult<()>;
     /// Current open-lead loads of these reps (a missing rep has none), with floors that have
-    /// not expired by `now_epoch`.
-    async fn rep_loads(&self, reps: &[String], now_epoch: i64) -> StoreResult<Vec<(String, Load)>>;
+    /// not expired by `now_epoch` and each rep's latest ticket from `pool`.
+    async fn rep_loads(
+        &self,
+        reps: &[String],
+        pool: &str,
+        now_epoch: i64,
+    ) -> StoreResult<Vec<(String, Load)>>;
     /// Starts a new rotation cycle for a pool: the next ticket gets slot 0.
     async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()>;
 }

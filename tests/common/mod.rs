@@ -129,9 +129,12 @@ impl Harness {
         self.send(request).await
     }
 
-    /// The example config.
+    /// The example config, at a moment when every rep in it is on shift (Tuesday
+    /// 2026-11-24 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles, 16:00 in Berlin).
     pub async fn example() -> Harness {
-        Self::with_config(EXAMPLE_CONFIG).await
+        let harness = Self::with_config(EXAMPLE_CONFIG).await;
+        harness.clock.set("2026-11-24T15:00:00Z");
+        harness
     }
 
     /// Sends a request through the router.
