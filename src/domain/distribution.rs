@@ -101,26 +101,28 @@ pub struct Load {
     pub last_ticket: u64,
 }
 
-/// How far a `least_loaded` rep may run ahead of the least loaded one when a lead with ticket
-/// `turn` commits: the leads taken from the pool after the latest one already counted in
-/// `loads` may still be in flight, spread over the `eligible` reps. Zero when nothing is in
-/// flight, so sequential leads follow the loads exactly.
-pub fn in_flight_slack(turn: u64, loads: &[(usize, Load)]) -> u64 {
+/// How many leads from the pool may still be in flight ahead of the lead with ticket `turn`:
+/// tickets taken after the latest one already counted in `loads` (at most 1,000).
+pub fn in_flight(turn: u64, loads: &[(usize, Load)]) -> u64 {
     let latest = loads.iter().map(|(_, l)| l.last_ticket).max().unwrap_or(0);
-    let in_flight = turn.saturating_sub(latest + 1);
-    in_flight.div_ceil(loads.len().max(1) as u64)
+    turn.saturating_sub(latest + 1).min(1_000)
 }
 
-/// Orders `candidates` (member indexes with their loads) for `least_loaded`: fewest open leads
-/// first; equal loads in rotation order starting at the ticket's slot, so concurrent leads
-/// spread over tied reps instead of piling onto one. Returns each member with its effective
-/// load.
+/// Orders `candidates` (member indexes with their loads) for `least_loaded`, for the lead with
+/// rotation slot `slot` that has `in_flight` leads ahead of it not yet counted in the loads.
+///
+/// Fewest open leads first; equal loads in rotation order starting at the slot, so concurrent
+/// leads spread over tied reps instead of piling onto one. The leads in flight are assumed to
+/// have gone where this same rule sent them (each with its own slot), so concurrent requests
+/// that read the same loads fill the reps level by level instead of all choosing the same
+/// least loaded rep. Returns each member with its expected load when this lead commits.
 pub fn least_loaded_order(
     candidates: &[(usize, Load)],
     members: usize,
     slot: u64,
+    in_flight: u64,
 ) -> Vec<(usize, u64)> {
-    let effective: Vec<(usize, u64)> = candidates
+    let mut expected: Vec<(usize, u64)> = candidates
         .iter()
         .map(|&(member, load)| {
             let least_other = candidates
@@ -137,11 +139,19 @@ pub fn least_loaded_order(
             (member, effective)
         })
         .collect();
-    let start = (slot % members.max(1) as u64) as usize;
-    let distance = |m: usize| (m + members - start) % members.max(1);
-    let mut ordered = effective;
-    ordered.sort_by_key(|&(m, load)| (load, distance(m)));
-    ordered
+    let members = members.max(1);
+    let order = |loads: &mut Vec<(usize, u64)>, slot: u64| {
+        let start = (slot % members as u64) as usize;
+        loads.sort_by_key(|&(m, load)| (load, (m + members - start) % members));
+    };
+    for ahead in (1..=in_flight).rev() {
+        order(&mut expected, slot.wrapping_sub(ahead));
+        if let Some(first) = expected.first_mut() {
+            first.1 += 1;
+        }
+    }
+    order(&mut expected, slot);
+    expected
 }
 
 #[cfg(test)]
@@ -204,12 +214,12 @@ mod tests {
                 },
             ),
         ];
-        let order: Vec<_> = least_loaded_order(&loads, 3, 2)
+        let order: Vec<_> = least_loaded_order(&loads, 3, 2, 0)
             .into_iter()
             .map(|(m, _)| m)
             .collect();
         assert_eq!(order, [2, 1, 0], "tie between 1 and 2 broken by the slot");
-        let order: Vec<_> = least_loaded_order(&loads, 3, 4)
+        let order: Vec<_> = least_loaded_order(&loads, 3, 4, 0)
             .into_iter()
             .map(|(m, _)| m)
             .collect();
@@ -244,7 +254,7 @@ mod tests {
                 },
             ),
         ];
-        let order = least_loaded_order(&loads, 3, 1);
+        let order = least_loaded_order(&loads, 3, 1, 0);
         assert_eq!(
             order[0],
             (1, 4),
@@ -254,27 +264,20 @@ mod tests {
     }
 
     #[test]
-    fn slack_grows_with_the_leads_in_flight() {
-        let loads = |t: u64| {
-            [
-                (
-                    0,
-                    Load {
-                        open: 1,
-                        floor: 0,
-                        last_ticket: t,
-                    },
-                ),
-                (1, Load::default()),
-            ]
+    fn concurrent_leads_fill_the_reps_level_by_level() {
+        let load = |open, last_ticket| Load {
+            open,
+            floor: 0,
+            last_ticket,
         };
-        assert_eq!(in_flight_slack(11, &loads(10)), 0, "sequential: strict");
-        assert_eq!(
-            in_flight_slack(15, &loads(10)),
-            2,
-            "4 in flight over 2 reps"
-        );
-        assert_eq!(in_flight_slack(3, &loads(0)), 1);
+        let loads = [(0, load(2, 10)), (1, load(0, 0)), (2, load(1, 0))];
+        assert_eq!(in_flight(11, &loads), 0, "sequential");
+        // Tickets 11..=16 read the same loads: they fill 1, then 1 and 2, then one each.
+        let picks: Vec<usize> = (11..=16)
+            .map(|t| least_loaded_order(&loads, 3, t - 1, in_flight(t, &loads))[0].0)
+            .collect();
+        let count = |m| picks.iter().filter(|&&p| p == m).count();
+        assert_eq!((count(0), count(1), count(2)), (1, 3, 2), "{picks:?}");
     }
 
     proptest! {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::availability::Unavailable;
 use super::config::{Destination, Overflow, Pool, Rep, RoutingConfig, Rule, Strategy};
-use super::distribution::{in_flight_slack, least_loaded_order, Load, Schedule};
+use super::distribution::{in_flight, least_loaded_order, Load, Schedule};
 use super::lead::Lead;
 
 /// The rule that matched a lead and the tests that made it match.
@@ -321,14 +321,15 @@ pub fn offers(
                     (m, load.unwrap_or_default())
                 })
                 .collect();
-            let ordered = least_loaded_order(&loads, pool.reps.len(), slot);
-            let slack = in_flight_slack(turn, &loads);
+            let ahead = in_flight(turn, &loads);
+            let ordered = least_loaded_order(&loads, pool.reps.len(), slot, ahead);
             ordered
                 .iter()
                 .enumerate()
                 .map(|(i, &(member, effective))| {
-                    // Commit only while the rep is still no more loaded than the next in line,
-                    // give or take the leads that may be in flight alongside this one.
+                    // Commit only while the rep is still no more loaded than the next in line
+                    // (one lead of tolerance when others were in flight: they may have gone
+                    // elsewhere than expected).
                     let bound = ordered
                         .iter()
                         .filter(|(m, _)| *m != member)
@@ -336,7 +337,7 @@ pub fn offers(
                         .min()
                         .unwrap_or(u64::MAX)
                         .max(effective)
-                        .saturating_add(slack);
+                        .saturating_add(u64::from(ahead > 0));
                     Offer {
                         member,
                         load: Some((effective, bound)),
