@@ -958,3 +958,43 @@ impl RosterStore for DynamoStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn conflicts_are_retried_a_bounded_number_of_times_and_counted() {
+        let calls = AtomicU32::new(0);
+        let before = crate::metrics::snapshot().conflict_retries;
+        let result: StoreResult<u32> = retry_conflicts(|| async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(StoreError::Conflict("busy".into())),
+                n => Ok(n),
+            }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 2, "third attempt wins");
+        assert!(crate::metrics::snapshot().conflict_retries >= before + 2);
+
+        calls.store(0, Ordering::SeqCst);
+        let result: Result<(), RecordError> = retry_conflicts(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(RecordError::Store(StoreError::Conflict("always".into())))
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), MAX_CONFLICT_ATTEMPTS);
+
+        // A refusal is an answer, not a conflict: never retried.
+        calls.store(0, Ordering::SeqCst);
+        let result: Result<(), RecordError> = retry_conflicts(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(RecordError::Refused(Refusal::NotOnRoster))
+        })
+        .await;
+        assert!(matches!(result, Err(RecordError::Refused(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}
