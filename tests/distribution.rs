@@ -547,3 +547,36 @@ async fn a_rep_who_joins_starts_a_new_cycle_level_with_the_others() {
         ["t1", "t2", "t3", "t4", "t5", "t1", "t2", "t3", "t4", "t5"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn weights_changed_mid_flow_take_effect_exactly_from_the_new_cycle() {
+    const EVEN: &str = r#"
+reps:
+  - {id: w1, name: One}
+  - {id: w2, name: Two}
+pools:
+  - {id: sales, strategy: weighted, reps: [{rep: w1, weight: 1}, {rep: w2, weight: 1}]}
+rules:
+  - {id: default, route: {pool: sales}}
+"#;
+    let h = Arc::new(Harness::with_config(EVEN).await);
+    let during = {
+        let h = h.clone();
+        tokio::spawn(async move { flood(&h.router, 100, 16, "during").await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    h.publish(&EVEN.replace("{rep: w2, weight: 1}", "{rep: w2, weight: 3}"))
+        .await;
+    let during = during.await.unwrap();
+    owners(&during);
+    // Any 400 consecutive slots of the new 1:3 cycle give exactly 100 and 300.
+    let after = flood(&h.router, 400, 32, "after").await;
+    assert_eq!(
+        owners(&after),
+        BTreeMap::from([("w1".to_string(), 100), ("w2".to_string(), 300)])
+    );
+    let mut all = during;
+    all.extend(after);
+    stored(&h, &all).await;
+    assert_eq!(tickets_used_once(&h, "sales").await, 500);
+}
