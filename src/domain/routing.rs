@@ -327,9 +327,10 @@ pub fn offers(
                 .iter()
                 .enumerate()
                 .map(|(i, &(member, effective))| {
-                    // Commit only while the rep is still no more loaded than the next in line
-                    // (one lead of tolerance when others were in flight: they may have gone
-                    // elsewhere than expected).
+                    // Commit only while the rep is still at most one lead more loaded than
+                    // the next in line: leads in flight may have gone elsewhere than expected,
+                    // or committed out of ticket order. (A sequential lead never meets the
+                    // bound: nothing changes between its read and its commit.)
                     let bound = ordered
                         .iter()
                         .filter(|(m, _)| *m != member)
@@ -337,7 +338,7 @@ pub fn offers(
                         .min()
                         .unwrap_or(u64::MAX)
                         .max(effective)
-                        .saturating_add(u64::from(ahead > 0));
+                        .saturating_add(1);
                     Offer {
                         member,
                         load: Some((effective, bound)),
