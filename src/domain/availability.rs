@@ -376,7 +376,6 @@ mod tests {
 
     #[test]
     fn holidays_inactive_and_named_owner_presence() {
-        let tz = parse_timezone("America/New_York").unwrap();
         let mut r = rep("America/New_York", &[("mon-fri", "09:00-17:00")]);
         r.holidays.insert("2026-11-26".parse().unwrap());
         // 2026-11-27T03:00Z is still the 26th in New York.
@@ -393,7 +392,6 @@ mod tests {
             r.check(at("2026-11-25T15:00:00Z")),
             Err(Unavailable::Inactive)
         );
-        let _ = tz;
     }
 
     #[test]

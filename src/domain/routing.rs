@@ -463,7 +463,6 @@ fn trail_reason(config: &RoutingConfig, trail: &Trail) -> String {
 }
 
 /// The assignment of a lead to rep `offer` of `pool` with rotation ticket `turn`.
-#[allow(clippy::too_many_arguments)]
 pub fn to_pool_rep(
     config: &RoutingConfig,
     version: u64,

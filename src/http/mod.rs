@@ -311,16 +311,17 @@ async fn get_lead(
 ) -> Result<Response, Problem> {
     require_admin(&app, &headers).await?;
     if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(
-            Problem::new(StatusCode::NOT_FOUND, "not-found", "no lead with this id").field("id"),
-        );
+        return Err(lead_not_found());
     }
     match app.lead(&id).await? {
         Some(lead) => Ok(Json(lead).into_response()),
-        None => Err(
-            Problem::new(StatusCode::NOT_FOUND, "not-found", "no lead with this id").field("id"),
-        ),
+        None => Err(lead_not_found()),
     }
+}
+
+/// The answer for a lead id that is malformed or unknown (the two are not told apart).
+fn lead_not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "no lead with this id").field("id")
 }
 
 /// `POST /leads/{id}/ack` (admin): the owner took the lead; it stops counting as open.
@@ -348,10 +349,8 @@ async fn change_status(
     action: StatusAction,
 ) -> Result<Response, Problem> {
     require_admin(app, headers).await?;
-    let not_found =
-        || Problem::new(StatusCode::NOT_FOUND, "not-found", "no lead with this id").field("id");
     if uuid::Uuid::parse_str(id).is_err() {
-        return Err(not_found());
+        return Err(lead_not_found());
     }
     match app.change_status(id, action).await? {
         StatusOutcome::Changed(status) => {
@@ -366,7 +365,7 @@ async fn change_status(
             format!("the lead is {status}; it cannot be changed this way"),
         )
         .field("status")),
-        StatusOutcome::NotFound => Err(not_found()),
+        StatusOutcome::NotFound => Err(lead_not_found()),
     }
 }
 
