@@ -36,7 +36,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: SocketAddr,
     },
-    /// Local set-up in one go: tables, example config (if none is active), dev keys, then serve.
+    /// Local set-up in one go: tables, example config (if none is active), dev keys, then serve
+    /// the API and run the SLA sweeper on an interval.
     Dev {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
@@ -44,6 +45,15 @@ enum Command {
         /// Routing config to load when none is active.
         #[arg(long, default_value = "config/example.yaml")]
         config: PathBuf,
+        /// Seconds between sweeps (0 turns the sweeper off).
+        #[arg(long, env = "SWEEP_INTERVAL_SECONDS", default_value_t = 10)]
+        sweep_every: u64,
+    },
+    /// Run the SLA sweeper once: escalate leads past their deadline, retry due notifications.
+    Sweep {
+        /// Stop starting new pages after this many seconds.
+        #[arg(long, default_value_t = 50)]
+        budget: u64,
     },
     /// Create the DynamoDB table(s) from their definitions in template.yaml.
     CreateTables,
@@ -114,8 +124,12 @@ type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 pub async fn run(cli: Cli) -> CliResult {
     let settings = Settings::from_env();
     match cli.command {
-        Command::Serve { addr } => serve(&settings, addr).await,
-        Command::Dev { addr, config } => {
+        Command::Serve { addr } => serve(&settings, addr, 0).await,
+        Command::Dev {
+            addr,
+            config,
+            sweep_every,
+        } => {
             create_tables(&settings).await?;
             let store = settings.store().await;
             if store.active_config_version().await?.is_none() {
@@ -139,7 +153,18 @@ pub async fn run(cli: Cli) -> CliResult {
             )
             .await?;
             print_try_it(addr);
-            serve(&settings, addr).await
+            let mut settings = settings;
+            if settings.notify.public_url.is_none() {
+                settings.notify.public_url = Some(format!("http://{addr}"));
+            }
+            serve(&settings, addr, sweep_every).await
+        }
+        Command::Sweep { budget } => {
+            let app = settings.app().await;
+            let stop_at = std::time::Instant::now() + std::time::Duration::from_secs(budget);
+            let report = app.sweep(stop_at).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
         }
         Command::CreateTables => create_tables(&settings).await,
         Command::LoadConfig { file } => {
@@ -272,8 +297,11 @@ async fn create_key(
     Ok(key)
 }
 
-async fn serve(settings: &Settings, addr: SocketAddr) -> CliResult {
+async fn serve(settings: &Settings, addr: SocketAddr, sweep_every: u64) -> CliResult {
     let app = settings.app().await;
+    if sweep_every > 0 {
+        tokio::spawn(sweep_forever(app.clone(), sweep_every));
+    }
     let router = crate::http::router(app)
         .route("/", get(move || async move { Html(try_form_page(addr)) }))
         .route("/thanks", get(|| async { Html("<!doctype html><title>Thanks</title><h1>Thanks! A rep will be in touch shortly.</h1><p><a href=\"/\">Send another</a></p>") }));
@@ -285,6 +313,29 @@ async fn serve(settings: &Settings, addr: SocketAddr) -> CliResult {
         })
         .await?;
     Ok(())
+}
+
+/// The local stand-in for the scheduled sweeper Lambda.
+async fn sweep_forever(app: std::sync::Arc<crate::service::App>, every: u64) {
+    let period = std::time::Duration::from_secs(every);
+    tracing::info!(every_seconds = every, "SLA sweeper running");
+    loop {
+        tokio::time::sleep(period).await;
+        match app.sweep(std::time::Instant::now() + period).await {
+            Ok(report)
+                if report.reassigned
+                    + report.queued
+                    + report.notifications.delivered
+                    + report.notifications.retrying
+                    + report.notifications.dead
+                    > 0 =>
+            {
+                tracing::info!(?report, "sweep")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
 }
 
 fn try_form_page(addr: SocketAddr) -> String {

@@ -5,9 +5,12 @@
 //! both in Lambda and locally), and [`cli`] (the local tool).
 
 pub mod cli;
+pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod outbox;
 pub mod runtime;
 pub mod service;
 pub mod store;
+pub mod sweep;

@@ -21,6 +21,16 @@ pub struct Counters {
     pub load_refusals: AtomicU64,
     /// Leads that overflowed at least one pool.
     pub overflowed: AtomicU64,
+    /// Notifications delivered.
+    pub notifications_delivered: AtomicU64,
+    /// Delivery attempts that failed (each is retried or ends dead).
+    pub notification_failures: AtomicU64,
+    /// Notifications given up on after the last attempt.
+    pub notifications_dead: AtomicU64,
+    /// Leads escalated after a missed SLA deadline.
+    pub escalations: AtomicU64,
+    /// Escalations not made because the lead was acknowledged or escalated meanwhile.
+    pub escalation_races_lost: AtomicU64,
 }
 
 /// The counters of this process.
@@ -31,6 +41,11 @@ pub static COUNTERS: Counters = Counters {
     roster_refusals: AtomicU64::new(0),
     load_refusals: AtomicU64::new(0),
     overflowed: AtomicU64::new(0),
+    notifications_delivered: AtomicU64::new(0),
+    notification_failures: AtomicU64::new(0),
+    notifications_dead: AtomicU64::new(0),
+    escalations: AtomicU64::new(0),
+    escalation_races_lost: AtomicU64::new(0),
 };
 
 /// Adds one.
@@ -53,6 +68,16 @@ pub struct Snapshot {
     pub load_refusals: u64,
     /// Leads that overflowed a pool.
     pub overflowed: u64,
+    /// Notifications delivered.
+    pub notifications_delivered: u64,
+    /// Delivery attempts that failed (each is retried or ends dead).
+    pub notification_failures: u64,
+    /// Notifications given up on after the last attempt.
+    pub notifications_dead: u64,
+    /// Leads escalated after a missed SLA deadline.
+    pub escalations: u64,
+    /// Escalations not made because the lead was acknowledged or escalated meanwhile.
+    pub escalation_races_lost: u64,
 }
 
 /// Reads all counters.
@@ -66,5 +91,10 @@ pub fn snapshot() -> Snapshot {
         roster_refusals: get(&c.roster_refusals),
         load_refusals: get(&c.load_refusals),
         overflowed: get(&c.overflowed),
+        notifications_delivered: get(&c.notifications_delivered),
+        notification_failures: get(&c.notification_failures),
+        notifications_dead: get(&c.notifications_dead),
+        escalations: get(&c.escalations),
+        escalation_races_lost: get(&c.escalation_races_lost),
     }
 }

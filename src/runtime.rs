@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::delivery::{Notifier, NotifySettings};
+use crate::domain::notify::{SecretRef, Setting};
 use crate::service::{App, SystemClock};
 use crate::store::dynamo::{self, DynamoStore};
 
@@ -16,6 +18,10 @@ pub struct Settings {
     pub endpoint: Option<String>,
     /// How long the routing config is cached (`CONFIG_CACHE_SECONDS`, default 15).
     pub config_ttl: Duration,
+    /// Notifications: `PUBLIC_BASE_URL` for acknowledge links, their signing key from
+    /// `ACK_LINK_SECRET` (an environment variable) or `ACK_LINK_SECRET_ARN` (AWS Secrets
+    /// Manager), and `NOTIFY_TIMEOUT_MS` (default 3000) per delivery attempt.
+    pub notify: NotifySettings,
 }
 
 impl Settings {
@@ -30,6 +36,15 @@ impl Settings {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(15),
             ),
+            notify: NotifySettings {
+                public_url: var("PUBLIC_BASE_URL"),
+                ack_key: ack_key(var("ACK_LINK_SECRET").is_some(), var("ACK_LINK_SECRET_ARN")),
+                timeout: Duration::from_millis(
+                    var("NOTIFY_TIMEOUT_MS")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(3000),
+                ),
+            },
         }
     }
 
@@ -44,7 +59,21 @@ impl Settings {
             Arc::new(self.store().await),
             Arc::new(SystemClock),
             self.config_ttl,
+            Notifier::new(self.notify.clone()),
         ))
+    }
+}
+
+/// Where the acknowledge-link key comes from. Without one (a laptop), a random key lives as
+/// long as the process: links from before a restart stop working, which is fine locally.
+fn ack_key(in_env: bool, arn: Option<String>) -> Setting {
+    match (in_env, arn) {
+        (true, _) => Setting::Secret(SecretRef::Env("ACK_LINK_SECRET".into())),
+        (false, Some(arn)) => Setting::Secret(SecretRef::AwsSecret(arn)),
+        (false, None) => {
+            tracing::warn!("neither ACK_LINK_SECRET nor ACK_LINK_SECRET_ARN is set; acknowledge links use a key that lasts only as long as this process");
+            Setting::Plain(hex::encode(rand::random::<[u8; 32]>()))
+        }
     }
 }
 

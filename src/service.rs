@@ -8,17 +8,22 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use async_trait::async_trait;
+
+use crate::delivery::Notifier;
 use crate::domain::config::{Destination, Pool, RoutingConfig, Strategy};
 use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
 use crate::domain::roster;
 use crate::domain::routing::{
-    self, Assignment, CapCounter, Owner, RepClaim, Skip, SkipReason, Trail,
+    self, Assignment, CapCounter, Decision, Owner, RepClaim, Skip, SkipReason, Trail,
 };
+use crate::domain::sla::SlaPolicy;
 use crate::metrics;
 use crate::store::{
-    IdempotencyClaim, IdempotencyToken, KeyKind, KeyRecord, NewLead, RecordError, Refusal,
-    StatusAction, StatusOutcome, Store, StoreError, StoreResult, StoredLead, StoredResponse,
+    IdempotencyClaim, IdempotencyToken, KeyKind, KeyRecord, NewLead, Outgoing, RecordError,
+    Refusal, StatusAction, StatusOutcome, Store, StoreError, StoreResult, StoredLead,
+    StoredResponse,
 };
 
 /// Where the current time comes from; tests supply a fixed one.
@@ -112,6 +117,9 @@ pub struct IntakeRequest {
     pub idempotency_key: Option<String>,
     /// The parsed lead.
     pub lead: Lead,
+    /// The URL the request came in on (scheme and host), for acknowledge links when no public
+    /// URL is configured.
+    pub base_url: Option<String>,
 }
 
 struct CachedConfig {
@@ -122,11 +130,27 @@ struct CachedConfig {
 
 /// The router's services, built once per process and shared by all requests.
 pub struct App {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config_ttl: Duration,
     cached: Mutex<Option<CachedConfig>>,
     known_full: Mutex<HashSet<(String, CapCounter)>>,
+    pub(crate) notifier: Notifier,
+}
+
+/// Stores an assignment the router found: a new lead at intake, or a lead reassigned after an
+/// SLA breach. Routing offers reps in order until one commit is accepted.
+#[async_trait]
+pub(crate) trait Commit: Sync {
+    /// What a successful commit gives back.
+    type Done: Send;
+    /// Stores `assignment` with the new rep's claim and pool ticket, or says why not.
+    async fn commit(
+        &self,
+        assignment: Assignment,
+        claim: Option<RepClaim>,
+        ticket: Option<(String, u64)>,
+    ) -> Result<Self::Done, RecordError>;
 }
 
 /// The active config as used for one lead.
@@ -134,14 +158,25 @@ pub type ActiveConfig = Option<(u64, Arc<RoutingConfig>)>;
 
 impl App {
     /// Builds the app; `config_ttl` bounds how stale the cached routing config may be.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config_ttl: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config_ttl: Duration,
+        notifier: Notifier,
+    ) -> Self {
         Self {
             store,
             clock,
             config_ttl,
             cached: Mutex::new(None),
             known_full: Mutex::new(HashSet::new()),
+            notifier,
         }
+    }
+
+    /// The notifier (acknowledge links, delivery).
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     /// The store.
@@ -341,59 +376,91 @@ impl App {
         let draft = Draft {
             lead_id: uuid::Uuid::now_v7().to_string(),
             received_at: now.to_string(),
+            now,
             request,
             token,
         };
         let fallback =
             |why: &str| routing::fallback(crate::domain::config::DEFAULT_FALLBACK_QUEUE, why);
-        let assignment = match self.active_config().await {
-            Ok(Some((version, config))) => return self.route(&draft, version, &config, now).await,
-            Ok(None) => fallback("No routing config is active"),
+        let (intake, outgoing) = match self.active_config().await {
+            Ok(Some((version, config))) => {
+                let decision = routing::decide(&config, &request.lead);
+                let commit = IntakeCommit {
+                    app: self,
+                    draft: &draft,
+                    config: Some(&config),
+                    rule_sla: decision.rule.sla.as_ref(),
+                };
+                let start = decision.rule.route.clone();
+                self.route(&commit, version, &config, &decision, start, &[], now)
+                    .await?
+            }
+            Ok(None) => {
+                let commit = IntakeCommit::bare(self, &draft);
+                commit
+                    .commit(fallback("No routing config is active"), None, None)
+                    .await?
+            }
             Err(StoreError::Other(problem)) => {
                 tracing::error!(%problem, "routing config unusable; lead goes to the fallback queue");
-                fallback("The active routing config could not be loaded")
+                let commit = IntakeCommit::bare(self, &draft);
+                commit
+                    .commit(
+                        fallback("The active routing config could not be loaded"),
+                        None,
+                        None,
+                    )
+                    .await?
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(self.commit(&draft, assignment, None, None).await?)
+        self.deliver_now(&draft.lead_id, &outgoing, request.base_url.as_deref())
+            .await;
+        Ok(intake)
     }
 
-    /// Follows the matching rule's destination: a named rep, a pool (and its overflow chain)
-    /// or a queue; the fallback queue when nobody can take the lead. Always stores the lead.
-    async fn route(
+    /// Follows a destination: a named rep, a pool (and its overflow chain) or a queue; the
+    /// fallback queue when nobody can take the lead. Reps in `exclude` are passed over. Always
+    /// stores the lead unless the commit itself refuses ([`Refusal::LeadChanged`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn route<C: Commit>(
         &self,
-        draft: &Draft<'_>,
+        commit: &C,
         version: u64,
         config: &RoutingConfig,
+        decision: &Decision<'_>,
+        start: Destination,
+        exclude: &[String],
         now: jiff::Timestamp,
-    ) -> Result<Intake, IntakeError> {
-        let decision = routing::decide(config, &draft.request.lead);
+    ) -> Result<C::Done, RecordError> {
         let mut trail = Trail::default();
-        let mut destination = decision.rule.route.clone();
+        let mut destination = start;
         loop {
             destination = match destination {
                 Destination::Queue(queue) => {
-                    let assignment = routing::to_queue(config, version, &decision, &trail, &queue);
-                    return Ok(self.commit(draft, assignment, None, None).await?);
+                    let assignment = routing::to_queue(config, version, decision, &trail, &queue);
+                    return commit.commit(assignment, None, None).await;
                 }
                 Destination::Rep(rep) => {
                     let why = match config.reps[&rep].availability.check_present(now) {
                         Ok(()) => {
-                            let assignment =
-                                routing::to_named_rep(config, version, &decision, &rep);
+                            let assignment = routing::to_named_rep(config, version, decision, &rep);
                             let claim = RepClaim {
                                 rep: rep.clone(),
                                 pool: None,
                                 caps: Vec::new(),
                                 max_open: None,
                             };
-                            match self.commit(draft, assignment, Some(claim), None).await {
-                                Ok(intake) => return Ok(intake),
+                            match commit.commit(assignment, Some(claim), None).await {
+                                Ok(done) => return Ok(done),
+                                Err(e @ RecordError::Refused(Refusal::LeadChanged)) => {
+                                    return Err(e)
+                                }
                                 Err(RecordError::Refused(_)) => {
                                     self.forget_config();
                                     SkipReason::NoLongerOnRoster
                                 }
-                                Err(RecordError::Store(e)) => return Err(e.into()),
+                                Err(e @ RecordError::Store(_)) => return Err(e),
                             }
                         }
                         Err(why) => SkipReason::Unavailable { why },
@@ -408,10 +475,12 @@ impl App {
                 Destination::Pool(id) => {
                     let pool = &config.pools[&id];
                     let taken = self
-                        .route_in_pool(draft, version, config, &decision, &mut trail, pool, now)
+                        .route_in_pool(
+                            commit, version, config, decision, &mut trail, pool, exclude, now,
+                        )
                         .await?;
-                    if let Some(intake) = taken {
-                        return Ok(intake);
+                    if let Some(done) = taken {
+                        return Ok(done);
                     }
                     trail.overflowed.push(id);
                     routing::overflow_of(config, pool)
@@ -423,18 +492,32 @@ impl App {
     /// Offers the lead to a pool's available reps in the order its strategy gives for a fresh
     /// rotation ticket, until one rep's records accept it. `None` when nobody could take it.
     #[allow(clippy::too_many_arguments)]
-    async fn route_in_pool(
+    async fn route_in_pool<C: Commit>(
         &self,
-        draft: &Draft<'_>,
+        commit: &C,
         version: u64,
         config: &RoutingConfig,
-        decision: &routing::Decision<'_>,
+        decision: &Decision<'_>,
         trail: &mut Trail,
         pool: &Pool,
+        exclude: &[String],
         now: jiff::Timestamp,
-    ) -> Result<Option<Intake>, IntakeError> {
+    ) -> Result<Option<C::Done>, RecordError> {
         let (mut available, skipped) = routing::available_members(config, pool, now);
         trail.skipped.extend(skipped);
+        // After a breach: never back to a rep who already had the lead.
+        available.retain(|&m| {
+            let rep = &pool.reps[m];
+            let had_it = exclude.contains(rep);
+            if had_it {
+                trail.skipped.push(Skip {
+                    pool: Some(pool.id.clone()),
+                    rep: rep.clone(),
+                    reason: SkipReason::HadItBefore,
+                });
+            }
+            !had_it
+        });
         // Reps this process already saw at a cap for this period are not offered again.
         available.retain(|&m| {
             let rep = &config.reps[&pool.reps[m]];
@@ -488,9 +571,10 @@ impl App {
                     offer,
                 );
                 let ticket = Some((pool.id.clone(), ticket.turn));
-                let reason = match self.commit(draft, assignment, Some(claim), ticket).await {
-                    Ok(intake) => return Ok(Some(intake)),
-                    Err(RecordError::Store(e)) => return Err(e.into()),
+                let reason = match commit.commit(assignment, Some(claim), ticket).await {
+                    Ok(done) => return Ok(Some(done)),
+                    Err(e @ RecordError::Store(_)) => return Err(e),
+                    Err(e @ RecordError::Refused(Refusal::LeadChanged)) => return Err(e),
                     Err(RecordError::Refused(Refusal::LoadRose)) => {
                         metrics::bump(&metrics::COUNTERS.load_refusals);
                         load_rose = true;
@@ -552,48 +636,6 @@ impl App {
             .collect())
     }
 
-    /// Stores the lead with `assignment`, or returns why the rep's records refused it.
-    async fn commit(
-        &self,
-        draft: &Draft<'_>,
-        assignment: Assignment,
-        claim: Option<RepClaim>,
-        ticket: Option<(String, u64)>,
-    ) -> Result<Intake, RecordError> {
-        let receipt = receipt(&draft.lead_id, &draft.received_at, &assignment);
-        let body = serde_json::to_string(&receipt)
-            .map_err(|e| StoreError::Other(format!("encode receipt: {e}")))?;
-        let new = NewLead {
-            lead_id: draft.lead_id.clone(),
-            source: draft.request.source.clone(),
-            received_at: draft.received_at.clone(),
-            lead: draft.request.lead.clone(),
-            assignment,
-            claim,
-            ticket,
-            idempotency: draft.token.map(|t| (t.clone(), StoredResponse { body })),
-        };
-        self.store.record_assignment(&new).await?;
-        metrics::bump(&metrics::COUNTERS.leads);
-        if !new.assignment.overflowed.is_empty() {
-            metrics::bump(&metrics::COUNTERS.overflowed);
-        }
-        tracing::info!(
-            lead_id = %new.lead_id,
-            source = %new.source,
-            rule = new.assignment.rule_id.as_deref().unwrap_or("-"),
-            owner = %new.assignment.owner.id(),
-            pool = receipt.pool.as_deref().unwrap_or("-"),
-            skipped = new.assignment.skipped.len(),
-            overflowed = new.assignment.overflowed.len(),
-            "lead routed"
-        );
-        Ok(Intake {
-            receipt,
-            replayed: false,
-        })
-    }
-
     /// Whether this process already saw `rep` at this cap. Counters only grow within their
     /// period, so the answer stays true until the period (part of the key) ends.
     fn is_known_full(&self, rep: &str, cap: &CapCounter) -> bool {
@@ -625,8 +667,120 @@ impl App {
         lead_id: &str,
         action: StatusAction,
     ) -> StoreResult<StatusOutcome> {
-        let at = self.now().to_string();
-        self.store.change_status(lead_id, action, &at).await
+        self.store
+            .change_status(lead_id, action, self.now(), None)
+            .await
+    }
+
+    /// Acknowledges a lead through a signed link: only the current assignment's link works;
+    /// an earlier owner's link gets [`StatusOutcome::Superseded`]. `None` for a bad token.
+    pub async fn acknowledge_with_link(
+        &self,
+        lead_id: &str,
+        token: &str,
+    ) -> StoreResult<Option<StatusOutcome>> {
+        let key = self.notifier.ack_key().await.map_err(StoreError::Other)?;
+        let Some(assignment) = crate::domain::notify::check_ack_token(&key, lead_id, token) else {
+            return Ok(None);
+        };
+        self.store
+            .change_status(
+                lead_id,
+                StatusAction::Acknowledge,
+                self.now(),
+                Some(assignment),
+            )
+            .await
+            .map(Some)
+    }
+}
+
+/// Intake's commit: stores a new lead with its deadline and outbox, completing its
+/// Idempotency-Key; gives back the receipt and the notifications to deliver at once.
+struct IntakeCommit<'a> {
+    app: &'a App,
+    draft: &'a Draft<'a>,
+    config: Option<&'a RoutingConfig>,
+    rule_sla: Option<&'a SlaPolicy>,
+}
+
+impl<'a> IntakeCommit<'a> {
+    /// A commit with no config (fallback queue only).
+    fn bare(app: &'a App, draft: &'a Draft<'a>) -> Self {
+        Self {
+            app,
+            draft,
+            config: None,
+            rule_sla: None,
+        }
+    }
+}
+
+#[async_trait]
+impl Commit for IntakeCommit<'_> {
+    type Done = (Intake, Vec<Outgoing>);
+
+    async fn commit(
+        &self,
+        assignment: Assignment,
+        claim: Option<RepClaim>,
+        ticket: Option<(String, u64)>,
+    ) -> Result<Self::Done, RecordError> {
+        let draft = self.draft;
+        let receipt = receipt(&draft.lead_id, &draft.received_at, &assignment);
+        let body = serde_json::to_string(&receipt)
+            .map_err(|e| StoreError::Other(format!("encode receipt: {e}")))?;
+        let (deadline, notifications) = match self.config {
+            Some(config) => {
+                let deadline =
+                    crate::outbox::deadline(config, &assignment, self.rule_sla, draft.now);
+                let notices = crate::outbox::assigned(
+                    config,
+                    &draft.lead_id,
+                    &draft.request.lead,
+                    &assignment,
+                    1,
+                    deadline.as_ref(),
+                    None,
+                    draft.now,
+                );
+                (deadline, notices)
+            }
+            None => (None, Vec::new()),
+        };
+        let new = NewLead {
+            lead_id: draft.lead_id.clone(),
+            source: draft.request.source.clone(),
+            received_at: draft.received_at.clone(),
+            lead: draft.request.lead.clone(),
+            assignment,
+            claim,
+            ticket,
+            idempotency: draft.token.map(|t| (t.clone(), StoredResponse { body })),
+            deadline,
+            notifications,
+        };
+        self.app.store.record_assignment(&new).await?;
+        metrics::bump(&metrics::COUNTERS.leads);
+        if !new.assignment.overflowed.is_empty() {
+            metrics::bump(&metrics::COUNTERS.overflowed);
+        }
+        tracing::info!(
+            lead_id = %new.lead_id,
+            source = %new.source,
+            rule = new.assignment.rule_id.as_deref().unwrap_or("-"),
+            owner = %new.assignment.owner.id(),
+            pool = receipt.pool.as_deref().unwrap_or("-"),
+            skipped = new.assignment.skipped.len(),
+            overflowed = new.assignment.overflowed.len(),
+            sla_due_at = new.deadline.as_ref().map(|d| d.due.to_string()).unwrap_or_default(),
+            "lead routed"
+        );
+        let intake = Intake {
+            receipt,
+            replayed: false,
+        };
+        Ok((intake, new.notifications))
     }
 }
 
@@ -634,6 +788,7 @@ impl App {
 struct Draft<'r> {
     lead_id: String,
     received_at: String,
+    now: jiff::Timestamp,
     request: &'r IntakeRequest,
     token: Option<&'r IdempotencyToken>,
 }

@@ -238,6 +238,7 @@ async fn storage_that_is_down_answers_503_with_retry_after() {
         Arc::new(store),
         Arc::new(leadrouter::service::SystemClock),
         Duration::ZERO,
+        common::notifier(),
     ));
     let router = leadrouter::http::router(app);
     use tower::ServiceExt;

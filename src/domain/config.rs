@@ -9,7 +9,9 @@ use serde_json::Value as Json;
 
 use super::availability::{self, Absence, Availability, Shift};
 use super::distribution::{Schedule, MAX_CYCLE};
+use super::notify::{Channel, ChannelKind, SecretRef, Setting};
 use super::rules::{Condition, ConfigError};
+use super::sla::{OnBreach, SlaPolicy, DEFAULT_MAX_ESCALATIONS};
 
 /// Queue every lead lands in when nothing else fits, unless the config names another.
 pub const DEFAULT_FALLBACK_QUEUE: &str = "unrouted";
@@ -27,7 +29,41 @@ struct Document {
     pools: Vec<PoolDoc>,
     #[serde(default)]
     queues: Vec<QueueDoc>,
+    #[serde(default)]
+    channels: Vec<ChannelDoc>,
     rules: Vec<RuleDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelDoc {
+    id: String,
+    #[serde(rename = "type")]
+    kind: ChannelKind,
+    url: Setting,
+    #[serde(default)]
+    secret: Option<SecretRef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlaDoc {
+    minutes: u32,
+    #[serde(default)]
+    business_hours: bool,
+    #[serde(default)]
+    on_breach: Option<OnBreachDoc>,
+    #[serde(default)]
+    alert: Vec<String>,
+    #[serde(default)]
+    max_escalations: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OnBreachDoc {
+    Word(String),
+    Route(RouteDoc),
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +85,8 @@ struct RepDoc {
     holidays: Vec<String>,
     #[serde(default)]
     caps: Caps,
+    #[serde(default)]
+    notify: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -80,6 +118,10 @@ struct PoolDoc {
     reps: Vec<MemberDoc>,
     #[serde(default)]
     overflow: Option<RouteDoc>,
+    #[serde(default)]
+    notify: Vec<String>,
+    #[serde(default)]
+    sla: Option<SlaDoc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +148,8 @@ struct RuleDoc {
     #[serde(default)]
     when: Option<Json>,
     route: RouteDoc,
+    #[serde(default)]
+    sla: Option<SlaDoc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +212,8 @@ pub struct Rep {
     pub availability: Availability,
     /// Most pool leads per day and week.
     pub caps: Caps,
+    /// Channels told about the rep's leads.
+    pub notify: Vec<String>,
 }
 
 /// A group of reps that share leads.
@@ -187,6 +233,10 @@ pub struct Pool {
     pub schedule: Schedule,
     /// Where a lead goes when nobody in the pool can take it (the fallback queue if unset).
     pub overflow: Option<Overflow>,
+    /// Channels told about every lead the pool assigns (a team channel, a CRM webhook).
+    pub notify: Vec<String>,
+    /// How fast its reps must acknowledge, unless the rule sets its own.
+    pub sla: Option<SlaPolicy>,
 }
 
 /// Where a pool sends the leads none of its reps can take.
@@ -220,6 +270,8 @@ pub struct Rule {
     pub when: Condition,
     /// Where it sends the lead.
     pub route: Destination,
+    /// How fast the owner must acknowledge (overrides the pool's).
+    pub sla: Option<SlaPolicy>,
 }
 
 /// A parsed, consistent routing config.
@@ -235,6 +287,8 @@ pub struct RoutingConfig {
     pub queues: HashMap<String, String>,
     /// Rules in order; the first that matches wins, the last always matches.
     pub rules: Vec<Rule>,
+    /// Notification channels by id.
+    pub channels: HashMap<String, Channel>,
 }
 
 impl RoutingConfig {
@@ -266,12 +320,19 @@ impl RoutingConfig {
 
     fn check(doc: Document) -> Result<RoutingConfig, Vec<ConfigError>> {
         let mut errors = Vec::new();
+        let channels = compile_channels(doc.channels, &mut errors);
         let mut reps = HashMap::new();
         for (i, rep) in doc.reps.into_iter().enumerate() {
             check_id(&rep.id, &format!("reps[{i}].id"), &mut errors);
             if reps.contains_key(&rep.id) {
                 errors.push(dup(&format!("reps[{i}].id"), "rep", &rep.id));
             }
+            check_channels(
+                &rep.notify,
+                &format!("reps[{i}].notify"),
+                &channels,
+                &mut errors,
+            );
             let availability = compile_availability(&rep, &format!("reps[{i}]"), &mut errors);
             reps.insert(
                 rep.id.clone(),
@@ -281,6 +342,7 @@ impl RoutingConfig {
                     email: rep.email,
                     availability,
                     caps: rep.caps,
+                    notify: rep.notify,
                 },
             );
         }
@@ -339,7 +401,14 @@ impl RoutingConfig {
                 ));
                 weights.iter_mut().for_each(|w| *w = 1);
             }
+            check_channels(
+                &pool.notify,
+                &format!("pools[{i}].notify"),
+                &channels,
+                &mut errors,
+            );
             let overflow = pool.overflow.map(|route| (i, route));
+            let sla = pool.sla.map(|sla| (i, sla));
             pools.insert(
                 pool.id.clone(),
                 (
@@ -351,8 +420,11 @@ impl RoutingConfig {
                         reps: members,
                         weights,
                         overflow: None,
+                        notify: pool.notify,
+                        sla: None,
                     },
                     overflow,
+                    sla,
                 ),
             );
         }
@@ -370,7 +442,23 @@ impl RoutingConfig {
         let pool_ids: HashSet<String> = pools.keys().cloned().collect();
         let pools: HashMap<String, Pool> = pools
             .into_iter()
-            .map(|(id, (mut pool, overflow))| {
+            .map(|(id, (mut pool, overflow, sla))| {
+                if let Some((i, sla)) = sla {
+                    let from = format!("pool '{}'", pool.id);
+                    let refs = Refs {
+                        channels: &channels,
+                        pools: &pool_ids,
+                        queues: &queues,
+                    };
+                    pool.sla = compile_sla(
+                        sla,
+                        &format!("pools[{i}].sla"),
+                        from,
+                        true,
+                        &refs,
+                        &mut errors,
+                    );
+                }
                 if let Some((i, route)) = overflow {
                     let path = format!("pools[{i}].overflow");
                     pool.overflow = match (route.rep, route.pool, route.queue) {
@@ -480,11 +568,29 @@ impl RoutingConfig {
                     Destination::Queue(fallback_queue.clone())
                 }
             };
+            let sla = rule.sla.and_then(|sla| {
+                let refs = Refs {
+                    channels: &channels,
+                    pools: &pool_ids,
+                    queues: &queues,
+                };
+                let via_pool = matches!(route, Destination::Pool(_));
+                let from = format!("rule '{}'", rule.id);
+                compile_sla(
+                    sla,
+                    &format!("{path}.sla"),
+                    from,
+                    via_pool,
+                    &refs,
+                    &mut errors,
+                )
+            });
             rules.push(Rule {
                 id: rule.id,
                 description: rule.description,
                 when,
                 route,
+                sla,
             });
         }
         if !last_is_catch_all {
@@ -500,11 +606,158 @@ impl RoutingConfig {
                 pools,
                 queues,
                 rules,
+                channels,
             })
         } else {
             Err(errors)
         }
     }
+}
+
+/// Ids the parts of a config refer to.
+struct Refs<'a> {
+    channels: &'a HashMap<String, Channel>,
+    pools: &'a HashSet<String>,
+    queues: &'a HashMap<String, String>,
+}
+
+/// Checks channel definitions: unique ids, a URL, webhooks signed, Slack URLs kept secret.
+fn compile_channels(
+    docs: Vec<ChannelDoc>,
+    errors: &mut Vec<ConfigError>,
+) -> HashMap<String, Channel> {
+    let mut channels = HashMap::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        let path = format!("channels[{i}]");
+        check_id(&doc.id, &format!("{path}.id"), errors);
+        if channels.contains_key(&doc.id) {
+            errors.push(dup(&format!("{path}.id"), "channel", &doc.id));
+        }
+        match (&doc.kind, &doc.url) {
+            (ChannelKind::Slack, Setting::Plain(_)) => errors.push(ConfigError::new(
+                format!("{path}.url"),
+                "a Slack webhook URL is a secret: reference it as { env: NAME } or { aws_secret: NAME }",
+            )),
+            (ChannelKind::Webhook, Setting::Plain(url))
+                if !(url.starts_with("https://") || url.starts_with("http://")) =>
+            {
+                errors.push(ConfigError::new(
+                    format!("{path}.url"),
+                    "expected an http(s) URL",
+                ))
+            }
+            _ => {}
+        }
+        if doc.kind == ChannelKind::Webhook && doc.secret.is_none() {
+            errors.push(ConfigError::new(
+                format!("{path}.secret"),
+                "a webhook needs a signing secret: { env: NAME } or { aws_secret: NAME }",
+            ));
+        }
+        channels.insert(
+            doc.id.clone(),
+            Channel {
+                id: doc.id,
+                kind: doc.kind,
+                url: doc.url,
+                secret: doc.secret,
+            },
+        );
+    }
+    channels
+}
+
+fn check_channels(
+    ids: &[String],
+    path: &str,
+    channels: &HashMap<String, Channel>,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (j, id) in ids.iter().enumerate() {
+        if !channels.contains_key(id) {
+            errors.push(ConfigError::new(
+                format!("{path}[{j}]"),
+                format!("unknown channel '{id}' (declare it under channels)"),
+            ));
+        }
+    }
+}
+
+/// Compiles an SLA; `via_pool` says whether the rule or pool it sits on routes through a pool
+/// (which `on_breach: reassign` needs).
+fn compile_sla(
+    doc: SlaDoc,
+    path: &str,
+    from: String,
+    via_pool: bool,
+    refs: &Refs<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<SlaPolicy> {
+    let before = errors.len();
+    if !(1..=7 * 24 * 60).contains(&doc.minutes) {
+        errors.push(ConfigError::new(
+            format!("{path}.minutes"),
+            "minutes must be from 1 to 10080 (a week)",
+        ));
+    }
+    let on_breach = match doc.on_breach {
+        None => OnBreach::Reassign,
+        Some(OnBreachDoc::Word(word)) if word == "reassign" => OnBreach::Reassign,
+        Some(OnBreachDoc::Word(word)) => {
+            errors.push(ConfigError::new(
+                format!("{path}.on_breach"),
+                format!("expected reassign, {{ pool: id }} or {{ queue: id }}, got '{word}'"),
+            ));
+            OnBreach::Reassign
+        }
+        Some(OnBreachDoc::Route(route)) => match (route.rep, route.pool, route.queue) {
+            (None, Some(p), None) if refs.pools.contains(&p) => OnBreach::Pool(p),
+            (None, None, Some(q)) if refs.queues.contains_key(&q) => OnBreach::Queue(q),
+            (None, Some(p), None) => {
+                errors.push(ConfigError::new(
+                    format!("{path}.on_breach.pool"),
+                    format!("unknown pool '{p}'"),
+                ));
+                OnBreach::Reassign
+            }
+            (None, None, Some(q)) => {
+                errors.push(ConfigError::new(
+                    format!("{path}.on_breach.queue"),
+                    format!("unknown queue '{q}' (declare it under queues)"),
+                ));
+                OnBreach::Reassign
+            }
+            _ => {
+                errors.push(ConfigError::new(
+                    format!("{path}.on_breach"),
+                    "expected reassign, { pool: id } or { queue: id }",
+                ));
+                OnBreach::Reassign
+            }
+        },
+    };
+    if on_breach == OnBreach::Reassign && !via_pool {
+        errors.push(ConfigError::new(
+            format!("{path}.on_breach"),
+            "reassign needs a pool to take the next rep from; this rule routes to a rep or queue, so name { pool: id } or { queue: id }",
+        ));
+    }
+    check_channels(&doc.alert, &format!("{path}.alert"), refs.channels, errors);
+    let max_escalations = doc.max_escalations.unwrap_or(DEFAULT_MAX_ESCALATIONS);
+    if max_escalations > 10 {
+        errors.push(ConfigError::new(
+            format!("{path}.max_escalations"),
+            "at most 10 escalations",
+        ));
+    }
+    (errors.len() == before).then_some(SlaPolicy {
+        from,
+        minutes: doc.minutes,
+        business_hours: doc.business_hours,
+        on_breach,
+        alert: doc.alert,
+        max_escalations,
+    })
 }
 
 /// Compiles a rep's time zone, working hours, out-of-office ranges and holidays.

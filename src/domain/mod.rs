@@ -6,6 +6,8 @@ pub mod config;
 pub mod distribution;
 pub mod lead;
 pub mod normalize;
+pub mod notify;
 pub mod roster;
 pub mod routing;
 pub mod rules;
+pub mod sla;

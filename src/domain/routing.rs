@@ -145,6 +145,8 @@ pub enum SkipReason {
     },
     /// Removed from the pool or made inactive by a config saved after this one was loaded.
     NoLongerOnRoster,
+    /// Already owned this lead and missed its deadline (escalations never go back).
+    HadItBefore,
 }
 
 impl fmt::Display for SkipReason {
@@ -153,6 +155,7 @@ impl fmt::Display for SkipReason {
             Self::Unavailable { why } => write!(f, "{why}"),
             Self::AtCap { period, limit } => write!(f, "at {} cap of {limit}", period.adjective()),
             Self::NoLongerOnRoster => f.write_str("removed or made inactive by a newer config"),
+            Self::HadItBefore => f.write_str("already had this lead"),
         }
     }
 }

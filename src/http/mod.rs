@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -29,6 +29,8 @@ pub const SOURCE_KEY_HEADER: &str = "x-source-key";
 pub const SOURCE_KEY_FIELD: &str = "source_key";
 /// Form field naming the page to redirect to after a form post.
 pub const REDIRECT_FIELD: &str = "_redirect";
+/// Query or form field carrying an acknowledge link's token.
+pub const ACK_TOKEN_FIELD: &str = "token";
 /// Longest Idempotency-Key accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -37,7 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/leads", post(post_lead))
         .route("/leads/{id}", get(get_lead))
-        .route("/leads/{id}/ack", post(ack_lead))
+        .route("/leads/{id}/ack", post(ack_lead).get(ack_page))
         .route("/leads/{id}/close", post(close_lead))
         .route("/admin/config", get(get_config).post(post_config))
         .route("/admin/metrics", get(get_metrics))
@@ -284,6 +286,7 @@ async fn intake(app: &App, request: Request) -> Result<Response, Problem> {
             source: source.name,
             idempotency_key,
             lead,
+            base_url: seen_base_url(&parts.headers),
         })
         .await?;
     if let Some(target) = redirect {
@@ -301,6 +304,26 @@ async fn intake(app: &App, request: Request) -> Result<Response, Problem> {
         Json(outcome.receipt),
     )
         .into_response())
+}
+
+/// The scheme and host a request came in on. API Gateway routes by host and sets
+/// X-Forwarded-Proto, so in Lambda this is the API's own URL.
+fn seen_base_url(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':');
+    if host.is_empty() || !host.chars().all(valid) {
+        return None;
+    }
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        Some(_) => "http",
+        None if host.starts_with("127.0.0.1") || host.starts_with("localhost") => "http",
+        None => "https",
+    };
+    Some(format!("{scheme}://{host}"))
 }
 
 /// `GET /leads/{id}` (admin): the lead, its owner, the reason and its history.
@@ -324,13 +347,71 @@ fn lead_not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "no lead with this id").field("id")
 }
 
-/// `POST /leads/{id}/ack` (admin): the owner took the lead; it stops counting as open.
+/// `POST /leads/{id}/ack`: the owner took the lead; its SLA clock stops and it no longer
+/// counts as open. Authorised by the assignment's signed link (`token` in the query or a form
+/// field) or an admin key. A link from before a reassignment gets 409.
 async fn ack_lead(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, Problem> {
-    change_status(&app, &id, &headers, StatusAction::Acknowledge).await
+    let (parts, body) = request.into_parts();
+    if bearer(&parts.headers).is_some() {
+        return change_status(&app, &id, &parts.headers, StatusAction::Acknowledge).await;
+    }
+    let from_form = matches!(body_kind(&parts.headers), Ok(BodyKind::Form));
+    let mut token = query_param(&parts.uri, ACK_TOKEN_FIELD);
+    if token.is_none() && from_form {
+        let fields = form_fields(&read_body(body, 4096).await?)?;
+        token = field(&fields, ACK_TOKEN_FIELD).map(str::to_string);
+    }
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(Problem::unauthorized(
+            ACK_TOKEN_FIELD,
+            "acknowledge with the link from your notification (its token) or an admin key",
+        ));
+    };
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(lead_not_found());
+    }
+    let outcome = app.acknowledge_with_link(&id, &token).await?;
+    let Some(outcome) = outcome else {
+        return Err(Problem::unauthorized(
+            ACK_TOKEN_FIELD,
+            "this acknowledge link is not valid for this lead",
+        ));
+    };
+    let response = status_response(&id, outcome)?;
+    if from_form {
+        return Ok(Html(
+            "<!doctype html><meta charset=\"utf-8\"><title>Acknowledged</title><h1>Thanks: the lead is yours.</h1>",
+        )
+        .into_response());
+    }
+    Ok(response)
+}
+
+/// `GET /leads/{id}/ack?token=...`: a page with one button that acknowledges. Opening a link
+/// changes nothing, so link previews and mail scanners cannot acknowledge for the rep.
+async fn ack_page(Path(id): Path<String>, uri: Uri) -> Result<Response, Problem> {
+    let token = query_param(&uri, ACK_TOKEN_FIELD).unwrap_or_default();
+    let well_formed =
+        |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_hexdigit() || c == '.');
+    if uuid::Uuid::parse_str(&id).is_err() || !well_formed(&token) {
+        return Err(lead_not_found());
+    }
+    Ok(Html(format!(
+        r#"<!doctype html>
+<meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Acknowledge lead</title>
+<h1>Acknowledge this lead?</h1>
+<p>Acknowledging tells the team you are on it and stops the response-time clock.</p>
+<form method="post" action="/leads/{id}/ack">
+  <input type="hidden" name="{ACK_TOKEN_FIELD}" value="{token}">
+  <button>Acknowledge</button>
+</form>
+"#
+    ))
+    .into_response())
 }
 
 /// `POST /leads/{id}/close` (admin): the lead is finished.
@@ -352,7 +433,12 @@ async fn change_status(
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(lead_not_found());
     }
-    match app.change_status(id, action).await? {
+    status_response(id, app.change_status(id, action).await?)
+}
+
+/// The answer to a status change.
+fn status_response(id: &str, outcome: StatusOutcome) -> Result<Response, Problem> {
+    match outcome {
         StatusOutcome::Changed(status) => {
             Ok(Json(json!({ "lead_id": id, "status": status, "changed": true })).into_response())
         }
@@ -365,14 +451,24 @@ async fn change_status(
             format!("the lead is {status}; it cannot be changed this way"),
         )
         .field("status")),
+        StatusOutcome::Superseded => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "reassigned",
+            "the lead was reassigned after this link was sent; it is no longer yours to acknowledge",
+        )
+        .field(ACK_TOKEN_FIELD)),
         StatusOutcome::NotFound => Err(lead_not_found()),
     }
 }
 
-/// `GET /admin/metrics` (admin): this process's routing counters.
+/// `GET /admin/metrics` (admin): this process's routing counters, and the notifications
+/// that ever ended dead (a table-wide count).
 async fn get_metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, Problem> {
     require_admin(&app, &headers).await?;
-    Ok(Json(crate::metrics::snapshot()).into_response())
+    let dead = app.store().dead_notifications().await?;
+    let mut body = serde_json::to_value(crate::metrics::snapshot()).unwrap_or_default();
+    body["dead_notifications_total"] = json!(dead);
+    Ok(Json(body).into_response())
 }
 
 /// `POST /admin/config` (admin): validates a YAML or JSON routing config and activates it as

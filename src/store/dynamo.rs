@@ -25,6 +25,10 @@ type Item = HashMap<String, AttributeValue>;
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
 /// How long a cap counter is kept after its period (DynamoDB's TTL deletes it afterwards).
 const CAP_COUNTER_TTL_SECONDS: i64 = 9 * 24 * 60 * 60;
+/// Partitions of the sparse due index per kind; the sweeper queries each.
+pub const DUE_SHARDS: u32 = 4;
+/// The sparse due index (see template.yaml).
+const DUE_INDEX: &str = "due";
 /// Attempts for a transaction that meets a conflicting one before giving up.
 const MAX_CONFLICT_ATTEMPTS: u32 = 6;
 
@@ -229,6 +233,8 @@ enum Guard {
     Roster,
     /// A cap counter.
     Cap(Period),
+    /// The lead item of a reassignment (still open with the assignment seen).
+    Lead,
 }
 
 fn put(item: Item, table: &str, condition: &str) -> StoreResult<TransactWriteItem> {
@@ -464,24 +470,35 @@ impl LeadStore for DynamoStore {
 
     async fn record_assignment(&self, new: &NewLead) -> Result<(), RecordError> {
         let a = &new.assignment;
-        let (owner_kind, status) = match &a.owner {
-            Owner::Rep { .. } => ("rep", "open"),
-            Owner::Queue { .. } => ("queue", "queued"),
-        };
+        let (owner_kind, status) = owner_status(&a.owner);
         let owner_id = a.owner.id();
         let pk = format!("LEAD#{}", new.lead_id);
-        let lead_item = HashMap::from([
+        let owners: Vec<AttributeValue> = match &a.owner {
+            Owner::Rep { id, .. } => vec![s(id)],
+            Owner::Queue { .. } => vec![],
+        };
+        let mut lead_item = HashMap::from([
             ("pk".into(), s(&pk)),
             ("sk".into(), s("LEAD")),
             ("lead_id".into(), s(&new.lead_id)),
             ("source".into(), s(&new.source)),
             ("received_at".into(), s(&new.received_at)),
+            ("assigned_at".into(), s(&new.received_at)),
             ("owner_kind".into(), s(owner_kind)),
             ("owner_id".into(), s(owner_id)),
             ("status".into(), s(status)),
+            ("assignment_no".into(), n(1)),
+            ("escalations".into(), n(0)),
+            ("owners".into(), AttributeValue::L(owners)),
             ("lead".into(), encode(&new.lead)?),
             ("assignment".into(), encode(a)?),
         ]);
+        if let Some(deadline) = &new.deadline {
+            lead_item.insert("sla".into(), encode(&deadline.policy)?);
+            lead_item.insert("sla_due_at".into(), s(deadline.due.to_string()));
+            lead_item.insert("due_pk".into(), s(due_pk(DueKind::Sla, &new.lead_id)));
+            lead_item.insert("due_at".into(), n(deadline.due.as_second()));
+        }
         let event = HistoryEntry {
             at: new.received_at.clone(),
             event: if owner_kind == "rep" {
@@ -492,37 +509,28 @@ impl LeadStore for DynamoStore {
             .into(),
             reason: a.reason.clone(),
         };
-        let mut items = vec![
+        let mut tx = Transaction::default();
+        tx.push(
             put(lead_item, &self.table, "attribute_not_exists(pk)")?,
+            Guard::Unique,
+        );
+        tx.push(
             put(
                 event_item(&pk, &event, "0001")?,
                 &self.table,
                 "attribute_not_exists(pk)",
             )?,
-        ];
-        let mut guards = vec![Guard::Unique, Guard::Unique];
-        if let Some((pool, turn)) = &new.ticket {
-            let turn_item = HashMap::from([
-                ("pk".into(), s(format!("POOL#{pool}"))),
-                ("sk".into(), s(format!("TURN#{turn:020}"))),
-                ("lead_id".into(), s(&new.lead_id)),
-                ("owner_id".into(), s(owner_id)),
-                ("at".into(), s(&new.received_at)),
-            ]);
-            // A ticket is used by exactly one lead.
-            items.push(put(turn_item, &self.table, "attribute_not_exists(pk)")?);
-            guards.push(Guard::Unique);
-        }
-        if let Some(claim) = &new.claim {
-            let ticket = new.ticket.as_ref().map(|(_, turn)| *turn);
-            items.push(roster_update(&self.table, claim, ticket, &new.received_at)?);
-            guards.push(Guard::Roster);
-            let expires = jiff::Timestamp::now().as_second() + CAP_COUNTER_TTL_SECONDS;
-            for cap in &claim.caps {
-                items.push(cap_update(&self.table, &claim.rep, cap, expires)?);
-                guards.push(Guard::Cap(cap.period));
-            }
-        }
+            Guard::Unique,
+        );
+        self.claim_items(
+            &mut tx,
+            &new.lead_id,
+            owner_id,
+            new.claim.as_ref(),
+            new.ticket.as_ref(),
+            &new.received_at,
+        )?;
+        self.outbox_items(&mut tx, &new.lead_id, &new.notifications)?;
         if let Some((token, response)) = &new.idempotency {
             let update = Update::builder()
                 .table_name(&self.table)
@@ -542,89 +550,83 @@ impl LeadStore for DynamoStore {
                 .expression_attribute_values(":token", s(&token.token))
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))?;
-            items.push(TransactWriteItem::builder().update(update).build());
-            guards.push(Guard::Unique);
+            tx.push(
+                TransactWriteItem::builder().update(update).build(),
+                Guard::Unique,
+            );
         }
-        let (items, guards) = (&items, &guards);
-        retry_conflicts(|| async move {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(err) => err,
-            };
-            if let Some(reasons) = cancellation_reasons(&err) {
-                let failed = reasons
-                    .iter()
-                    .zip(guards)
-                    .find(|(r, _)| reason_is(r, "ConditionalCheckFailed"));
-                match failed {
-                    Some((reason, Guard::Roster)) => {
-                        let still_member = reason
-                            .item()
-                            .is_none_or(|old| on_roster(old, new.claim.as_ref()));
-                        return Err(RecordError::Refused(if still_member {
-                            Refusal::LoadRose
-                        } else {
-                            Refusal::NotOnRoster
-                        }));
-                    }
-                    Some((_, Guard::Cap(period))) => {
-                        return Err(RecordError::Refused(Refusal::AtCap(*period)))
-                    }
-                    Some((_, Guard::Unique)) => {
-                        return Err(
-                            StoreError::Other(format!("lead transaction refused: {err:?}")).into(),
-                        )
-                    }
-                    None if reasons.iter().any(|r| reason_is(r, "TransactionConflict")) => {
-                        return Err(StoreError::Conflict("transaction conflict".into()).into())
-                    }
-                    None => {}
-                }
-            }
-            Err(classify(err).into())
-        })
-        .await
+        self.commit(&tx, new.claim.as_ref()).await
     }
 
     async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("LEAD#{lead_id}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        let items = out.items.unwrap_or_default();
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("LEAD#{lead_id}")))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
         let Some(main) = items
             .iter()
             .find(|i| get_s(i, "sk").as_deref() == Some("LEAD"))
         else {
             return Ok(None);
         };
+        let sk_starts =
+            |i: &Item, prefix: &str| get_s(i, "sk").is_some_and(|sk| sk.starts_with(prefix));
         let history = items
             .iter()
-            .filter(|i| get_s(i, "sk").is_some_and(|sk| sk.starts_with("EVENT#")))
+            .filter(|i| sk_starts(i, "EVENT#"))
             .map(|i| {
                 from_item(i.clone()).map_err(|e| StoreError::Other(format!("decode event: {e}")))
             })
             .collect::<StoreResult<Vec<HistoryEntry>>>()?;
+        let mut notifications = items
+            .iter()
+            .filter(|i| sk_starts(i, "NOTIFY#"))
+            .map(notification_of)
+            .collect::<StoreResult<Vec<_>>>()?;
+        notifications.sort_by(|a, b| a.message.occurred_at.cmp(&b.message.occurred_at));
+        let received_at = get_s(main, "received_at").unwrap_or_default();
         Ok(Some(StoredLead {
             lead_id: lead_id.to_string(),
             source: get_s(main, "source").unwrap_or_default(),
-            received_at: get_s(main, "received_at").unwrap_or_default(),
+            assigned_at: get_s(main, "assigned_at").unwrap_or_else(|| received_at.clone()),
+            received_at,
             status: lead_status(main),
             lead: decode(main, "lead")?,
             assignment: decode(main, "assignment")?,
+            assignment_number: get_n(main, "assignment_no").unwrap_or(1) as u64,
+            escalations: get_n(main, "escalations").unwrap_or(0) as u32,
+            sla: match main.get("sla") {
+                Some(_) => Some(decode(main, "sla")?),
+                None => None,
+            },
+            sla_due_at: get_s(main, "sla_due_at"),
+            due_at: get_n(main, "due_at"),
+            owners: main
+                .get("owners")
+                .and_then(|o| o.as_l().ok())
+                .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+                .unwrap_or_default(),
+            acknowledged_at: get_s(main, "acknowledged_at"),
+            time_to_ack_seconds: get_n(main, "time_to_ack_seconds"),
+            owner_ack_seconds: get_n(main, "owner_ack_seconds"),
             history,
+            notifications,
         }))
     }
 
@@ -632,7 +634,8 @@ impl LeadStore for DynamoStore {
         &self,
         lead_id: &str,
         action: StatusAction,
-        at: &str,
+        at: jiff::Timestamp,
+        assignment: Option<u64>,
     ) -> StoreResult<StatusOutcome> {
         let pk = format!("LEAD#{lead_id}");
         retry_conflicts(|| async {
@@ -640,6 +643,10 @@ impl LeadStore for DynamoStore {
                 return Ok(StatusOutcome::NotFound);
             };
             let status = lead_status(&item);
+            let number = get_n(&item, "assignment_no").unwrap_or(1) as u64;
+            if assignment.is_some_and(|a| a != number) {
+                return Ok(StatusOutcome::Superseded);
+            }
             let (target, stamp, event) = match action {
                 StatusAction::Acknowledge => ("acknowledged", "acknowledged_at", "acknowledged"),
                 StatusAction::Close => ("closed", "closed_at", "closed"),
@@ -653,25 +660,48 @@ impl LeadStore for DynamoStore {
             if status == "closed" {
                 return Ok(StatusOutcome::NotAllowed(status));
             }
-            let lead = Update::builder()
+            let mut expression = format!("SET #status = :target, {stamp} = :at");
+            let mut lead = Update::builder()
                 .table_name(&self.table)
                 .key("pk", s(&pk))
                 .key("sk", s("LEAD"))
-                .update_expression(format!("SET #status = :target, {stamp} = :at"))
                 .condition_expression(
-                    "#status = :seen OR (attribute_not_exists(#status) AND :seen = :open)",
+                    "(#status = :seen OR (attribute_not_exists(#status) AND :seen = :open)) AND (attribute_not_exists(assignment_no) OR assignment_no = :number)",
                 )
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":target", s(target))
-                .expression_attribute_values(":at", s(at))
+                .expression_attribute_values(":at", s(at.to_string()))
                 .expression_attribute_values(":seen", s(&status))
                 .expression_attribute_values(":open", s("open"))
+                .expression_attribute_values(":number", n(number));
+            if action == StatusAction::Acknowledge {
+                let since = |key: &str| {
+                    get_s(&item, key)
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .map(|t| at.as_second() - t.as_second())
+                };
+                if let Some(seconds) = since("received_at") {
+                    expression.push_str(", time_to_ack_seconds = :to_ack");
+                    lead = lead.expression_attribute_values(":to_ack", n(seconds));
+                }
+                if let Some(seconds) = since("assigned_at").or(since("received_at")) {
+                    expression.push_str(", owner_ack_seconds = :owner_ack");
+                    lead = lead.expression_attribute_values(":owner_ack", n(seconds));
+                }
+            }
+            // The SLA clock stops: the lead leaves the sweeper's index.
+            expression.push_str(" REMOVE due_pk, due_at");
+            let lead = lead
+                .update_expression(expression)
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             let history = HistoryEntry {
                 at: at.to_string(),
                 event: event.into(),
-                reason: format!("{} by the owner or an admin", event),
+                reason: match assignment {
+                    Some(_) => format!("{event} by the owner's link"),
+                    None => format!("{event} by an admin"),
+                },
             };
             let suffix = format!("{:08x}", rand::random::<u32>());
             let mut items = vec![
@@ -685,16 +715,7 @@ impl LeadStore for DynamoStore {
             if status == "open" {
                 // It no longer counts towards its owner's open leads.
                 let owner = get_s(&item, "owner_id").unwrap_or_default();
-                let load = Update::builder()
-                    .table_name(&self.table)
-                    .key("pk", s(format!("REP#{owner}")))
-                    .key("sk", s("STATE"))
-                    .update_expression("ADD #open :minus_one")
-                    .expression_attribute_names("#open", "open")
-                    .expression_attribute_values(":minus_one", n(-1))
-                    .build()
-                    .map_err(|e| StoreError::Other(e.to_string()))?;
-                items.push(TransactWriteItem::builder().update(load).build());
+                items.push(open_leads_change(&self.table, &owner, -1)?);
             }
             let result = self
                 .client
@@ -720,6 +741,192 @@ impl LeadStore for DynamoStore {
         })
         .await
     }
+}
+
+/// The writes of one transaction with what a failed condition on each would mean.
+#[derive(Default)]
+struct Transaction {
+    items: Vec<TransactWriteItem>,
+    guards: Vec<Guard>,
+}
+
+impl Transaction {
+    fn push(&mut self, item: TransactWriteItem, guard: Guard) {
+        self.items.push(item);
+        self.guards.push(guard);
+    }
+}
+
+impl DynamoStore {
+    /// The new owner's side of an assignment: their pool ticket, roster entry (membership,
+    /// load bound) and cap counters.
+    fn claim_items(
+        &self,
+        tx: &mut Transaction,
+        lead_id: &str,
+        owner_id: &str,
+        claim: Option<&RepClaim>,
+        ticket: Option<&(String, u64)>,
+        at: &str,
+    ) -> StoreResult<()> {
+        if let Some((pool, turn)) = ticket {
+            let turn_item = HashMap::from([
+                ("pk".into(), s(format!("POOL#{pool}"))),
+                ("sk".into(), s(format!("TURN#{turn:020}"))),
+                ("lead_id".into(), s(lead_id)),
+                ("owner_id".into(), s(owner_id)),
+                ("at".into(), s(at)),
+            ]);
+            // A ticket is used by exactly one lead.
+            tx.push(
+                put(turn_item, &self.table, "attribute_not_exists(pk)")?,
+                Guard::Unique,
+            );
+        }
+        if let Some(claim) = claim {
+            let ticket = ticket.map(|(_, turn)| *turn);
+            tx.push(
+                roster_update(&self.table, claim, ticket, at)?,
+                Guard::Roster,
+            );
+            let expires = jiff::Timestamp::now().as_second() + CAP_COUNTER_TTL_SECONDS;
+            for cap in &claim.caps {
+                tx.push(
+                    cap_update(&self.table, &claim.rep, cap, expires)?,
+                    Guard::Cap(cap.period),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Outbox entries: one item per notification, due for the sweeper at `first_sweep_at`.
+    fn outbox_items(
+        &self,
+        tx: &mut Transaction,
+        lead_id: &str,
+        notifications: &[Outgoing],
+    ) -> StoreResult<()> {
+        for outgoing in notifications {
+            let item = HashMap::from([
+                ("pk".into(), s(format!("LEAD#{lead_id}"))),
+                (
+                    "sk".into(),
+                    s(format!("NOTIFY#{}", outgoing.message.event_id)),
+                ),
+                ("lead_id".into(), s(lead_id)),
+                ("channel".into(), encode(&outgoing.channel)?),
+                ("message".into(), encode(&outgoing.message)?),
+                ("status".into(), s("pending")),
+                ("attempts".into(), n(0)),
+                ("due_pk".into(), s(due_pk(DueKind::Outbox, lead_id))),
+                ("due_at".into(), n(outgoing.first_sweep_at)),
+            ]);
+            tx.push(
+                put(item, &self.table, "attribute_not_exists(pk)")?,
+                Guard::Unique,
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs a lead transaction, retrying conflicts, and says which condition refused it.
+    async fn commit(&self, tx: &Transaction, claim: Option<&RepClaim>) -> Result<(), RecordError> {
+        let (items, guards) = (&tx.items, &tx.guards);
+        retry_conflicts(|| async move {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            if let Some(reasons) = cancellation_reasons(&err) {
+                let failed = reasons
+                    .iter()
+                    .zip(guards)
+                    .find(|(r, _)| reason_is(r, "ConditionalCheckFailed"));
+                match failed {
+                    Some((reason, Guard::Roster)) => {
+                        let still_member = reason.item().is_none_or(|old| on_roster(old, claim));
+                        return Err(RecordError::Refused(if still_member {
+                            Refusal::LoadRose
+                        } else {
+                            Refusal::NotOnRoster
+                        }));
+                    }
+                    Some((_, Guard::Cap(period))) => {
+                        return Err(RecordError::Refused(Refusal::AtCap(*period)))
+                    }
+                    Some((_, Guard::Lead)) => {
+                        return Err(RecordError::Refused(Refusal::LeadChanged))
+                    }
+                    Some((_, Guard::Unique)) => {
+                        return Err(
+                            StoreError::Other(format!("lead transaction refused: {err:?}")).into(),
+                        )
+                    }
+                    None if reasons.iter().any(|r| reason_is(r, "TransactionConflict")) => {
+                        return Err(StoreError::Conflict("transaction conflict".into()).into())
+                    }
+                    None => {}
+                }
+            }
+            Err(classify(err).into())
+        })
+        .await
+    }
+}
+
+/// The owner kind and status a lead has with this owner.
+fn owner_status(owner: &Owner) -> (&'static str, &'static str) {
+    match owner {
+        Owner::Rep { .. } => ("rep", "open"),
+        Owner::Queue { .. } => ("queue", "queued"),
+    }
+}
+
+/// One more or one fewer open lead for a rep.
+fn open_leads_change(table: &str, rep: &str, by: i64) -> StoreResult<TransactWriteItem> {
+    let update = Update::builder()
+        .table_name(table)
+        .key("pk", s(format!("REP#{rep}")))
+        .key("sk", s("STATE"))
+        .update_expression("ADD #open :by")
+        .expression_attribute_names("#open", "open")
+        .expression_attribute_values(":by", n(by))
+        .build()
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// The due index's partition for an item of a lead: spread over [`DUE_SHARDS`] partitions.
+fn due_pk(kind: DueKind, lead_id: &str) -> String {
+    let prefix = match kind {
+        DueKind::Sla => "SLA",
+        DueKind::Outbox => "OUTBOX",
+    };
+    let shard = lead_id.bytes().map(u32::from).sum::<u32>() % DUE_SHARDS;
+    format!("{prefix}#{shard}")
+}
+
+fn notification_of(item: &Item) -> StoreResult<StoredNotification> {
+    let status = get_s(item, "status").unwrap_or_default();
+    Ok(StoredNotification {
+        lead_id: get_s(item, "lead_id").unwrap_or_default(),
+        channel: decode(item, "channel")?,
+        message: decode(item, "message")?,
+        attempts: get_n(item, "attempts").unwrap_or(0) as u32,
+        last_error: get_s(item, "last_error"),
+        delivered_at: get_s(item, "delivered_at"),
+        next_attempt_at: (status == "pending")
+            .then(|| get_n(item, "due_at"))
+            .flatten(),
+        status,
+    })
 }
 
 /// A lead's status; leads stored before statuses existed are open (rep) or queued.
@@ -956,6 +1163,311 @@ impl RosterStore for DynamoStore {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+/// A due-index cursor as handed to callers: the last evaluated key, as JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cursor {
+    pk: String,
+    sk: String,
+    due_pk: String,
+    due_at: i64,
+}
+
+#[async_trait]
+impl SweepStore for DynamoStore {
+    async fn due(
+        &self,
+        kind: DueKind,
+        shard: u32,
+        now_epoch: i64,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> StoreResult<DuePage> {
+        let partition = match kind {
+            DueKind::Sla => format!("SLA#{shard}"),
+            DueKind::Outbox => format!("OUTBOX#{shard}"),
+        };
+        let start = match cursor {
+            None => None,
+            Some(text) => {
+                let c: Cursor = serde_json::from_str(text)
+                    .map_err(|e| StoreError::Other(format!("bad cursor: {e}")))?;
+                Some(HashMap::from([
+                    ("pk".to_string(), s(c.pk)),
+                    ("sk".to_string(), s(c.sk)),
+                    ("due_pk".to_string(), s(c.due_pk)),
+                    ("due_at".to_string(), n(c.due_at)),
+                ]))
+            }
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("due_pk = :p AND due_at <= :now")
+            .expression_attribute_values(":p", s(&partition))
+            .expression_attribute_values(":now", n(now_epoch))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(classify)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| {
+                let lead_id = get_s(item, "pk")?.strip_prefix("LEAD#")?.to_string();
+                let sk = get_s(item, "sk")?;
+                Some(DueItem {
+                    lead_id,
+                    event_id: sk.strip_prefix("NOTIFY#").map(str::to_string),
+                    due_at: get_n(item, "due_at")?,
+                })
+            })
+            .collect();
+        let next = match out.last_evaluated_key {
+            None => None,
+            Some(key) => {
+                let cursor = Cursor {
+                    pk: get_s(&key, "pk").unwrap_or_default(),
+                    sk: get_s(&key, "sk").unwrap_or_default(),
+                    due_pk: get_s(&key, "due_pk").unwrap_or_default(),
+                    due_at: get_n(&key, "due_at").unwrap_or_default(),
+                };
+                Some(serde_json::to_string(&cursor).expect("a cursor serialises"))
+            }
+        };
+        Ok(DuePage { items, next })
+    }
+
+    async fn lease_due(&self, item: &DueItem, seen_due_at: i64, until: i64) -> StoreResult<bool> {
+        let sk = match &item.event_id {
+            Some(event) => format!("NOTIFY#{event}"),
+            None => "LEAD".to_string(),
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("LEAD#{}", item.lead_id)))
+            .key("sk", s(sk))
+            .update_expression("SET due_at = :until")
+            .condition_expression("due_at = :seen")
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":seen", n(seen_due_at))
+            .send()
+            .await;
+        match result.map_err(classify) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn notification(
+        &self,
+        lead_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredNotification>> {
+        let item = self
+            .get(&format!("LEAD#{lead_id}"), &format!("NOTIFY#{event_id}"))
+            .await?;
+        item.as_ref().map(notification_of).transpose()
+    }
+
+    async fn record_delivery(
+        &self,
+        lead_id: &str,
+        event_id: &str,
+        attempts: u32,
+        result: &Delivery,
+    ) -> StoreResult<()> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("LEAD#{lead_id}")))
+            .key("sk", s(format!("NOTIFY#{event_id}")))
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":attempts", n(attempts));
+        let (update, dead) = match result {
+            Delivery::Delivered { at } => (
+                update
+                    .update_expression(
+                        "SET #status = :delivered, attempts = :attempts, delivered_at = :at REMOVE due_pk, due_at",
+                    )
+                    .expression_attribute_values(":delivered", s("delivered"))
+                    .expression_attribute_values(":at", s(at)),
+                false,
+            ),
+            Delivery::Failed {
+                error,
+                retry_at: Some(retry_at),
+            } => (
+                update
+                    .update_expression(
+                        "SET attempts = :attempts, last_error = :error, due_at = :retry",
+                    )
+                    .expression_attribute_values(":error", s(error))
+                    .expression_attribute_values(":retry", n(retry_at)),
+                false,
+            ),
+            // Dead: out of the sweeper's way, kept on the lead and counted.
+            Delivery::Failed {
+                error,
+                retry_at: None,
+            } => (
+                update
+                    .update_expression(
+                        "SET #status = :dead, attempts = :attempts, last_error = :error REMOVE due_pk, due_at",
+                    )
+                    .expression_attribute_values(":dead", s("dead"))
+                    .expression_attribute_values(":error", s(error)),
+                true,
+            ),
+        };
+        let update = update
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if dead {
+            let count = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s("STATS"))
+                .key("sk", s("NOTIFICATIONS"))
+                .update_expression("ADD dead :one")
+                .expression_attribute_values(":one", n(1))
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(count).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already recorded by another attempt: nothing to do.
+            Err(err)
+                if cancellation_reasons(&err)
+                    .is_some_and(|r| r.iter().any(|r| reason_is(r, "ConditionalCheckFailed"))) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(classify(err)),
+        }
+    }
+
+    async fn reassign(&self, change: &Reassignment) -> Result<(), RecordError> {
+        let a = &change.assignment;
+        let (owner_kind, status) = owner_status(&a.owner);
+        let owner_id = a.owner.id();
+        let pk = format!("LEAD#{}", change.lead_id);
+        let mut set = vec![
+            "#status = :status",
+            "owner_kind = :kind",
+            "owner_id = :owner",
+            "assignment = :assignment",
+            "assignment_no = :next",
+            "assigned_at = :at",
+            "escalations = :escalations",
+        ];
+        let mut remove = Vec::new();
+        let mut lead = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s("LEAD"))
+            .condition_expression("#status = :open AND assignment_no = :seen")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":seen", n(change.seen_assignment))
+            .expression_attribute_values(":next", n(change.seen_assignment + 1))
+            .expression_attribute_values(":kind", s(owner_kind))
+            .expression_attribute_values(":owner", s(owner_id))
+            .expression_attribute_values(":assignment", encode(a)?)
+            .expression_attribute_values(":at", s(&change.at))
+            .expression_attribute_values(":escalations", n(change.escalations));
+        if let Owner::Rep { id, .. } = &a.owner {
+            set.push("owners = list_append(if_not_exists(owners, :none), :new_owner)");
+            lead = lead
+                .expression_attribute_values(":none", AttributeValue::L(vec![]))
+                .expression_attribute_values(":new_owner", AttributeValue::L(vec![s(id)]));
+        }
+        match &change.deadline {
+            Some(deadline) => {
+                set.extend([
+                    "sla = :sla",
+                    "sla_due_at = :due_text",
+                    "due_pk = :due_pk",
+                    "due_at = :due",
+                ]);
+                lead = lead
+                    .expression_attribute_values(":sla", encode(&deadline.policy)?)
+                    .expression_attribute_values(":due_text", s(deadline.due.to_string()))
+                    .expression_attribute_values(
+                        ":due_pk",
+                        s(due_pk(DueKind::Sla, &change.lead_id)),
+                    )
+                    .expression_attribute_values(":due", n(deadline.due.as_second()));
+            }
+            None => remove.extend(["sla_due_at", "due_pk", "due_at"]),
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let lead = lead
+            .update_expression(expression)
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let event = HistoryEntry {
+            at: change.at.clone(),
+            event: if owner_kind == "rep" {
+                "reassigned"
+            } else {
+                "queued"
+            }
+            .into(),
+            reason: a.reason.clone(),
+        };
+        let mut tx = Transaction::default();
+        tx.push(
+            TransactWriteItem::builder().update(lead).build(),
+            Guard::Lead,
+        );
+        tx.push(
+            put(
+                event_item(&pk, &event, &format!("{:04}", change.seen_assignment + 1))?,
+                &self.table,
+                "attribute_not_exists(pk)",
+            )?,
+            Guard::Unique,
+        );
+        if let Some(previous) = &change.previous_rep {
+            tx.push(open_leads_change(&self.table, previous, -1)?, Guard::Unique);
+        }
+        self.claim_items(
+            &mut tx,
+            &change.lead_id,
+            owner_id,
+            change.claim.as_ref(),
+            change.ticket.as_ref(),
+            &change.at,
+        )?;
+        self.outbox_items(&mut tx, &change.lead_id, &change.notifications)?;
+        self.commit(&tx, change.claim.as_ref()).await
+    }
+
+    async fn dead_notifications(&self) -> StoreResult<u64> {
+        let item = self.get("STATS", "NOTIFICATIONS").await?;
+        Ok(item.and_then(|i| get_n(&i, "dead")).unwrap_or(0).max(0) as u64)
     }
 }
 

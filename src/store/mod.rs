@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
+use crate::domain::notify::{Channel, Message};
 pub use crate::domain::roster::RosterEntry;
 use crate::domain::routing::{Assignment, Period, RepClaim};
+use crate::domain::sla::SlaPolicy;
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +144,127 @@ pub struct NewLead {
     pub ticket: Option<(String, u64)>,
     /// The response to keep for retries, with the claim it completes.
     pub idempotency: Option<(IdempotencyToken, StoredResponse)>,
+    /// The owner's acknowledgement deadline, if an SLA applies.
+    pub deadline: Option<Deadline>,
+    /// Notifications to record in the outbox with the assignment.
+    pub notifications: Vec<Outgoing>,
+}
+
+/// An acknowledgement deadline and the policy that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    /// The policy (kept with the lead, so a breach is handled as promised at assignment).
+    pub policy: SlaPolicy,
+    /// When the owner must have acknowledged.
+    pub due: jiff::Timestamp,
+}
+
+/// A notification to record in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Where it goes (with secret references, never secrets).
+    pub channel: Channel,
+    /// What it says.
+    pub message: Message,
+    /// When the sweeper may first try it: later than now when the writer delivers it at once
+    /// itself, so the two do not race.
+    pub first_sweep_at: i64,
+}
+
+/// A notification as stored, with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredNotification {
+    /// The lead it is about.
+    pub lead_id: String,
+    /// The channel.
+    pub channel: Channel,
+    /// What it says.
+    pub message: Message,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The last failure, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it was delivered (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    /// When the next attempt is due (Unix seconds), while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<i64>,
+}
+
+/// What one delivery attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The receiver accepted it.
+    Delivered {
+        /// When (RFC 3339).
+        at: String,
+    },
+    /// It failed; `retry_at` is when to try again, `None` if this was the last attempt.
+    Failed {
+        /// What went wrong (no lead data).
+        error: String,
+        /// Next attempt (Unix seconds), or `None`: dead.
+        retry_at: Option<i64>,
+    },
+}
+
+/// Which kind of due item the sweeper asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueKind {
+    /// Leads whose owner has not acknowledged by the deadline.
+    Sla,
+    /// Notifications waiting for a (re)try.
+    Outbox,
+}
+
+/// An item the sparse due index says needs attention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueItem {
+    /// The lead.
+    pub lead_id: String,
+    /// For the outbox: the notification's event id.
+    pub event_id: Option<String>,
+    /// When it became due (Unix seconds), as the index has it.
+    pub due_at: i64,
+}
+
+/// A page of due items and where the next page starts (an opaque cursor).
+#[derive(Debug, Clone, Default)]
+pub struct DuePage {
+    /// The items.
+    pub items: Vec<DueItem>,
+    /// Pass back to read the next page; `None` at the end.
+    pub next: Option<String>,
+}
+
+/// A reassignment after an SLA breach: stored together or not at all, and only if the lead is
+/// still open with the assignment the sweeper saw.
+#[derive(Debug, Clone)]
+pub struct Reassignment {
+    /// The lead.
+    pub lead_id: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The assignment number the breach was found on; anything else means someone acted first.
+    pub seen_assignment: u64,
+    /// The rep losing the lead (their open count drops).
+    pub previous_rep: Option<String>,
+    /// The new owner and why.
+    pub assignment: Assignment,
+    /// What the new rep's records must allow.
+    pub claim: Option<RepClaim>,
+    /// The pool ticket used, if any.
+    pub ticket: Option<(String, u64)>,
+    /// The new owner's deadline.
+    pub deadline: Option<Deadline>,
+    /// Escalations after this one.
+    pub escalations: u32,
+    /// Who is told.
+    pub notifications: Vec<Outgoing>,
 }
 
 /// Why storage refused to give a lead to a rep (nothing was written).
@@ -153,6 +276,8 @@ pub enum Refusal {
     NotOnRoster,
     /// The rep's open leads rose above the bound meanwhile (`least_loaded`): choose again.
     LoadRose,
+    /// The lead was acknowledged, closed or reassigned meanwhile: nothing to escalate.
+    LeadChanged,
 }
 
 /// Why recording an assignment failed.
@@ -202,6 +327,8 @@ pub enum StatusOutcome {
     Unchanged(String),
     /// Not allowed from the lead's status (acknowledging a closed or queued lead).
     NotAllowed(String),
+    /// The link was for an earlier assignment: the lead has been reassigned since.
+    Superseded,
     /// No such lead.
     NotFound,
 }
@@ -232,8 +359,36 @@ pub struct StoredLead {
     pub status: String,
     /// Current owner and why.
     pub assignment: Assignment,
+    /// Which assignment this is: 1 for the first owner, one more per reassignment.
+    pub assignment_number: u64,
+    /// When the current owner got it (RFC 3339).
+    pub assigned_at: String,
+    /// Escalations so far.
+    pub escalations: u32,
+    /// The SLA the current owner is held to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaPolicy>,
+    /// The current owner's deadline (RFC 3339), while awaiting acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_due_at: Option<String>,
+    /// When the sweeper may next look at it (Unix seconds), while awaiting acknowledgement.
+    #[serde(skip)]
+    pub due_at: Option<i64>,
+    /// Reps who owned it, first to last.
+    pub owners: Vec<String>,
+    /// When it was acknowledged (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<String>,
+    /// Seconds from arrival to acknowledgement (speed to lead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_ack_seconds: Option<i64>,
+    /// Seconds from the current owner's assignment to acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_ack_seconds: Option<i64>,
     /// Everything that happened to it, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// Its notifications and their delivery state.
+    pub notifications: Vec<StoredNotification>,
 }
 
 /// Leads, their assignments and the pools' rotation turns.
@@ -259,13 +414,53 @@ pub trait LeadStore: Send + Sync {
     async fn record_assignment(&self, lead: &NewLead) -> Result<(), RecordError>;
     /// A lead with its history.
     async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>>;
-    /// Acknowledges or closes a lead, keeping its owner's open-lead count right.
+    /// Acknowledges or closes a lead, keeping its owner's open-lead count right and stopping
+    /// its SLA clock. With `assignment`, only while the lead still has that assignment number
+    /// (a signed link's); otherwise [`StatusOutcome::Superseded`].
     async fn change_status(
         &self,
         lead_id: &str,
         action: StatusAction,
-        at: &str,
+        at: jiff::Timestamp,
+        assignment: Option<u64>,
     ) -> StoreResult<StatusOutcome>;
+}
+
+/// What the SLA sweeper and the outbox need: the sparse due index, leases, reassignments and
+/// delivery results.
+#[async_trait]
+pub trait SweepStore: Send + Sync {
+    /// One page of items of `kind` due by `now_epoch` in one shard of the due index.
+    async fn due(
+        &self,
+        kind: DueKind,
+        shard: u32,
+        now_epoch: i64,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> StoreResult<DuePage>;
+    /// Takes a due item for `until - now` seconds by moving its due time to `until`, only if
+    /// it is still due at `seen_due_at`. False if another sweeper (or an ack) got there first.
+    async fn lease_due(&self, item: &DueItem, seen_due_at: i64, until: i64) -> StoreResult<bool>;
+    /// One notification.
+    async fn notification(
+        &self,
+        lead_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredNotification>>;
+    /// Records an attempt's result: delivered, retry later, or dead (counted).
+    async fn record_delivery(
+        &self,
+        lead_id: &str,
+        event_id: &str,
+        attempts: u32,
+        result: &Delivery,
+    ) -> StoreResult<()>;
+    /// Reassigns a lead after a breach, or refuses ([`Refusal::LeadChanged`] if the lead moved
+    /// on; the new rep's refusals as for a new lead).
+    async fn reassign(&self, change: &Reassignment) -> Result<(), RecordError>;
+    /// Notifications marked dead, ever.
+    async fn dead_notifications(&self) -> StoreResult<u64>;
 }
 
 /// Reps' standing as storage enforces it, and their loads.
@@ -286,5 +481,5 @@ pub trait RosterStore: Send + Sync {
 }
 
 /// Everything the router stores.
-pub trait Store: ConfigStore + KeyStore + LeadStore + RosterStore {}
-impl<T: ConfigStore + KeyStore + LeadStore + RosterStore> Store for T {}
+pub trait Store: ConfigStore + KeyStore + LeadStore + RosterStore + SweepStore {}
+impl<T: ConfigStore + KeyStore + LeadStore + RosterStore + SweepStore> Store for T {}

@@ -14,6 +14,8 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use leadrouter::delivery::{Notifier, NotifySettings};
+use leadrouter::domain::notify::Setting;
 use leadrouter::service::{hash_secret, App, Clock};
 use leadrouter::store::dynamo::{self, DynamoStore};
 use leadrouter::store::{tables, KeyKind, KeyRecord, KeyStore};
@@ -22,6 +24,20 @@ use leadrouter::store::{tables, KeyKind, KeyRecord, KeyStore};
 pub const SOURCE_KEY: &str = "lrs_local_dev_source_key";
 /// The key the harness installs for admin calls.
 pub const ADMIN_KEY: &str = "lra_local_dev_admin_key";
+/// The key acknowledge links are signed with in tests.
+pub const ACK_KEY: &str = "test-ack-link-key";
+/// The public URL acknowledge links point at in tests.
+pub const PUBLIC_URL: &str = "https://leads.example.test";
+
+/// The notifier tests use: a fixed link key and a short timeout.
+pub fn notifier() -> Notifier {
+    Notifier::new(NotifySettings {
+        public_url: Some(PUBLIC_URL.into()),
+        ack_key: Setting::Plain(ACK_KEY.into()),
+        timeout: Duration::from_secs(2),
+    })
+}
+
 /// The example routing config.
 pub const EXAMPLE_CONFIG: &str = include_str!("../../config/example.yaml");
 
@@ -94,6 +110,7 @@ impl Harness {
             Arc::new(store.clone()),
             clock.clone(),
             Duration::ZERO,
+            notifier(),
         ));
         let mut harness = Harness {
             router: leadrouter::http::router(app.clone()),
@@ -145,7 +162,12 @@ impl Harness {
     /// Another router on the same table, like a second Lambda instance, sharing the clock but
     /// caching the routing config for `ttl` (the harness's own router re-reads it every time).
     pub fn another_lambda(&self, ttl: Duration) -> Router {
-        let app = App::new(Arc::new(self.store.clone()), self.clock.clone(), ttl);
+        let app = App::new(
+            Arc::new(self.store.clone()),
+            self.clock.clone(),
+            ttl,
+            notifier(),
+        );
         leadrouter::http::router(Arc::new(app))
     }
 

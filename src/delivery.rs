@@ -1,0 +1,192 @@
+//! Sends one notification over HTTP: resolves the channel's secret references, renders and
+//! signs the body, POSTs it with a short timeout, and mints acknowledge links. Knows nothing
+//! of DynamoDB: recording attempts and retrying is the outbox's job ([`crate::outbox`]).
+//! Never logs or returns a secret or a lead's contact details.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::domain::notify::{
+    self, Channel, Message, SecretRef, Setting, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+
+/// How long a resolved AWS secret is reused before it is read again (rotation takes effect).
+const SECRET_CACHE: Duration = Duration::from_secs(300);
+
+/// Settings for sending notifications.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// The API's public base URL, for acknowledge links (`PUBLIC_BASE_URL`); no links if unset.
+    pub public_url: Option<String>,
+    /// The key acknowledge links are signed with.
+    pub ack_key: Setting,
+    /// Longest wait for a receiver to answer one attempt.
+    pub timeout: Duration,
+}
+
+/// Resolves secret references: environment variables, or AWS Secrets Manager (cached).
+#[derive(Default)]
+pub struct Secrets {
+    aws: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client>,
+    cache: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl Secrets {
+    /// The value of a setting.
+    pub async fn value(&self, setting: &Setting) -> Result<String, String> {
+        match setting {
+            Setting::Plain(value) => Ok(value.clone()),
+            Setting::Secret(reference) => self.resolve(reference).await,
+        }
+    }
+
+    /// The value a reference points to. Errors name the reference, never a value.
+    pub async fn resolve(&self, reference: &SecretRef) -> Result<String, String> {
+        match reference {
+            SecretRef::Env(name) => std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("environment variable {name} is not set")),
+            SecretRef::AwsSecret(id) => {
+                if let Some((value, at)) = self.cache.lock().expect("secret cache").get(id) {
+                    if at.elapsed() < SECRET_CACHE {
+                        return Ok(value.clone());
+                    }
+                }
+                let client = self
+                    .aws
+                    .get_or_init(|| async {
+                        let config =
+                            aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                        aws_sdk_secretsmanager::Client::new(&config)
+                    })
+                    .await;
+                let out = client
+                    .get_secret_value()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| format!("AWS secret {id}: {}", e.into_service_error()))?;
+                let value = out
+                    .secret_string
+                    .ok_or_else(|| format!("AWS secret {id} has no string value"))?;
+                self.cache
+                    .lock()
+                    .expect("secret cache")
+                    .insert(id.clone(), (value.clone(), Instant::now()));
+                Ok(value)
+            }
+        }
+    }
+}
+
+/// Sends notifications and mints acknowledge links.
+pub struct Notifier {
+    http: reqwest::Client,
+    secrets: Secrets,
+    settings: NotifySettings,
+}
+
+impl Notifier {
+    /// A notifier with these settings.
+    pub fn new(settings: NotifySettings) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            // A receiver that redirects is misconfigured; following could leak the body.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("leadrouter/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds");
+        Self {
+            http,
+            secrets: Secrets::default(),
+            settings,
+        }
+    }
+
+    /// The key acknowledge links are signed with.
+    pub async fn ack_key(&self) -> Result<String, String> {
+        self.secrets.value(&self.settings.ack_key).await
+    }
+
+    /// The acknowledge link for an assignment of a lead: on the configured public URL, else
+    /// on `seen_base` (the URL the request came in on), else none.
+    pub async fn ack_url(
+        &self,
+        lead_id: &str,
+        assignment: u64,
+        seen_base: Option<&str>,
+    ) -> Option<String> {
+        let base = self
+            .settings
+            .public_url
+            .as_deref()
+            .or(seen_base)?
+            .trim_end_matches('/');
+        let key = match self.ack_key().await {
+            Ok(key) => key,
+            Err(problem) => {
+                tracing::error!(%problem, "no acknowledge-link key; sending without a link");
+                return None;
+            }
+        };
+        let token = notify::ack_token(&key, lead_id, assignment);
+        Some(format!("{base}/leads/{lead_id}/ack?token={token}"))
+    }
+
+    /// One delivery attempt at `now_epoch`. The error says what failed, without the URL (a
+    /// Slack URL is a secret) or any lead data.
+    pub async fn send(
+        &self,
+        channel: &Channel,
+        message: &Message,
+        now_epoch: i64,
+        seen_base: Option<&str>,
+    ) -> Result<(), String> {
+        let url = self.secrets.value(&channel.url).await?;
+        let ack_url = match message.wants_ack() {
+            true => {
+                self.ack_url(&message.lead_id, message.assignment, seen_base)
+                    .await
+            }
+            false => None,
+        };
+        let body = notify::render(channel.kind, message, ack_url.as_deref());
+        let mut request = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(EVENT_ID_HEADER, &message.event_id)
+            .header(TIMESTAMP_HEADER, now_epoch.to_string());
+        if let Some(secret) = &channel.secret {
+            let secret = self.secrets.resolve(secret).await?;
+            request = request.header(
+                SIGNATURE_HEADER,
+                notify::signature(&secret, now_epoch, &body),
+            );
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| describe(&e.without_url()))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the receiver answered HTTP {}", status.as_u16()))
+        }
+    }
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "the receiver did not answer in time".into()
+    } else if error.is_connect() {
+        "could not connect to the receiver".into()
+    } else {
+        format!("sending failed: {error}")
+    }
+}

@@ -1,0 +1,453 @@
+//! What a notification says and how it is signed: the channels a routing config names, the
+//! message frozen into the outbox with the assignment, its Slack and webhook renderings, the
+//! HMAC signature a receiver verifies, the signed acknowledge link, and the retry schedule.
+//! Pure: no HTTP, no clock, no secrets store; the caller resolves secrets and sends.
+
+use std::fmt::Write as _;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::lead::Lead;
+use super::routing::Owner;
+
+/// Most delivery attempts (the first, immediate one included) before a notification is dead.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Wait before the first retry; each later retry waits twice as long, up to [`MAX_RETRY_DELAY`].
+pub const FIRST_RETRY_DELAY: i64 = 30;
+/// Longest wait between two attempts.
+pub const MAX_RETRY_DELAY: i64 = 60 * 60;
+/// Header with the notification's event id (the same on every attempt: de-duplicate on it).
+pub const EVENT_ID_HEADER: &str = "x-leadrouter-event-id";
+/// Header with the attempt's Unix time in seconds, covered by the signature.
+pub const TIMESTAMP_HEADER: &str = "x-leadrouter-timestamp";
+/// Header with `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
+pub const SIGNATURE_HEADER: &str = "x-leadrouter-signature";
+
+/// Where a secret comes from. The config document holds only the reference, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SecretRef {
+    /// An environment variable of the function.
+    Env(String),
+    /// An AWS Secrets Manager secret (name or ARN); its string value is used.
+    AwsSecret(String),
+}
+
+/// A setting given either in the config (not secret) or by reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Setting {
+    /// The value itself.
+    Plain(String),
+    /// A reference to a secret holding the value.
+    Secret(SecretRef),
+}
+
+/// The kind of receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// A Slack incoming webhook: a readable message.
+    Slack,
+    /// Any HTTPS endpoint: the event as JSON, signed.
+    Webhook,
+}
+
+/// A place notifications are sent to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    /// Stable id, named by reps, pools and SLA alerts.
+    pub id: String,
+    /// What kind of receiver it is.
+    pub kind: ChannelKind,
+    /// Where to POST. A Slack webhook URL is itself a secret, so it must be a reference.
+    pub url: Setting,
+    /// The signing secret (required for webhooks, optional for Slack).
+    pub secret: Option<SecretRef>,
+}
+
+/// What happened, from the receiver's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventType {
+    /// The lead is yours now (first assignment or after an escalation).
+    #[serde(rename = "lead.assigned")]
+    Assigned,
+    /// The lead was taken from you after its SLA deadline passed.
+    #[serde(rename = "lead.reassigned")]
+    Reassigned,
+    /// A lead's owner missed the SLA deadline (for managers).
+    #[serde(rename = "lead.sla_breached")]
+    SlaBreached,
+}
+
+impl EventType {
+    /// The type as sent (`lead.assigned`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Assigned => "lead.assigned",
+            Self::Reassigned => "lead.reassigned",
+            Self::SlaBreached => "lead.sla_breached",
+        }
+    }
+}
+
+/// The lead as shown in a notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadSummary {
+    /// Full name, if given.
+    pub name: Option<String>,
+    /// Company, if given.
+    pub company: Option<String>,
+    /// Email address, if given.
+    pub email: Option<String>,
+    /// Phone, if given.
+    pub phone: Option<String>,
+    /// Country code.
+    pub country: Option<String>,
+    /// Company size as a range.
+    pub employees: Option<String>,
+    /// Product of interest.
+    pub product: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+}
+
+impl LeadSummary {
+    /// The summary of a parsed lead.
+    pub fn of(lead: &Lead) -> Self {
+        let name = [&lead.first_name, &lead.last_name]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            name: (!name.is_empty()).then_some(name),
+            company: lead.company.clone(),
+            email: lead.email.as_ref().map(|e| e.address.clone()),
+            phone: lead.phone.clone(),
+            country: lead.country.clone(),
+            employees: lead.employees.as_ref().map(|e| match e.max {
+                Some(max) if max == e.min => e.min.to_string(),
+                Some(max) => format!("{}-{max}", e.min),
+                None => format!("{}+", e.min),
+            }),
+            product: lead.product.clone(),
+            title: lead.title.clone(),
+        }
+    }
+
+    /// "Jane Doe at Acme", or whatever part is known.
+    pub fn headline(&self) -> String {
+        match (&self.name, &self.company) {
+            (Some(n), Some(c)) => format!("{n} at {c}"),
+            (Some(n), None) => n.clone(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => "A new lead".into(),
+        }
+    }
+}
+
+/// One notification as recorded in the outbox with the assignment that caused it. Frozen at
+/// that moment: every attempt sends the same facts under the same event id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Unique per notification; receivers de-duplicate on it.
+    pub event_id: String,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub event: EventType,
+    /// When it happened (RFC 3339).
+    pub occurred_at: String,
+    /// The lead's id.
+    pub lead_id: String,
+    /// Which assignment of the lead this is about (1 for the first owner; +1 per reassignment).
+    pub assignment: u64,
+    /// The lead.
+    pub lead: LeadSummary,
+    /// The lead's owner after the event.
+    pub owner: Owner,
+    /// The owner before the event, for reassignments and breaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_owner: Option<Owner>,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// When the owner must acknowledge by (RFC 3339), if an SLA applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_due_at: Option<String>,
+}
+
+impl Message {
+    /// Whether the receiver is asked to act on the lead (and so gets an acknowledge link).
+    pub fn wants_ack(&self) -> bool {
+        self.event == EventType::Assigned && matches!(self.owner, Owner::Rep { .. })
+    }
+}
+
+/// The webhook body: the message with its acknowledge link.
+#[derive(Debug, Serialize)]
+struct WebhookBody<'m> {
+    #[serde(flatten)]
+    message: &'m Message,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ack_url: Option<&'m str>,
+}
+
+/// The body sent to a channel of this kind.
+pub fn render(kind: ChannelKind, message: &Message, ack_url: Option<&str>) -> String {
+    match kind {
+        ChannelKind::Webhook => serde_json::to_string(&WebhookBody { message, ack_url })
+            .expect("a message always serialises"),
+        ChannelKind::Slack => slack(message, ack_url).to_string(),
+    }
+}
+
+/// A Slack incoming-webhook message: a one-line text (shown in notifications) and blocks.
+fn slack(m: &Message, ack_url: Option<&str>) -> serde_json::Value {
+    let headline = m.lead.headline();
+    let title = match m.event {
+        EventType::Assigned => format!("New lead for {}: {headline}", m.owner.name()),
+        EventType::Reassigned => format!(
+            "{headline} was reassigned to {} (not acknowledged in time)",
+            m.owner.name()
+        ),
+        EventType::SlaBreached => format!(
+            "SLA missed: {} did not acknowledge {headline}",
+            m.previous_owner.as_ref().map_or("the owner", Owner::name)
+        ),
+    };
+    let mut details = String::new();
+    let facts = [
+        ("Company", &m.lead.company),
+        ("Title", &m.lead.title),
+        ("Email", &m.lead.email),
+        ("Phone", &m.lead.phone),
+        ("Country", &m.lead.country),
+        ("Employees", &m.lead.employees),
+        ("Product", &m.lead.product),
+    ];
+    for (label, value) in facts {
+        if let Some(value) = value {
+            let _ = writeln!(details, "*{label}:* {value}");
+        }
+    }
+    let _ = writeln!(details, "*Why:* {}", m.reason);
+    if let Some(due) = &m.sla_due_at {
+        let _ = writeln!(details, "*Acknowledge by:* {due}");
+    }
+    let mut blocks = vec![
+        serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}*")}}),
+        serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": details.trim_end()}}),
+    ];
+    if let Some(url) = ack_url {
+        blocks.push(serde_json::json!({
+            "type": "actions",
+            "elements": [{
+                "type": "button",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+                "url": url,
+            }],
+        }));
+    }
+    let text = match ack_url {
+        Some(url) => format!("{title}. Acknowledge: {url}"),
+        None => title,
+    };
+    serde_json::json!({ "text": text, "blocks": blocks })
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac(secret: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length")
+}
+
+/// The signature header's value for a body sent at `timestamp` (Unix seconds):
+/// `sha256=` and the hex HMAC-SHA256 of `"<timestamp>.<body>"` under the channel's secret.
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = mac(secret.as_bytes());
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks a signature header in constant time (what a receiver does).
+pub fn verify_signature(secret: &str, timestamp: i64, body: &str, header: &str) -> bool {
+    let Some(hex_mac) = header.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(bytes) = hex::decode(hex_mac) else {
+        return false;
+    };
+    let mut mac = mac(secret.as_bytes());
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body.as_bytes());
+    mac.verify_slice(&bytes).is_ok()
+}
+
+/// The token of an acknowledge link: the assignment number and an HMAC binding it to the lead.
+/// Only the current assignment's token acknowledges; an older one proves its holder once
+/// owned the lead (and gets 409).
+pub fn ack_token(key: &str, lead_id: &str, assignment: u64) -> String {
+    let mut mac = mac(key.as_bytes());
+    mac.update(format!("ack:{lead_id}:{assignment}").as_bytes());
+    format!("{assignment}.{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The assignment number a token was issued for, if its HMAC is right (checked in constant
+/// time); `None` for a forged or malformed token.
+pub fn check_ack_token(key: &str, lead_id: &str, token: &str) -> Option<u64> {
+    let (number, hex_mac) = token.split_once('.')?;
+    let assignment: u64 = number.parse().ok()?;
+    let bytes = hex::decode(hex_mac).ok()?;
+    let mut mac = mac(key.as_bytes());
+    mac.update(format!("ack:{lead_id}:{assignment}").as_bytes());
+    mac.verify_slice(&bytes).ok().map(|()| assignment)
+}
+
+/// Seconds to wait after failed attempt number `attempts` (1-based) before the next one, or
+/// `None` when that was the last attempt and the notification is dead.
+pub fn retry_delay(attempts: u32) -> Option<i64> {
+    if attempts >= MAX_ATTEMPTS {
+        return None;
+    }
+    let doubling = attempts.saturating_sub(1).min(20);
+    Some((FIRST_RETRY_DELAY << doubling).min(MAX_RETRY_DELAY))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Message {
+        Message {
+            event_id: "e1".into(),
+            event: EventType::Assigned,
+            occurred_at: "2026-11-24T15:00:00Z".into(),
+            lead_id: "l1".into(),
+            assignment: 1,
+            lead: LeadSummary {
+                name: Some("Jane Doe".into()),
+                company: Some("Acme".into()),
+                email: Some("jane@acme.com".into()),
+                phone: None,
+                country: Some("US".into()),
+                employees: Some("51-200".into()),
+                product: None,
+                title: None,
+            },
+            owner: Owner::Rep {
+                id: "alex".into(),
+                name: "Alex".into(),
+            },
+            previous_owner: None,
+            reason: "Rule 'smb' matched.".into(),
+            sla_due_at: Some("2026-11-24T15:15:00Z".into()),
+        }
+    }
+
+    #[test]
+    fn a_signature_verifies_only_with_the_same_secret_timestamp_and_body() {
+        let sig = signature("s3cret", 1_700_000_000, "{\"a\":1}");
+        assert!(sig.starts_with("sha256=") && sig.len() == 7 + 64);
+        assert!(verify_signature("s3cret", 1_700_000_000, "{\"a\":1}", &sig));
+        assert!(!verify_signature("other", 1_700_000_000, "{\"a\":1}", &sig));
+        assert!(!verify_signature(
+            "s3cret",
+            1_700_000_001,
+            "{\"a\":1}",
+            &sig
+        ));
+        assert!(!verify_signature(
+            "s3cret",
+            1_700_000_000,
+            "{\"a\":2}",
+            &sig
+        ));
+        assert!(!verify_signature(
+            "s3cret",
+            1_700_000_000,
+            "{\"a\":1}",
+            "sha256=zz"
+        ));
+    }
+
+    #[test]
+    fn the_signature_is_what_openssl_computes_over_timestamp_dot_body() {
+        // printf '%s' '1700000000.{"a":1}' | openssl dgst -sha256 -hmac s3cret
+        assert_eq!(
+            signature("s3cret", 1_700_000_000, "{\"a\":1}"),
+            "sha256=1698a50bc74d1ff1db85c4e0a5297c2ad9fdba245d5737cdb789e4cc6e098940"
+        );
+    }
+
+    #[test]
+    fn ack_tokens_name_their_assignment_and_cannot_be_forged() {
+        let token = ack_token("k", "lead-1", 2);
+        assert!(token.starts_with("2."));
+        assert_eq!(check_ack_token("k", "lead-1", &token), Some(2));
+        assert_eq!(check_ack_token("k", "lead-2", &token), None, "another lead");
+        assert_eq!(
+            check_ack_token("other", "lead-1", &token),
+            None,
+            "another key"
+        );
+        let forged = token.replacen("2.", "3.", 1);
+        assert_eq!(check_ack_token("k", "lead-1", &forged), None, "renumbered");
+        assert_eq!(check_ack_token("k", "lead-1", "garbage"), None);
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_and_end() {
+        let delays: Vec<Option<i64>> = (1..=MAX_ATTEMPTS).map(retry_delay).collect();
+        assert_eq!(delays[0], Some(30));
+        assert_eq!(delays[1], Some(60));
+        assert_eq!(delays[2], Some(120));
+        assert_eq!(delays[8], Some(MAX_RETRY_DELAY));
+        assert_eq!(delays[9], None, "the tenth failure is final");
+        let total: i64 = delays.iter().flatten().sum();
+        assert!(
+            total > 2 * 60 * 60,
+            "a receiver may be down for hours: {total}s"
+        );
+    }
+
+    #[test]
+    fn slack_messages_read_well_and_carry_the_ack_link() {
+        let body = render(ChannelKind::Slack, &message(), Some("https://x/ack"));
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let text = json["text"].as_str().unwrap();
+        assert_eq!(
+            text,
+            "New lead for Alex: Jane Doe at Acme. Acknowledge: https://x/ack"
+        );
+        let details = json["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(details.contains("*Why:* Rule 'smb' matched."));
+        assert!(details.contains("*Acknowledge by:* 2026-11-24T15:15:00Z"));
+        assert_eq!(json["blocks"][2]["elements"][0]["url"], "https://x/ack");
+    }
+
+    #[test]
+    fn webhook_bodies_are_the_message_with_its_link() {
+        let body = render(ChannelKind::Webhook, &message(), Some("https://x/ack"));
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["type"], "lead.assigned");
+        assert_eq!(json["event_id"], "e1");
+        assert_eq!(json["owner"]["id"], "alex");
+        assert_eq!(json["ack_url"], "https://x/ack");
+        assert_eq!(json["lead"]["employees"], "51-200");
+    }
+
+    #[test]
+    fn secret_references_read_as_config_writes_them() {
+        let s: Setting = serde_json::from_str(r#"{"env":"SLACK_URL"}"#).unwrap();
+        assert_eq!(s, Setting::Secret(SecretRef::Env("SLACK_URL".into())));
+        let s: Setting = serde_json::from_str(r#""https://example.com/hook""#).unwrap();
+        assert_eq!(s, Setting::Plain("https://example.com/hook".into()));
+        let s: SecretRef = serde_json::from_str(r#"{"aws_secret":"leadrouter/crm"}"#).unwrap();
+        assert_eq!(s, SecretRef::AwsSecret("leadrouter/crm".into()));
+    }
+}

@@ -1,0 +1,270 @@
+//! Service-level agreements on acknowledging a lead: the policy a rule or pool sets, the
+//! deadline it gives an owner (optionally counted in the owner's working hours), and what a
+//! breach leads to. Pure: the caller passes the time and the lead's escalation count; storage
+//! makes each escalation happen at most once.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::availability::Availability;
+
+/// How many days ahead a business-hours deadline is searched for working time.
+const SEARCH_DAYS: usize = 400;
+
+/// What happens when a lead's owner misses the deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBreach {
+    /// Give it to the next eligible rep of the pool it came through.
+    Reassign,
+    /// Give it to a rep of this pool (which may overflow further).
+    Pool(String),
+    /// Put it in this queue.
+    Queue(String),
+}
+
+/// An SLA policy, as configured on a rule or a pool and snapshotted on each assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaPolicy {
+    /// Where it was configured (`rule 'x'`, `pool 'y'`), for explanations.
+    pub from: String,
+    /// Minutes the owner has to acknowledge.
+    pub minutes: u32,
+    /// Count only the owner's working hours (the deadline pauses outside them).
+    pub business_hours: bool,
+    /// What a breach does.
+    pub on_breach: OnBreach,
+    /// Channels told about every breach (a manager's Slack, say).
+    pub alert: Vec<String>,
+    /// Breaches handled by `on_breach` before the lead goes to the fallback queue instead.
+    pub max_escalations: u32,
+}
+
+/// Default for `max_escalations`.
+pub const DEFAULT_MAX_ESCALATIONS: u32 = 2;
+
+/// What the sweeper does with a lead whose deadline passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Breach {
+    /// Route it within this pool (and its overflow), never back to a rep who had it.
+    Pool(String),
+    /// Put it in this queue; the sentence says why.
+    Queue {
+        /// The queue.
+        queue: String,
+        /// Why it goes there rather than to a rep.
+        why: String,
+    },
+}
+
+impl SlaPolicy {
+    /// The deadline for an owner who got the lead at `from`: `minutes` later, or `minutes` of
+    /// the owner's working time later when `business_hours` is set (holidays do not count).
+    pub fn deadline(&self, owner: &Availability, from: Timestamp) -> Timestamp {
+        let plain = from + SignedDuration::from_mins(i64::from(self.minutes));
+        if !self.business_hours {
+            return plain;
+        }
+        working_deadline(owner, from, i64::from(self.minutes) * 60).unwrap_or(plain)
+    }
+
+    /// What to do about a breach, given how many escalations the lead already had and the
+    /// pool it went through last.
+    pub fn breach(&self, escalations: u32, pool: Option<&str>, fallback_queue: &str) -> Breach {
+        if escalations >= self.max_escalations {
+            return Breach::Queue {
+                queue: fallback_queue.to_string(),
+                why: format!(
+                    "it was already escalated {escalations} time{} (the most {} allows)",
+                    if escalations == 1 { "" } else { "s" },
+                    self.from
+                ),
+            };
+        }
+        match (&self.on_breach, pool) {
+            (OnBreach::Reassign, Some(pool)) => Breach::Pool(pool.to_string()),
+            (OnBreach::Reassign, None) => Breach::Queue {
+                queue: fallback_queue.to_string(),
+                why: "it did not come through a pool, so there is nobody next in line".into(),
+            },
+            (OnBreach::Pool(pool), _) => Breach::Pool(pool.clone()),
+            (OnBreach::Queue(queue), _) => Breach::Queue {
+                queue: queue.clone(),
+                why: format!("{} sends missed leads there", self.from),
+            },
+        }
+    }
+
+    /// "Alex did not acknowledge within 15 minutes (due 2026-11-24T15:15:00Z)".
+    pub fn missed(&self, owner_name: &str, due: &str) -> String {
+        format!(
+            "{owner_name} did not acknowledge within {} {}minute{} (due {due}, {})",
+            self.minutes,
+            if self.business_hours { "working " } else { "" },
+            if self.minutes == 1 { "" } else { "s" },
+            self.from
+        )
+    }
+}
+
+/// `seconds` of working time after `from` in the owner's weekly hours, skipping holidays;
+/// `None` if the owner has no hours (always working) or none within [`SEARCH_DAYS`].
+fn working_deadline(owner: &Availability, from: Timestamp, seconds: i64) -> Option<Timestamp> {
+    let hours = owner.hours.as_ref()?;
+    let tz = &owner.timezone;
+    let mut remaining = seconds;
+    let mut date = from.to_zoned(tz.clone()).date();
+    for _ in 0..SEARCH_DAYS {
+        if !owner.holidays.contains(&date) {
+            let weekday = date.weekday().to_monday_zero_offset() as usize;
+            let mut shifts = hours[weekday].clone();
+            shifts.sort_by_key(|s| s.start);
+            for shift in shifts {
+                let start = at_minute(tz, date, shift.start)?;
+                let end = at_minute(tz, date, shift.end)?;
+                let start = start.max(from);
+                if start >= end {
+                    continue;
+                }
+                let available = end.duration_since(start).as_secs();
+                if available >= remaining {
+                    return Some(start + SignedDuration::from_secs(remaining));
+                }
+                remaining -= available;
+            }
+        }
+        date = date.tomorrow().ok()?;
+    }
+    None
+}
+
+/// The instant of minute `minute` (0..=1440) of a local date.
+fn at_minute(tz: &jiff::tz::TimeZone, date: jiff::civil::Date, minute: u16) -> Option<Timestamp> {
+    let (date, minute) = if minute >= 24 * 60 {
+        (date.tomorrow().ok()?, 0)
+    } else {
+        (date, minute)
+    };
+    let time = jiff::civil::time((minute / 60) as i8, (minute % 60) as i8, 0, 0);
+    tz.to_timestamp(date.to_datetime(time)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::RoutingConfig;
+
+    fn policy(minutes: u32, business_hours: bool) -> SlaPolicy {
+        SlaPolicy {
+            from: "pool 'smb'".into(),
+            minutes,
+            business_hours,
+            on_breach: OnBreach::Reassign,
+            alert: vec![],
+            max_escalations: 2,
+        }
+    }
+
+    fn rep(extra: &str) -> Availability {
+        let doc = format!(
+            "reps:\n  - id: a\n    name: A\n    timezone: America/New_York\n{extra}\nrules:\n  - id: d\n    route: {{ rep: a }}\n"
+        );
+        RoutingConfig::parse(&doc).unwrap().reps["a"]
+            .availability
+            .clone()
+    }
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_plain_deadline_is_minutes_of_wall_clock() {
+        let due = policy(15, false).deadline(&rep(""), t("2026-11-24T23:55:00Z"));
+        assert_eq!(due, t("2026-11-25T00:10:00Z"));
+    }
+
+    #[test]
+    fn business_hours_pause_the_clock_overnight_and_over_weekends() {
+        let a =
+            rep("    working_hours: { mon-fri: \"09:00-17:00\" }\n    holidays: [\"2026-11-26\"]");
+        let p = policy(30, true);
+        // Tuesday 16:50 New York (21:50Z): 10 minutes today, 20 tomorrow from 09:00.
+        assert_eq!(
+            p.deadline(&a, t("2026-11-24T21:50:00Z")),
+            t("2026-11-25T14:20:00Z")
+        );
+        // Wednesday 20:00 local: Thursday is Thanksgiving (a holiday), so Friday 09:30.
+        assert_eq!(
+            p.deadline(&a, t("2026-11-26T01:00:00Z")),
+            t("2026-11-27T14:30:00Z")
+        );
+        // Friday 16:45 local: 15 minutes Friday, 15 on Monday.
+        assert_eq!(
+            p.deadline(&a, t("2026-11-27T21:45:00Z")),
+            t("2026-11-30T14:15:00Z")
+        );
+        // Inside hours it is plain minutes.
+        assert_eq!(
+            p.deadline(&a, t("2026-11-24T15:00:00Z")),
+            t("2026-11-24T15:30:00Z")
+        );
+    }
+
+    #[test]
+    fn business_hours_follow_daylight_saving() {
+        let a = rep("    working_hours: { mon-fri: \"09:00-17:00\" }");
+        // Friday 2026-03-06 after hours; DST starts Sunday 03-08, so Monday 09:00 is 13:00Z.
+        assert_eq!(
+            policy(60, true).deadline(&a, t("2026-03-06T23:00:00Z")),
+            t("2026-03-09T14:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_rep_without_hours_is_always_working() {
+        let due = policy(15, true).deadline(&rep(""), t("2026-11-28T12:00:00Z"));
+        assert_eq!(due, t("2026-11-28T12:15:00Z"));
+    }
+
+    #[test]
+    fn breaches_escalate_per_policy_then_fall_back() {
+        let p = policy(15, false);
+        assert_eq!(
+            p.breach(0, Some("smb"), "unrouted"),
+            Breach::Pool("smb".into())
+        );
+        assert_eq!(
+            p.breach(1, Some("smb"), "unrouted"),
+            Breach::Pool("smb".into())
+        );
+        assert!(matches!(
+            p.breach(2, Some("smb"), "unrouted"),
+            Breach::Queue { queue, why } if queue == "unrouted" && why.contains("2 times")
+        ));
+        assert!(matches!(
+            p.breach(0, None, "unrouted"),
+            Breach::Queue { .. }
+        ));
+        let to_pool = SlaPolicy {
+            on_breach: OnBreach::Pool("inside".into()),
+            ..p.clone()
+        };
+        assert_eq!(to_pool.breach(0, None, "u"), Breach::Pool("inside".into()));
+        let to_queue = SlaPolicy {
+            on_breach: OnBreach::Queue("triage".into()),
+            ..p
+        };
+        assert!(
+            matches!(to_queue.breach(0, Some("smb"), "u"), Breach::Queue { queue, .. } if queue == "triage")
+        );
+    }
+
+    #[test]
+    fn a_miss_reads_as_a_sentence() {
+        assert_eq!(
+            policy(15, true).missed("Alex", "2026-11-24T15:15:00Z"),
+            "Alex did not acknowledge within 15 working minutes (due 2026-11-24T15:15:00Z, pool 'smb')"
+        );
+    }
+}

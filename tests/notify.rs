@@ -1,0 +1,708 @@
+//! Notifications, acknowledgements and the SLA sweeper, against DynamoDB Local and a real HTTP
+//! receiver on 127.0.0.1. Time is the harness's clock: a test moves it past a deadline instead
+//! of sleeping.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+
+use common::{num, s, send_to, Harness, Reply, PUBLIC_URL};
+use leadrouter::domain::notify::verify_signature;
+use leadrouter::sweep::SweepReport;
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: String,
+    /// What the receiver answered.
+    accepted: bool,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+}
+
+/// A webhook receiver on a free local port. While `down`, it answers 503.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    down: Arc<Mutex<bool>>,
+}
+
+impl Receiver {
+    async fn start() -> (Receiver, String) {
+        let receiver = Receiver::default();
+        let app = Router::new()
+            .route("/{*path}", post(receive))
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (receiver, format!("http://{addr}"))
+    }
+
+    fn set_down(&self, down: bool) {
+        *self.down.lock().unwrap() = down;
+    }
+
+    /// Accepted deliveries to `path`.
+    fn accepted(&self, path: &str) -> Vec<Received> {
+        let got = self.got.lock().unwrap();
+        got.iter()
+            .filter(|r| r.accepted && r.path == path)
+            .cloned()
+            .collect()
+    }
+
+    fn attempts(&self, path: &str) -> usize {
+        let got = self.got.lock().unwrap();
+        got.iter().filter(|r| r.path == path).count()
+    }
+}
+
+async fn receive(
+    State(receiver): State<Receiver>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let accepted = !*receiver.down.lock().unwrap();
+    receiver.got.lock().unwrap().push(Received {
+        path: format!("/{path}"),
+        headers,
+        body: String::from_utf8_lossy(&body).into(),
+        accepted,
+    });
+    if accepted {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+/// A config whose channels point at `base`, with secrets in environment variables that only
+/// this test uses. SMB: Alex and Ava in rotation, 15 minutes to acknowledge, managers alerted.
+/// Field: a named rep with 15 minutes, then the inside-sales pool, then the fallback queue.
+fn config(base: &str) -> (String, String) {
+    let tag = format!("LR_TEST_{}", uuid::Uuid::new_v4().simple());
+    for (name, value) in [
+        ("ALEX", format!("{base}/slack/alex")),
+        ("AVA", format!("{base}/slack/ava")),
+        ("FRED", format!("{base}/slack/fred")),
+        ("IVY", format!("{base}/slack/ivy")),
+        ("MANAGERS", format!("{base}/slack/managers")),
+        ("CRM_SECRET", "crm-signing-secret".to_string()),
+    ] {
+        std::env::set_var(format!("{tag}_{name}"), value);
+    }
+    let config = format!(
+        r#"
+channels:
+  - {{id: alex-slack, type: slack, url: {{env: {tag}_ALEX}}}}
+  - {{id: ava-slack, type: slack, url: {{env: {tag}_AVA}}}}
+  - {{id: fred-slack, type: slack, url: {{env: {tag}_FRED}}}}
+  - {{id: ivy-slack, type: slack, url: {{env: {tag}_IVY}}}}
+  - {{id: managers, type: slack, url: {{env: {tag}_MANAGERS}}}}
+  - {{id: crm, type: webhook, url: "{base}/hooks/crm", secret: {{env: {tag}_CRM_SECRET}}}}
+reps:
+  - {{id: alex, name: Alex, notify: [alex-slack]}}
+  - {{id: ava, name: Ava, notify: [ava-slack]}}
+  - {{id: fred, name: Fred, notify: [fred-slack]}}
+  - {{id: ivy, name: Ivy, notify: [ivy-slack]}}
+pools:
+  - id: smb
+    reps: [alex, ava]
+    notify: [crm]
+    sla: {{minutes: 15, alert: [managers]}}
+  - {{id: inside, reps: [ivy]}}
+rules:
+  - id: field
+    when: {{country: DE}}
+    route: {{rep: fred}}
+    sla: {{minutes: 15, on_breach: {{pool: inside}}, max_escalations: 1, alert: [managers]}}
+  - id: default
+    route: {{pool: smb}}
+"#
+    );
+    (config, tag)
+}
+
+async fn setup() -> (Harness, Receiver) {
+    let (receiver, base) = Receiver::start().await;
+    let (config, _) = config(&base);
+    let h = Harness::with_config(&config).await;
+    h.clock.set("2026-11-24T15:00:00Z");
+    (h, receiver)
+}
+
+async fn lead(h: &Harness, email: &str, country: &str) -> String {
+    let reply = h
+        .post_lead(json!({"email": email, "first_name": "Jane", "last_name": "Doe", "company": "Acme", "country": country}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    reply.body["lead_id"].as_str().unwrap().to_string()
+}
+
+async fn get_lead(h: &Harness, id: &str) -> Value {
+    let request = Request::get(format!("/leads/{id}"))
+        .header("authorization", format!("Bearer {}", common::ADMIN_KEY))
+        .body(Body::empty())
+        .unwrap();
+    let reply = h.send(request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    reply.body
+}
+
+async fn sweep(h: &Harness) -> SweepReport {
+    h.app
+        .sweep(Instant::now() + Duration::from_secs(60))
+        .await
+        .expect("sweep")
+}
+
+/// The acknowledge link in a Slack message.
+fn ack_link(message: &Received) -> String {
+    let json = message.json();
+    let url = json["blocks"][2]["elements"][0]["url"]
+        .as_str()
+        .expect("an acknowledge button")
+        .to_string();
+    assert!(url.starts_with(PUBLIC_URL), "{url}");
+    url
+}
+
+/// Follows an acknowledge link as the rep's browser does after the confirmation page: a POST
+/// with the link's path and query.
+async fn follow(router: &Router, link: &str) -> Reply {
+    let path = link.trim_start_matches(PUBLIC_URL);
+    let request = Request::post(path).body(Body::empty()).unwrap();
+    send_to(router, request).await
+}
+
+fn history_events(lead: &Value) -> Vec<String> {
+    lead["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn slack_and_webhook_notifications_arrive_with_the_reason_deadline_link_and_a_valid_signature(
+) {
+    let (h, receiver) = setup().await;
+    let id = lead(&h, "jane@acme.com", "US").await;
+
+    let slack = receiver.accepted("/slack/alex");
+    assert_eq!(slack.len(), 1, "the owner hears at once");
+    let text = slack[0].json()["text"].as_str().unwrap().to_string();
+    assert!(text.starts_with("New lead for Alex: Jane Doe at Acme"), "{text}");
+    let details = slack[0].json()["blocks"][1]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(details.contains("*Why:* No earlier rule matched"), "{details}");
+    assert!(details.contains("*Acknowledge by:* 2026-11-24T15:15:00Z"), "{details}");
+    assert!(ack_link(&slack[0]).contains(&format!("/leads/{id}/ack?token=1.")));
+
+    let hooks = receiver.accepted("/hooks/crm");
+    assert_eq!(hooks.len(), 1, "the pool's webhook hears too");
+    let hook = &hooks[0];
+    let timestamp: i64 = hook.headers["x-leadrouter-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(timestamp, 1_795_532_400, "signed at the app's time");
+    let signature = hook.headers["x-leadrouter-signature"].to_str().unwrap();
+    assert!(verify_signature(
+        "crm-signing-secret",
+        timestamp,
+        &hook.body,
+        signature
+    ));
+    assert!(!verify_signature("wrong", timestamp, &hook.body, signature));
+    let body = hook.json();
+    assert_eq!(body["type"], "lead.assigned");
+    assert_eq!(body["lead_id"], id.as_str());
+    assert_eq!(body["owner"]["id"], "alex");
+    assert_eq!(body["sla_due_at"], "2026-11-24T15:15:00Z");
+    assert_eq!(body["lead"]["email"], "jane@acme.com");
+    assert_eq!(
+        hook.headers["x-leadrouter-event-id"].to_str().unwrap(),
+        body["event_id"].as_str().unwrap()
+    );
+
+    let stored = get_lead(&h, &id).await;
+    let notes = stored["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 2);
+    for note in notes {
+        assert_eq!(note["status"], "delivered", "{note}");
+        assert_eq!(note["attempts"], 1);
+    }
+    assert_eq!(stored["sla_due_at"], "2026-11-24T15:15:00Z");
+}
+
+#[tokio::test]
+async fn a_receiver_that_is_down_for_a_while_gets_the_notification_once_it_is_back() {
+    let (h, receiver) = setup().await;
+    receiver.set_down(true);
+    let id = lead(&h, "jane@acme.com", "US").await;
+    assert_eq!(receiver.attempts("/hooks/crm"), 1, "tried at once");
+
+    let stored = get_lead(&h, &id).await;
+    let hook = stored["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["channel"]["id"] == "crm")
+        .unwrap()
+        .clone();
+    assert_eq!(hook["status"], "pending");
+    assert_eq!(hook["attempts"], 1);
+    assert_eq!(hook["last_error"], "the receiver answered HTTP 503");
+    assert_eq!(hook["next_attempt_at"], 1_795_532_400 + 30, "first retry 30 s later");
+
+    // Not due yet: nothing is sent.
+    h.clock.set("2026-11-24T15:00:20Z");
+    sweep(&h).await;
+    assert_eq!(receiver.attempts("/hooks/crm"), 1);
+    // Due, still down: the second attempt fails and backs off to 60 s.
+    h.clock.set("2026-11-24T15:00:31Z");
+    sweep(&h).await;
+    assert_eq!(receiver.attempts("/hooks/crm"), 2);
+    // Back up: the next due sweep delivers it, with the same event id.
+    receiver.set_down(false);
+    h.clock.set("2026-11-24T15:01:32Z");
+    let report = sweep(&h).await;
+    assert!(report.notifications.delivered >= 2, "{report:?}");
+    let delivered = receiver.accepted("/hooks/crm");
+    assert_eq!(delivered.len(), 1);
+    let first_try = receiver
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|r| r.path == "/hooks/crm")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        delivered[0].headers["x-leadrouter-event-id"],
+        first_try.headers["x-leadrouter-event-id"]
+    );
+    let stored = get_lead(&h, &id).await;
+    for note in stored["notifications"].as_array().unwrap() {
+        assert_eq!(note["status"], "delivered", "{note}");
+    }
+    // Nothing left to do.
+    h.clock.set("2026-11-24T18:00:00Z");
+    sweep(&h).await;
+    assert_eq!(receiver.accepted("/hooks/crm").len(), 1);
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_well_ends_dead_and_counted() {
+    let (h, receiver) = setup().await;
+    receiver.set_down(true);
+    let id = lead(&h, "jane@acme.com", "US").await;
+    // Acknowledged, so no escalation adds notifications: only the first two are retried.
+    assert_eq!(h.lead_action(&id, "ack").await.status, StatusCode::OK);
+    let mut at = jiff::Timestamp::from_second(1_795_532_400).unwrap();
+    for _ in 0..20 {
+        at += jiff::SignedDuration::from_secs(3601);
+        h.clock.set(&at.to_string());
+        sweep(&h).await;
+    }
+    let stored = get_lead(&h, &id).await;
+    for note in stored["notifications"].as_array().unwrap() {
+        assert_eq!(note["status"], "dead", "{note}");
+        assert_eq!(note["attempts"], 10);
+    }
+    assert_eq!(receiver.attempts("/hooks/crm"), 10, "no attempt after death");
+    let request = Request::get("/admin/metrics")
+        .header("authorization", format!("Bearer {}", common::ADMIN_KEY))
+        .body(Body::empty())
+        .unwrap();
+    let metrics = h.send(request).await.body;
+    assert_eq!(
+        metrics["dead_notifications_total"], 2,
+        "Slack and webhook: {metrics}"
+    );
+    assert!(metrics["notifications_dead"].as_u64().unwrap() >= 2);
+}
+
+#[tokio::test]
+async fn an_unacknowledged_lead_is_reassigned_and_both_owners_and_the_manager_are_told() {
+    let (h, receiver) = setup().await;
+    let id = lead(&h, "jane@acme.com", "US").await;
+    let alex_link = ack_link(&receiver.accepted("/slack/alex")[0]);
+
+    h.clock.set("2026-11-24T15:14:59Z");
+    assert_eq!(sweep(&h).await.reassigned, 0, "not due yet");
+    h.clock.set("2026-11-24T15:16:00Z");
+    let report = sweep(&h).await;
+    assert_eq!(report.reassigned, 1, "{report:?}");
+
+    let stored = get_lead(&h, &id).await;
+    assert_eq!(stored["assignment"]["owner"]["id"], "ava");
+    assert_eq!(stored["assignment_number"], 2);
+    assert_eq!(stored["escalations"], 1);
+    assert_eq!(stored["owners"], json!(["alex", "ava"]));
+    assert_eq!(stored["sla_due_at"], "2026-11-24T15:31:00Z", "a fresh 15 minutes");
+    assert_eq!(history_events(&stored), ["assigned", "reassigned"]);
+    let reason = stored["history"][1]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("SLA breached: Alex did not acknowledge within 15 minutes (due 2026-11-24T15:15:00Z, pool 'smb')."),
+        "{reason}"
+    );
+    assert!(reason.contains("Alex (already had this lead)"), "{reason}");
+
+    let told_alex = receiver.accepted("/slack/alex");
+    assert_eq!(told_alex.len(), 2);
+    let text = told_alex[1].json()["text"].as_str().unwrap().to_string();
+    assert!(text.contains("was reassigned to Ava"), "{text}");
+    let told_ava = receiver.accepted("/slack/ava");
+    assert_eq!(told_ava.len(), 1);
+    let ava_link = ack_link(&told_ava[0]);
+    let managers = receiver.accepted("/slack/managers");
+    assert_eq!(managers.len(), 1);
+    assert!(managers[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("SLA missed: Alex did not acknowledge"));
+    let crm = receiver.accepted("/hooks/crm");
+    assert_eq!(crm.len(), 2, "the pool's webhook hears of the new owner");
+    assert_eq!(crm[1].json()["previous_owner"]["id"], "alex");
+
+    // Alex's old link no longer works; Ava's does.
+    h.clock.set("2026-11-24T15:20:00Z");
+    let late = follow(&h.router, &alex_link).await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{:?}", late.body);
+    assert_eq!(late.body["type"], "https://leadrouter.dev/problems/reassigned");
+    let ok = follow(&h.router, &ava_link).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    let stored = get_lead(&h, &id).await;
+    assert_eq!(stored["status"], "acknowledged");
+    assert_eq!(stored["time_to_ack_seconds"], 20 * 60);
+    assert_eq!(stored["owner_ack_seconds"], 4 * 60);
+
+    // Open counts followed: Alex lost it, Ava acknowledged it.
+    let reps = h.items().await;
+    for rep in ["alex", "ava"] {
+        let state = reps
+            .iter()
+            .find(|i| s(i, "pk") == format!("REP#{rep}") && s(i, "sk") == "STATE")
+            .unwrap();
+        assert_eq!(num(state, "open"), 0, "{rep}");
+    }
+    // Acknowledged: later sweeps leave it alone.
+    h.clock.set("2026-11-24T16:00:00Z");
+    assert_eq!(sweep(&h).await.reassigned, 0);
+}
+
+#[tokio::test]
+async fn a_lead_acknowledged_in_time_is_left_alone() {
+    let (h, receiver) = setup().await;
+    let id = lead(&h, "jane@acme.com", "US").await;
+    let link = ack_link(&receiver.accepted("/slack/alex")[0]);
+    h.clock.set("2026-11-24T15:05:00Z");
+    let reply = follow(&h.router, &link).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "acknowledged");
+    // The same link again: already done, nothing changes.
+    let again = follow(&h.router, &link).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["changed"], false);
+
+    h.clock.set("2026-11-24T15:30:00Z");
+    let report = sweep(&h).await;
+    assert_eq!((report.reassigned, report.queued), (0, 0), "{report:?}");
+    let stored = get_lead(&h, &id).await;
+    assert_eq!(stored["status"], "acknowledged");
+    assert_eq!(stored["assignment"]["owner"]["id"], "alex");
+    assert_eq!(stored["time_to_ack_seconds"], 300);
+    assert_eq!(history_events(&stored), ["assigned", "acknowledged"]);
+    assert_eq!(receiver.accepted("/slack/managers").len(), 0);
+}
+
+#[tokio::test]
+async fn acknowledging_needs_the_owners_link_or_an_admin_key() {
+    let (h, receiver) = setup().await;
+    let id = lead(&h, "jane@acme.com", "US").await;
+    let link = ack_link(&receiver.accepted("/slack/alex")[0]);
+    // No credentials, a forged token, a token for another lead.
+    let bare = Request::post(format!("/leads/{id}/ack"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(h.send(bare).await.status, StatusCode::UNAUTHORIZED);
+    let forged = link.replace("token=1.", "token=1.00");
+    assert_eq!(
+        follow(&h.router, &forged).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let other = lead(&h, "joe@acme.com", "US").await;
+    let elsewhere = link.replace(&id, &other);
+    assert_eq!(
+        follow(&h.router, &elsewhere).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Opening the link shows a confirmation page and changes nothing.
+    let page = Request::get(link.trim_start_matches(PUBLIC_URL))
+        .body(Body::empty())
+        .unwrap();
+    let page = h.send(page).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.as_str().unwrap().contains("<form method=\"post\""));
+    assert_eq!(get_lead(&h, &id).await["status"], "open");
+    // The page's form post acknowledges.
+    let token = link.split("token=").nth(1).unwrap();
+    let form = Request::post(format!("/leads/{id}/ack"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("token={token}")))
+        .unwrap();
+    assert_eq!(h.send(form).await.status, StatusCode::OK);
+    assert_eq!(get_lead(&h, &id).await["status"], "acknowledged");
+    // An admin may acknowledge any open lead.
+    assert_eq!(h.lead_action(&other, "ack").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_field_rep_who_misses_the_deadline_falls_back_to_inside_sales_then_the_queue() {
+    let (h, receiver) = setup().await;
+    let id = lead(&h, "jane@acme.de", "DE").await;
+    assert_eq!(receiver.accepted("/slack/fred").len(), 1);
+
+    h.clock.set("2026-11-24T15:15:01Z");
+    assert_eq!(sweep(&h).await.reassigned, 1);
+    let stored = get_lead(&h, &id).await;
+    assert_eq!(stored["assignment"]["owner"]["id"], "ivy");
+    assert_eq!(stored["assignment"]["rule_id"], "field", "still explained by its rule");
+    assert_eq!(receiver.accepted("/slack/ivy").len(), 1);
+    assert_eq!(receiver.accepted("/slack/fred").len(), 2, "Fred is told");
+
+    // Ivy misses it too; one escalation was all the rule allows: the fallback queue.
+    h.clock.set("2026-11-24T15:30:02Z");
+    let report = sweep(&h).await;
+    assert_eq!(report.queued, 1, "{report:?}");
+    let stored = get_lead(&h, &id).await;
+    assert_eq!(stored["status"], "queued");
+    assert_eq!(stored["assignment"]["owner"]["id"], "unrouted");
+    assert!(stored.get("sla_due_at").is_none(), "a queue has no deadline");
+    let reason = stored["history"][2]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("it was already escalated 1 time (the most rule 'field' allows)"),
+        "{reason}"
+    );
+    assert_eq!(receiver.accepted("/slack/managers").len(), 2);
+    assert_eq!(receiver.accepted("/slack/ivy").len(), 2, "Ivy is told");
+    h.clock.set("2026-11-24T17:00:00Z");
+    assert_eq!(sweep(&h).await, SweepReport { pages: 8, ..SweepReport::default() });
+}
+
+/// Leads whose deadline passed: `count` of them, each assigned in the 4-rep pool.
+async fn due_leads(count: usize) -> (Harness, Receiver) {
+    let (receiver, base) = Receiver::start().await;
+    let (_, tag) = config(&base);
+    let config = format!(
+        r#"
+channels:
+  - {{id: managers, type: slack, url: {{env: {tag}_MANAGERS}}}}
+reps:
+  - {{id: a, name: A}}
+  - {{id: b, name: B}}
+  - {{id: c, name: C}}
+  - {{id: d, name: D}}
+pools:
+  - {{id: team, reps: [a, b, c, d], sla: {{minutes: 10, alert: [managers]}}}}
+rules:
+  - {{id: default, route: {{pool: team}}}}
+"#
+    );
+    let h = Harness::with_config(&config).await;
+    h.clock.set("2026-11-24T15:00:00Z");
+    let replies = common::flood(&h.router, count, 32, "due").await;
+    assert!(replies.iter().all(|r| r.status == StatusCode::CREATED));
+    h.clock.set("2026-11-24T15:11:00Z");
+    (h, receiver)
+}
+
+/// Every lead item, with rep open counts checked against the leads they own.
+async fn check_books(h: &Harness) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let items = h.items().await;
+    let leads: Vec<_> = items
+        .iter()
+        .filter(|i| s(i, "pk").starts_with("LEAD#") && s(i, "sk") == "LEAD")
+        .cloned()
+        .collect();
+    for rep in ["a", "b", "c", "d"] {
+        let open = leads
+            .iter()
+            .filter(|l| s(l, "owner_id") == rep && s(l, "status") == "open")
+            .count() as i64;
+        let state = items
+            .iter()
+            .find(|i| s(i, "pk") == format!("REP#{rep}") && s(i, "sk") == "STATE")
+            .unwrap();
+        assert_eq!(num(state, "open"), open, "rep {rep}'s open count");
+    }
+    leads
+}
+
+#[tokio::test]
+async fn two_sweeps_at_once_over_200_due_leads_escalate_each_exactly_once() {
+    let (h, receiver) = due_leads(200).await;
+    let (one, two) = tokio::join!(sweep(&h), sweep(&h));
+    assert_eq!(one.errors + two.errors, 0);
+    assert_eq!(one.reassigned + two.reassigned, 200, "{one:?} {two:?}");
+    let leads = check_books(&h).await;
+    assert_eq!(leads.len(), 200);
+    for lead in &leads {
+        assert_eq!(num(lead, "assignment_no"), 2, "escalated once");
+        assert_eq!(num(lead, "escalations"), 1);
+    }
+    let events = h
+        .items()
+        .await
+        .into_iter()
+        .filter(|i| s(i, "sk").starts_with("EVENT#") && s(i, "event") == "reassigned")
+        .count();
+    assert_eq!(events, 200, "one reassignment in each lead's history");
+    let alerts = receiver.accepted("/slack/managers");
+    let mut alerted: Vec<String> = alerts
+        .iter()
+        .map(|a| a.json()["blocks"][0]["text"]["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(alerted.len(), 200, "one alert per breach");
+    alerted.dedup();
+    // Running again at the same time finds nothing due (each new owner has a fresh deadline).
+    assert_eq!(sweep(&h).await.reassigned, 0);
+}
+
+#[tokio::test]
+async fn an_acknowledgement_racing_a_sweep_is_never_overridden() {
+    let (h, _receiver) = due_leads(200).await;
+    let ids: Vec<String> = check_books(&h)
+        .await
+        .iter()
+        .map(|l| s(l, "lead_id"))
+        .collect();
+    let acks = ids.iter().map(|id| {
+        let token = leadrouter::domain::notify::ack_token(common::ACK_KEY, id, 1);
+        let router = h.router.clone();
+        let id = id.clone();
+        async move {
+            let request = Request::post(format!("/leads/{id}/ack?token={token}"))
+                .body(Body::empty())
+                .unwrap();
+            (id, send_to(&router, request).await.status)
+        }
+    });
+    let (answers, report) = tokio::join!(futures::future::join_all(acks), sweep(&h));
+    let leads = check_books(&h).await;
+    let mut acknowledged = 0;
+    for (id, status) in answers {
+        let lead = leads.iter().find(|l| s(l, "lead_id") == id).unwrap();
+        match status {
+            StatusCode::OK => {
+                acknowledged += 1;
+                assert_eq!(s(lead, "status"), "acknowledged", "{id}");
+                assert_eq!(num(lead, "assignment_no"), 1, "acknowledged, never reassigned");
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(s(lead, "status"), "open", "{id}");
+                assert_eq!(num(lead, "assignment_no"), 2, "reassigned first");
+            }
+            other => panic!("unexpected answer {other}"),
+        }
+    }
+    assert_eq!(acknowledged + report.reassigned as usize, 200, "{report:?}");
+    let history = h.items().await;
+    for lead in &leads {
+        let pk = s(lead, "pk");
+        let events: Vec<String> = history
+            .iter()
+            .filter(|i| s(i, "pk") == pk && s(i, "sk").starts_with("EVENT#"))
+            .map(|i| s(i, "event"))
+            .collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(!(events.contains(&"acknowledged".into()) && events.contains(&"reassigned".into())));
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_out_of_time_stops_before_touching_anything_and_the_next_one_finishes() {
+    let (h, _receiver) = due_leads(60).await;
+    let report = h.app.sweep(Instant::now()).await.unwrap();
+    assert!(report.stopped_early);
+    assert_eq!(report.reassigned, 0);
+    // Pages of 25 per shard: 60 leads over 4 shards need more than one page somewhere only
+    // if a shard has more than 25; either way the next sweep finishes the work.
+    let report = sweep(&h).await;
+    assert_eq!(report.reassigned, 60, "{report:?}");
+    assert!(!report.stopped_early);
+}
+
+#[tokio::test]
+async fn the_due_index_pages_through_everything_exactly_once() {
+    use leadrouter::store::{DueKind, SweepStore};
+    let (h, _receiver) = due_leads(120).await;
+    let now = h.app.now().as_second();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    for shard in 0..leadrouter::store::dynamo::DUE_SHARDS {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = h
+                .store
+                .due(DueKind::Sla, shard, now, cursor.as_deref(), 7)
+                .await
+                .unwrap();
+            pages += 1;
+            seen.extend(page.items.into_iter().map(|i| i.lead_id));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    assert!(pages >= 120 / 7, "{pages} pages");
+    let count = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!((count, seen.len()), (120, 120));
+    // Nothing is due before the deadline.
+    let early = h
+        .store
+        .due(DueKind::Sla, 0, now - 120, None, 100)
+        .await
+        .unwrap();
+    assert!(early.items.is_empty());
+}
+
+#[tokio::test]
+async fn the_scheduled_event_runs_one_sweep_within_the_invocations_time() {
+    let (h, _receiver) = due_leads(5).await;
+    let path = format!("{}/events/scheduled.json", env!("CARGO_MANIFEST_DIR"));
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(event["detail-type"], "Scheduled Event");
+    let deadline_ms = (jiff::Timestamp::now().as_millisecond() + 60_000) as u64;
+    let report = leadrouter::sweep::scheduled(&h.app, deadline_ms).await.unwrap();
+    assert_eq!(report.reassigned, 5);
+    // An invocation already inside its safety margin does nothing.
+    let deadline_ms = (jiff::Timestamp::now().as_millisecond() + 5_000) as u64;
+    let report = leadrouter::sweep::scheduled(&h.app, deadline_ms).await.unwrap();
+    assert!(report.stopped_early);
+}
