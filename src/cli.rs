@@ -157,7 +157,7 @@ pub async fn run(cli: Cli) -> CliResult {
             if settings.notify.public_url.is_none() {
                 settings.notify.public_url = Some(format!("http://{addr}"));
             }
-            serve(&settings, addr, sweep_every).await
+            serve_with(&settings, addr, sweep_every, true).await
         }
         Command::Sweep { budget } => {
             let app = settings.app().await;
@@ -298,11 +298,24 @@ async fn create_key(
 }
 
 async fn serve(settings: &Settings, addr: SocketAddr, sweep_every: u64) -> CliResult {
+    serve_with(settings, addr, sweep_every, false).await
+}
+
+async fn serve_with(
+    settings: &Settings,
+    addr: SocketAddr,
+    sweep_every: u64,
+    inbox: bool,
+) -> CliResult {
     let app = settings.app().await;
     if sweep_every > 0 {
         tokio::spawn(sweep_forever(app.clone(), sweep_every));
     }
-    let router = crate::http::router(app)
+    let mut router = crate::http::router(app);
+    if inbox {
+        router = router.merge(dev_inbox::router());
+    }
+    let router = router
         .route("/", get(move || async move { Html(try_form_page(addr)) }))
         .route("/thanks", get(|| async { Html("<!doctype html><title>Thanks</title><h1>Thanks! A rep will be in touch shortly.</h1><p><a href=\"/\">Send another</a></p>") }));
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -313,6 +326,76 @@ async fn serve(settings: &Settings, addr: SocketAddr, sweep_every: u64) -> CliRe
         })
         .await?;
     Ok(())
+}
+
+/// A local stand-in for Slack and a CRM: `POST /dev/inbox/{channel}` keeps the last
+/// notifications (checking the webhook signature when `CRM_WEBHOOK_SECRET` is set) and
+/// `GET /dev/inbox` shows them, newest first. Only `leadrouter dev` serves it.
+mod dev_inbox {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Bytes;
+    use axum::extract::{Path, State};
+    use axum::http::HeaderMap;
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
+    use serde_json::{json, Value};
+
+    use crate::domain::notify::{verify_signature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+
+    type Inbox = Arc<Mutex<Vec<Value>>>;
+    const KEEP: usize = 100;
+
+    pub fn router() -> Router {
+        let inbox: Inbox = Arc::default();
+        Router::new()
+            .route("/dev/inbox", get(list))
+            .route("/dev/inbox/{channel}", post(receive))
+            .with_state(inbox)
+    }
+
+    async fn list(State(inbox): State<Inbox>) -> Json<Value> {
+        let got = inbox.lock().expect("inbox");
+        Json(Value::Array(got.iter().rev().cloned().collect()))
+    }
+
+    async fn receive(
+        State(inbox): State<Inbox>,
+        Path(channel): Path<String>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> &'static str {
+        let text = String::from_utf8_lossy(&body).to_string();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let signature = match (
+            std::env::var("CRM_WEBHOOK_SECRET").ok(),
+            header(SIGNATURE_HEADER),
+            header(TIMESTAMP_HEADER).and_then(|t| t.parse().ok()),
+        ) {
+            (Some(secret), Some(sig), Some(at)) => {
+                if verify_signature(&secret, at, &text, sig) {
+                    "valid"
+                } else {
+                    "INVALID"
+                }
+            }
+            (_, None, _) => "unsigned",
+            _ => "not checked",
+        };
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let summary = body["text"]
+            .as_str()
+            .or(body["type"].as_str())
+            .unwrap_or("")
+            .to_string();
+        tracing::info!(%channel, signature, "{summary}");
+        let mut got = inbox.lock().expect("inbox");
+        got.push(json!({ "channel": channel, "signature": signature, "body": body }));
+        if got.len() > KEEP {
+            got.remove(0);
+        }
+        "ok"
+    }
 }
 
 /// The local stand-in for the scheduled sweeper Lambda.

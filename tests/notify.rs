@@ -209,13 +209,22 @@ async fn slack_and_webhook_notifications_arrive_with_the_reason_deadline_link_an
     let slack = receiver.accepted("/slack/alex");
     assert_eq!(slack.len(), 1, "the owner hears at once");
     let text = slack[0].json()["text"].as_str().unwrap().to_string();
-    assert!(text.starts_with("New lead for Alex: Jane Doe at Acme"), "{text}");
+    assert!(
+        text.starts_with("New lead for Alex: Jane Doe at Acme"),
+        "{text}"
+    );
     let details = slack[0].json()["blocks"][1]["text"]["text"]
         .as_str()
         .unwrap()
         .to_string();
-    assert!(details.contains("*Why:* No earlier rule matched"), "{details}");
-    assert!(details.contains("*Acknowledge by:* 2026-11-24T15:15:00Z"), "{details}");
+    assert!(
+        details.contains("*Why:* No earlier rule matched"),
+        "{details}"
+    );
+    assert!(
+        details.contains("*Acknowledge by:* 2026-11-24T15:15:00Z"),
+        "{details}"
+    );
     assert!(ack_link(&slack[0]).contains(&format!("/leads/{id}/ack?token=1.")));
 
     let hooks = receiver.accepted("/hooks/crm");
@@ -274,7 +283,11 @@ async fn a_receiver_that_is_down_for_a_while_gets_the_notification_once_it_is_ba
     assert_eq!(hook["status"], "pending");
     assert_eq!(hook["attempts"], 1);
     assert_eq!(hook["last_error"], "the receiver answered HTTP 503");
-    assert_eq!(hook["next_attempt_at"], 1_795_532_400 + 30, "first retry 30 s later");
+    assert_eq!(
+        hook["next_attempt_at"],
+        1_795_532_400 + 30,
+        "first retry 30 s later"
+    );
 
     // Not due yet: nothing is sent.
     h.clock.set("2026-11-24T15:00:20Z");
@@ -307,8 +320,8 @@ async fn a_receiver_that_is_down_for_a_while_gets_the_notification_once_it_is_ba
     for note in stored["notifications"].as_array().unwrap() {
         assert_eq!(note["status"], "delivered", "{note}");
     }
-    // Nothing left to do.
-    h.clock.set("2026-11-24T18:00:00Z");
+    // Nothing left to do (before the SLA deadline, which would bring news of its own).
+    h.clock.set("2026-11-24T15:14:00Z");
     sweep(&h).await;
     assert_eq!(receiver.accepted("/hooks/crm").len(), 1);
 }
@@ -331,7 +344,11 @@ async fn a_receiver_that_never_answers_well_ends_dead_and_counted() {
         assert_eq!(note["status"], "dead", "{note}");
         assert_eq!(note["attempts"], 10);
     }
-    assert_eq!(receiver.attempts("/hooks/crm"), 10, "no attempt after death");
+    assert_eq!(
+        receiver.attempts("/hooks/crm"),
+        10,
+        "no attempt after death"
+    );
     let request = Request::get("/admin/metrics")
         .header("authorization", format!("Bearer {}", common::ADMIN_KEY))
         .body(Body::empty())
@@ -361,7 +378,10 @@ async fn an_unacknowledged_lead_is_reassigned_and_both_owners_and_the_manager_ar
     assert_eq!(stored["assignment_number"], 2);
     assert_eq!(stored["escalations"], 1);
     assert_eq!(stored["owners"], json!(["alex", "ava"]));
-    assert_eq!(stored["sla_due_at"], "2026-11-24T15:31:00Z", "a fresh 15 minutes");
+    assert_eq!(
+        stored["sla_due_at"], "2026-11-24T15:31:00Z",
+        "a fresh 15 minutes"
+    );
     assert_eq!(history_events(&stored), ["assigned", "reassigned"]);
     let reason = stored["history"][1]["reason"].as_str().unwrap();
     assert!(
@@ -391,7 +411,10 @@ async fn an_unacknowledged_lead_is_reassigned_and_both_owners_and_the_manager_ar
     h.clock.set("2026-11-24T15:20:00Z");
     let late = follow(&h.router, &alex_link).await;
     assert_eq!(late.status, StatusCode::CONFLICT, "{:?}", late.body);
-    assert_eq!(late.body["type"], "https://leadrouter.dev/problems/reassigned");
+    assert_eq!(
+        late.body["type"],
+        "https://leadrouter.dev/problems/reassigned"
+    );
     let ok = follow(&h.router, &ava_link).await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     let stored = get_lead(&h, &id).await;
@@ -465,7 +488,11 @@ async fn acknowledging_needs_the_owners_link_or_an_admin_key() {
         .unwrap();
     let page = h.send(page).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.as_str().unwrap().contains("<form method=\"post\""));
+    assert!(page
+        .body
+        .as_str()
+        .unwrap()
+        .contains("<form method=\"post\""));
     assert_eq!(get_lead(&h, &id).await["status"], "open");
     // The page's form post acknowledges.
     let token = link.split("token=").nth(1).unwrap();
@@ -489,7 +516,10 @@ async fn a_field_rep_who_misses_the_deadline_falls_back_to_inside_sales_then_the
     assert_eq!(sweep(&h).await.reassigned, 1);
     let stored = get_lead(&h, &id).await;
     assert_eq!(stored["assignment"]["owner"]["id"], "ivy");
-    assert_eq!(stored["assignment"]["rule_id"], "field", "still explained by its rule");
+    assert_eq!(
+        stored["assignment"]["rule_id"], "field",
+        "still explained by its rule"
+    );
     assert_eq!(receiver.accepted("/slack/ivy").len(), 1);
     assert_eq!(receiver.accepted("/slack/fred").len(), 2, "Fred is told");
 
@@ -500,7 +530,10 @@ async fn a_field_rep_who_misses_the_deadline_falls_back_to_inside_sales_then_the
     let stored = get_lead(&h, &id).await;
     assert_eq!(stored["status"], "queued");
     assert_eq!(stored["assignment"]["owner"]["id"], "unrouted");
-    assert!(stored.get("sla_due_at").is_none(), "a queue has no deadline");
+    assert!(
+        stored.get("sla_due_at").is_none(),
+        "a queue has no deadline"
+    );
     let reason = stored["history"][2]["reason"].as_str().unwrap();
     assert!(
         reason.contains("it was already escalated 1 time (the most rule 'field' allows)"),
@@ -509,7 +542,13 @@ async fn a_field_rep_who_misses_the_deadline_falls_back_to_inside_sales_then_the
     assert_eq!(receiver.accepted("/slack/managers").len(), 2);
     assert_eq!(receiver.accepted("/slack/ivy").len(), 2, "Ivy is told");
     h.clock.set("2026-11-24T17:00:00Z");
-    assert_eq!(sweep(&h).await, SweepReport { pages: 8, ..SweepReport::default() });
+    assert_eq!(
+        sweep(&h).await,
+        SweepReport {
+            pages: 8,
+            ..SweepReport::default()
+        }
+    );
 }
 
 /// Leads whose deadline passed: `count` of them, each assigned in the 4-rep pool.
@@ -540,7 +579,9 @@ rules:
 }
 
 /// Every lead item, with rep open counts checked against the leads they own.
-async fn check_books(h: &Harness) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+async fn check_books(
+    h: &Harness,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let items = h.items().await;
     let leads: Vec<_> = items
         .iter()
@@ -583,7 +624,12 @@ async fn two_sweeps_at_once_over_200_due_leads_escalate_each_exactly_once() {
     let alerts = receiver.accepted("/slack/managers");
     let mut alerted: Vec<String> = alerts
         .iter()
-        .map(|a| a.json()["blocks"][0]["text"]["text"].as_str().unwrap().to_string())
+        .map(|a| {
+            a.json()["blocks"][0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(alerted.len(), 200, "one alert per breach");
     alerted.dedup();
@@ -619,7 +665,11 @@ async fn an_acknowledgement_racing_a_sweep_is_never_overridden() {
             StatusCode::OK => {
                 acknowledged += 1;
                 assert_eq!(s(lead, "status"), "acknowledged", "{id}");
-                assert_eq!(num(lead, "assignment_no"), 1, "acknowledged, never reassigned");
+                assert_eq!(
+                    num(lead, "assignment_no"),
+                    1,
+                    "acknowledged, never reassigned"
+                );
             }
             StatusCode::CONFLICT => {
                 assert_eq!(s(lead, "status"), "open", "{id}");
@@ -638,7 +688,9 @@ async fn an_acknowledgement_racing_a_sweep_is_never_overridden() {
             .map(|i| s(i, "event"))
             .collect();
         assert_eq!(events.len(), 2, "{events:?}");
-        assert!(!(events.contains(&"acknowledged".into()) && events.contains(&"reassigned".into())));
+        assert!(
+            !(events.contains(&"acknowledged".into()) && events.contains(&"reassigned".into()))
+        );
     }
 }
 
@@ -699,10 +751,14 @@ async fn the_scheduled_event_runs_one_sweep_within_the_invocations_time() {
     let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(event["detail-type"], "Scheduled Event");
     let deadline_ms = (jiff::Timestamp::now().as_millisecond() + 60_000) as u64;
-    let report = leadrouter::sweep::scheduled(&h.app, deadline_ms).await.unwrap();
+    let report = leadrouter::sweep::scheduled(&h.app, deadline_ms)
+        .await
+        .unwrap();
     assert_eq!(report.reassigned, 5);
     // An invocation already inside its safety margin does nothing.
     let deadline_ms = (jiff::Timestamp::now().as_millisecond() + 5_000) as u64;
-    let report = leadrouter::sweep::scheduled(&h.app, deadline_ms).await.unwrap();
+    let report = leadrouter::sweep::scheduled(&h.app, deadline_ms)
+        .await
+        .unwrap();
     assert!(report.stopped_early);
 }

@@ -989,4 +989,106 @@ rules:
         assert_eq!(pool.schedule.len(), 4);
         assert_eq!(pool.overflow, None);
     }
+
+    #[test]
+    fn channels_and_slas_are_checked_with_their_paths() {
+        let errs = errors(
+            r#"
+channels:
+  - {id: plain-slack, type: slack, url: "https://hooks.slack.com/services/T/B/X"}
+  - {id: unsigned, type: webhook, url: "https://crm.example.com/hook"}
+  - {id: odd, type: webhook, url: "ftp://x", secret: {env: S}}
+reps:
+  - {id: ana, name: Ana}
+pools:
+  - {id: smb, reps: [ana], notify: [odd, unsigned, plain-slack]}
+rules:
+  - {id: default, route: {pool: smb}}
+"#,
+        );
+        for expected in [
+            "channels[0].url: a Slack webhook URL is a secret",
+            "channels[1].secret: a webhook needs a signing secret",
+            "channels[2].url: expected an http(s) URL",
+        ] {
+            assert!(
+                errs.iter().any(|e| e.starts_with(expected)),
+                "missing {expected} in {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sla_mistakes_are_reported_with_their_paths() {
+        let errs = errors(
+            r#"
+channels:
+  - {id: mgr, type: slack, url: {env: MGR}}
+reps:
+  - {id: ana, name: Ana, notify: [nowhere]}
+pools:
+  - id: smb
+    reps: [ana]
+    sla: {minutes: 0, alert: [gone], on_breach: {pool: missing}, max_escalations: 11}
+rules:
+  - id: named
+    when: {country: DE}
+    route: {rep: ana}
+    sla: {minutes: 15}
+  - id: default
+    route: {pool: smb}
+    sla: {minutes: 15, on_breach: escalate, alert: [mgr]}
+"#,
+        );
+        for expected in [
+            "reps[0].notify[0]: unknown channel 'nowhere'",
+            "pools[0].sla.minutes: minutes must be from 1 to 10080",
+            "pools[0].sla.on_breach.pool: unknown pool 'missing'",
+            "pools[0].sla.alert[0]: unknown channel 'gone'",
+            "pools[0].sla.max_escalations: at most 10",
+            "rules[0].sla.on_breach: reassign needs a pool",
+            "rules[1].sla.on_breach: expected reassign",
+        ] {
+            assert!(
+                errs.iter().any(|e| e.starts_with(expected)),
+                "missing {expected} in {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rule_sla_and_a_pool_sla_compile() {
+        let c = RoutingConfig::parse(
+            r#"
+channels:
+  - {id: mgr, type: slack, url: {aws_secret: leadrouter/slack-managers}}
+  - {id: crm, type: webhook, url: "https://crm.example.com/hook", secret: {env: CRM_SECRET}}
+reps:
+  - {id: ana, name: Ana, notify: [crm]}
+  - {id: bo, name: Bo}
+pools:
+  - {id: inside, reps: [bo], sla: {minutes: 30, business_hours: true}}
+rules:
+  - id: field
+    when: {country: DE}
+    route: {rep: ana}
+    sla: {minutes: 15, on_breach: {pool: inside}, alert: [mgr], max_escalations: 1}
+  - {id: default, route: {pool: inside}}
+"#,
+        )
+        .unwrap();
+        let field = c.rules[0].sla.as_ref().unwrap();
+        assert_eq!(field.on_breach, OnBreach::Pool("inside".into()));
+        assert_eq!((field.minutes, field.max_escalations), (15, 1));
+        assert_eq!(field.from, "rule 'field'");
+        let inside = c.pools["inside"].sla.as_ref().unwrap();
+        assert!(inside.business_hours);
+        assert_eq!(inside.on_breach, OnBreach::Reassign);
+        assert_eq!(inside.max_escalations, DEFAULT_MAX_ESCALATIONS);
+        assert_eq!(
+            c.channels["mgr"].url,
+            Setting::Secret(SecretRef::AwsSecret("leadrouter/slack-managers".into()))
+        );
+        assert_eq!(c.reps["ana"].notify, ["crm"]);
+    }
 }
