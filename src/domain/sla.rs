@@ -61,6 +61,10 @@ impl SlaPolicy {
     /// The deadline for an owner who got the lead at `from`: `minutes` later, or `minutes` of
     /// the owner's working time later when `business_hours` is set (holidays do not count).
     pub fn deadline(&self, owner: &Availability, from: Timestamp) -> Timestamp {
+        // Whole seconds: the deadline is shown to people and compared in Unix seconds.
+        let from = from
+            .round(jiff::Unit::Second)
+            .expect("rounding a timestamp to seconds stays in range");
         let plain = from + SignedDuration::from_mins(i64::from(self.minutes));
         if !self.business_hours {
             return plain;
