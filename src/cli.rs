@@ -13,7 +13,7 @@ use crate::domain::lead::Lead;
 use crate::domain::routing;
 use crate::runtime::Settings;
 use crate::service::{generate_key, hash_secret};
-use crate::store::{tables, ConfigStore, KeyKind, KeyRecord, KeyStore};
+use crate::store::{tables, AccountStore, ConfigStore, KeyKind, KeyRecord, KeyStore};
 
 /// Source key the `dev` command installs for local experiments.
 pub const DEV_SOURCE_KEY: &str = "lrs_local_dev_source_key";
@@ -85,6 +85,19 @@ enum Command {
     /// Manage source and admin keys (only their hashes are stored).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage accounts (companies with owners that rules can route to).
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCommand {
+    /// Load accounts from a CSV (header: id,name,domains,owner,tier,list) or JSON file;
+    /// idempotent by id.
+    Load {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +235,20 @@ pub async fn run(cli: Cli) -> CliResult {
             let key = create_key(&settings, kind, &name, redirects, key).await?;
             println!("{key}");
             eprintln!("store this key now: only its hash is kept");
+            Ok(())
+        }
+        Command::Accounts(AccountsCommand::Load { file }) => {
+            let text = std::fs::read_to_string(&file)?;
+            let accounts = crate::domain::account::parse_accounts(&text).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+                format!(
+                    "{} is invalid; nothing was stored:\n{}",
+                    file.display(),
+                    lines.join("\n")
+                )
+            })?;
+            let report = settings.store().await.put_accounts(&accounts).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Keys(KeysCommand::Revoke { key }) => {

@@ -11,9 +11,11 @@ use sha2::{Digest, Sha256};
 use async_trait::async_trait;
 
 use crate::delivery::Notifier;
+use crate::domain::account::{self, AccountMatch};
 use crate::domain::config::{Destination, Pool, RoutingConfig, Strategy};
 use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
+use crate::domain::qualify;
 use crate::domain::roster;
 use crate::domain::routing::{
     self, Assignment, CapCounter, Decision, Owner, RepClaim, Skip, SkipReason, Trail,
@@ -21,9 +23,9 @@ use crate::domain::routing::{
 use crate::domain::sla::SlaPolicy;
 use crate::metrics;
 use crate::store::{
-    IdempotencyClaim, IdempotencyToken, KeyKind, KeyRecord, NewLead, Outgoing, RecordError,
-    Refusal, StatusAction, StatusOutcome, Store, StoreError, StoreResult, StoredLead,
-    StoredResponse,
+    Contact, ContactWrite, IdempotencyClaim, IdempotencyToken, KeyKind, KeyRecord, NewLead,
+    Outgoing, RecordError, Refusal, StatusAction, StatusOutcome, Store, StoreError, StoreResult,
+    StoredLead, StoredResponse,
 };
 
 /// Where the current time comes from; tests supply a fixed one.
@@ -51,6 +53,8 @@ const LOAD_RETRIES: u32 = 4;
 const KNOWN_FULL_LIMIT: usize = 10_000;
 /// How long a rep who joins a `least_loaded` pool counts as at least as loaded as the others.
 const JOIN_FLOOR_SECONDS: i64 = 24 * 60 * 60;
+/// How long an identical submission without an Idempotency-Key counts as a double click.
+pub const DOUBLE_SUBMIT_WINDOW_SECONDS: i64 = 60;
 /// How long a concurrent twin waits for the first request to finish before answering 409.
 const TWIN_WAIT: Duration = Duration::from_secs(10);
 
@@ -304,22 +308,28 @@ impl App {
     }
 
     /// Routes and stores a lead, or replays the stored answer for a retried Idempotency-Key.
+    /// Without an Idempotency-Key, the same lead from the same source within
+    /// [`DOUBLE_SUBMIT_WINDOW_SECONDS`] is a double click: it gets the first one's answer.
     pub async fn intake(&self, request: IntakeRequest) -> Result<Intake, IntakeError> {
-        let token = match &request.idempotency_key {
-            None => None,
-            Some(key) => {
-                let token = IdempotencyToken {
-                    key: format!("{}#{}", request.source, hash_secret(key)),
-                    token: uuid::Uuid::new_v4().to_string(),
-                };
-                let request_hash =
-                    hash_secret(&serde_json::to_string(&request.lead).unwrap_or_default());
-                if let Some(replay) = self.claim_or_wait(&token, &request_hash).await? {
-                    return Ok(replay);
-                }
-                Some(token)
-            }
+        let request_hash = hash_secret(&serde_json::to_string(&request.lead).unwrap_or_default());
+        let (key, keep) = match &request.idempotency_key {
+            Some(key) => (
+                format!("{}#{}", request.source, hash_secret(key)),
+                crate::store::dynamo::IDEMPOTENCY_TTL_SECONDS,
+            ),
+            None => (
+                format!("{}#auto#{request_hash}", request.source),
+                DOUBLE_SUBMIT_WINDOW_SECONDS,
+            ),
         };
+        let token = IdempotencyToken {
+            key,
+            token: uuid::Uuid::new_v4().to_string(),
+        };
+        if let Some(replay) = self.claim_or_wait(&token, &request_hash, keep).await? {
+            return Ok(replay);
+        }
+        let token = Some(token);
         let result = self.route_and_record(&request, token.as_ref()).await;
         if let (Err(_), Some(token)) = (&result, &token) {
             if let Err(e) = self.store.release_idempotency(token).await {
@@ -333,6 +343,7 @@ impl App {
         &self,
         token: &IdempotencyToken,
         request_hash: &str,
+        keep_seconds: i64,
     ) -> Result<Option<Intake>, IntakeError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(20);
@@ -340,7 +351,13 @@ impl App {
             let now = self.now().as_second();
             let claim = match self
                 .store
-                .claim_idempotency(token, request_hash, now, IDEMPOTENCY_LEASE_SECONDS)
+                .claim_idempotency(
+                    token,
+                    request_hash,
+                    now,
+                    IDEMPOTENCY_LEASE_SECONDS,
+                    keep_seconds,
+                )
                 .await
             {
                 // The record is inside another request's transaction right now: it is in progress.
@@ -373,50 +390,186 @@ impl App {
         token: Option<&IdempotencyToken>,
     ) -> Result<Intake, IntakeError> {
         let now = self.now();
+        let active = match self.active_config().await {
+            Ok(active) => Ok(active),
+            Err(StoreError::Other(problem)) => {
+                tracing::error!(%problem, "routing config unusable; lead goes to the fallback queue");
+                Err("The active routing config could not be loaded")
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut lead = request.lead.clone();
+        if let Ok(Some((_, config))) = &active {
+            lead.qualification = Some(qualify::qualify(
+                &config.qualification,
+                &lead,
+                &request.source,
+            ));
+            lead.account = self.match_account(&lead).await?;
+        }
         let draft = Draft {
             lead_id: uuid::Uuid::now_v7().to_string(),
             received_at: now.to_string(),
             now,
             request,
             token,
+            lead,
         };
-        let fallback =
-            |why: &str| routing::fallback(crate::domain::config::DEFAULT_FALLBACK_QUEUE, why);
-        let (intake, outgoing) = match self.active_config().await {
+        let (intake, outgoing) = match &active {
             Ok(Some((version, config))) => {
-                let decision = routing::decide(&config, &request.lead);
-                let commit = IntakeCommit {
-                    app: self,
-                    draft: &draft,
-                    config: Some(&config),
-                    rule_sla: decision.rule.sla.as_ref(),
-                };
-                let start = decision.rule.route.clone();
-                self.route(&commit, version, &config, &decision, start, &[], now)
+                let mut attempt = 0;
+                loop {
+                    // A contact created or handed over meanwhile: decide again with it.
+                    match self.route_lead(&draft, *version, config).await {
+                        Err(RecordError::Refused(Refusal::ContactChanged)) if attempt < 3 => {
+                            attempt += 1
+                        }
+                        other => break other?,
+                    }
+                }
+            }
+            Ok(None) | Err(_) => {
+                let why = active.err().unwrap_or("No routing config is active");
+                let fallback =
+                    routing::fallback(crate::domain::config::DEFAULT_FALLBACK_QUEUE, why);
+                IntakeCommit::bare(self, &draft)
+                    .commit(fallback, None, None)
                     .await?
             }
-            Ok(None) => {
-                let commit = IntakeCommit::bare(self, &draft);
-                commit
-                    .commit(fallback("No routing config is active"), None, None)
-                    .await?
-            }
-            Err(StoreError::Other(problem)) => {
-                tracing::error!(%problem, "routing config unusable; lead goes to the fallback queue");
-                let commit = IntakeCommit::bare(self, &draft);
-                commit
-                    .commit(
-                        fallback("The active routing config could not be loaded"),
-                        None,
-                        None,
-                    )
-                    .await?
-            }
-            Err(e) => return Err(e.into()),
         };
         self.deliver_now(&draft.lead_id, &outgoing, request.base_url.as_deref())
             .await;
         Ok(intake)
+    }
+
+    /// The account a lead belongs to: by email domain (website for free-mail), most specific
+    /// domain first.
+    async fn match_account(&self, lead: &Lead) -> StoreResult<Option<AccountMatch>> {
+        let Some(domain) = account::lead_domain(lead) else {
+            return Ok(None);
+        };
+        let candidates = account::candidates(&domain);
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let found = self.store.accounts_by_domain(&candidates).await?;
+        Ok(account::best_match(&domain, &found))
+    }
+
+    /// Routes a qualified lead: spam nowhere; a returning contact back to its owner if the
+    /// config says so and the owner can take it; a lead missing required fields to the
+    /// data-quality queue; everything else by the rules.
+    async fn route_lead(
+        &self,
+        draft: &Draft<'_>,
+        version: u64,
+        config: &RoutingConfig,
+    ) -> Result<(Intake, Vec<Outgoing>), RecordError> {
+        let q = draft.lead.qualification.clone().unwrap_or_default();
+        let decision = routing::decide(config, &draft.lead);
+        let mut commit = IntakeCommit {
+            app: self,
+            draft,
+            config: Some(config),
+            rule_sla: decision.rule.sla.as_ref(),
+            prefix: None,
+            contact: None,
+        };
+        if q.spam {
+            let why = format!(
+                "The honeypot field '{}' was filled: stored as spam, routed nowhere",
+                config.qualification.honeypot_field
+            );
+            let mut spam = routing::fallback("spam", &why);
+            spam.reason = format!("{why}.");
+            return commit.commit(spam, None, None).await;
+        }
+        let key = draft.lead.email.as_ref().map(|e| e.contact_key());
+        let earlier = match &key {
+            Some(key) => self.earlier_lead(key).await?,
+            None => None,
+        };
+        if let (Some(key), None) = (&key, &earlier) {
+            commit.contact = Some(ContactPlan::New(key.clone()));
+        }
+        if let (Some(key), Some((contact, earlier))) = (&key, &earlier) {
+            let seen = routing::EarlierLead {
+                lead_id: &earlier.lead_id,
+                owner: &earlier.assignment.owner,
+                status: &earlier.status,
+                received_at: earlier.received_at.parse().unwrap_or(draft.now),
+            };
+            let plan = |back| ContactPlan::Returning {
+                key: key.clone(),
+                owning_lead: contact.lead_id.clone(),
+                back_to_owner: back,
+            };
+            match routing::returning_owner(config, &seen, draft.now) {
+                routing::Returning::Owner(rep) => {
+                    commit.contact = Some(plan(true));
+                    let assignment = routing::to_returning_owner(config, version, &rep, &seen);
+                    let claim = RepClaim {
+                        rep: rep.clone(),
+                        pool: None,
+                        caps: Vec::new(),
+                        max_open: None,
+                    };
+                    match commit.commit(assignment, Some(claim), None).await {
+                        Err(RecordError::Refused(Refusal::NotOnRoster)) => {
+                            self.forget_config();
+                            commit.prefix = Some(format!(
+                                "Returning contact (first seen as lead {}), but its owner {} was just removed or made inactive, so it was routed by the rules.",
+                                seen.lead_id,
+                                seen.owner.name()
+                            ));
+                        }
+                        other => return other,
+                    }
+                }
+                routing::Returning::Rules(why) => {
+                    commit.prefix = Some(format!(
+                        "Returning contact (first seen as lead {}), but {why}, so it was routed by the rules.",
+                        seen.lead_id
+                    ));
+                }
+                routing::Returning::Off => {}
+            }
+            commit.contact = Some(plan(false));
+        }
+        let start = if q.missing.is_empty() {
+            decision.rule.route.clone()
+        } else {
+            let note = format!(
+                "Missing {} (required for source '{}'), so it goes to data quality.",
+                q.missing.join(", "),
+                draft.request.source
+            );
+            commit.prefix = Some(match commit.prefix.take() {
+                Some(p) => format!("{p} {note}"),
+                None => note,
+            });
+            Destination::Queue(config.qualification.data_quality_queue.clone())
+        };
+        self.route(
+            &commit,
+            version,
+            config,
+            &decision,
+            start,
+            &[],
+            &draft.lead,
+            draft.now,
+        )
+        .await
+    }
+
+    /// The contact with this key and the lead it is owned through, if both exist.
+    async fn earlier_lead(&self, key: &str) -> StoreResult<Option<(Contact, StoredLead)>> {
+        let Some(contact) = self.store.contact(key).await? else {
+            return Ok(None);
+        };
+        let lead = self.store.get_lead(&contact.lead_id).await?;
+        Ok(lead.map(|lead| (contact, lead)))
     }
 
     /// Follows a destination: a named rep, a pool (and its overflow chain) or a queue; the
@@ -431,12 +584,14 @@ impl App {
         decision: &Decision<'_>,
         start: Destination,
         exclude: &[String],
+        lead: &crate::domain::lead::Lead,
         now: jiff::Timestamp,
     ) -> Result<C::Done, RecordError> {
         let mut trail = Trail::default();
         let mut destination = start;
         loop {
             destination = match destination {
+                Destination::AccountOwner => routing::account_owner(config, lead, &mut trail),
                 Destination::Queue(queue) => {
                     let assignment = routing::to_queue(config, version, decision, &trail, &queue);
                     return commit.commit(assignment, None, None).await;
@@ -453,7 +608,8 @@ impl App {
                             };
                             match commit.commit(assignment, Some(claim), None).await {
                                 Ok(done) => return Ok(done),
-                                Err(e @ RecordError::Refused(Refusal::LeadChanged)) => {
+                                Err(e @ RecordError::Refused(Refusal::LeadChanged))
+                                | Err(e @ RecordError::Refused(Refusal::ContactChanged)) => {
                                     return Err(e)
                                 }
                                 Err(RecordError::Refused(_)) => {
@@ -574,7 +730,8 @@ impl App {
                 let reason = match commit.commit(assignment, Some(claim), ticket).await {
                     Ok(done) => return Ok(Some(done)),
                     Err(e @ RecordError::Store(_)) => return Err(e),
-                    Err(e @ RecordError::Refused(Refusal::LeadChanged)) => return Err(e),
+                    Err(e @ RecordError::Refused(Refusal::LeadChanged))
+                    | Err(e @ RecordError::Refused(Refusal::ContactChanged)) => return Err(e),
                     Err(RecordError::Refused(Refusal::LoadRose)) => {
                         metrics::bump(&metrics::COUNTERS.load_refusals);
                         load_rose = true;
@@ -702,6 +859,23 @@ struct IntakeCommit<'a> {
     draft: &'a Draft<'a>,
     config: Option<&'a RoutingConfig>,
     rule_sla: Option<&'a SlaPolicy>,
+    /// A sentence put before the routing reason (returning contact, missing fields).
+    prefix: Option<String>,
+    /// The lead's contact.
+    contact: Option<ContactPlan>,
+}
+
+/// What happens to the lead's contact.
+#[derive(Debug, Clone)]
+enum ContactPlan {
+    /// A new contact, owned through this lead.
+    New(String),
+    /// A returning contact; `back_to_owner` when this lead went to the owning lead's owner.
+    Returning {
+        key: String,
+        owning_lead: String,
+        back_to_owner: bool,
+    },
 }
 
 impl<'a> IntakeCommit<'a> {
@@ -712,6 +886,8 @@ impl<'a> IntakeCommit<'a> {
             draft,
             config: None,
             rule_sla: None,
+            prefix: None,
+            contact: None,
         }
     }
 }
@@ -722,22 +898,58 @@ impl Commit for IntakeCommit<'_> {
 
     async fn commit(
         &self,
-        assignment: Assignment,
+        mut assignment: Assignment,
         claim: Option<RepClaim>,
         ticket: Option<(String, u64)>,
     ) -> Result<Self::Done, RecordError> {
         let draft = self.draft;
-        let receipt = receipt(&draft.lead_id, &draft.received_at, &assignment);
+        if let Some(prefix) = &self.prefix {
+            assignment.reason = format!("{prefix} {}", assignment.reason);
+        }
+        let spam = draft.lead.qualification.as_ref().is_some_and(|q| q.spam);
+        let receipt = if spam {
+            // The same answer a real lead gets, so a bot learns nothing.
+            let fallback = self
+                .config
+                .map_or(crate::domain::config::DEFAULT_FALLBACK_QUEUE, |c| {
+                    c.fallback_queue.as_str()
+                });
+            let decoy = routing::fallback(fallback, "Received");
+            receipt(&draft.lead_id, &draft.received_at, &decoy)
+        } else {
+            receipt(&draft.lead_id, &draft.received_at, &assignment)
+        };
+        let contact = self.contact.as_ref().map(|plan| match plan {
+            ContactPlan::New(key) => ContactWrite::New { key: key.clone() },
+            ContactPlan::Returning {
+                key,
+                owning_lead,
+                back_to_owner,
+            } => ContactWrite::Returning {
+                key: key.clone(),
+                owning_lead: owning_lead.clone(),
+                take_over: !back_to_owner && matches!(assignment.owner, Owner::Rep { .. }),
+                note: crate::store::HistoryEntry {
+                    at: draft.received_at.clone(),
+                    event: "returned".into(),
+                    reason: format!(
+                        "The same contact sent lead {}: {}",
+                        draft.lead_id, assignment.reason
+                    ),
+                },
+            },
+        });
         let body = serde_json::to_string(&receipt)
             .map_err(|e| StoreError::Other(format!("encode receipt: {e}")))?;
         let (deadline, notifications) = match self.config {
+            Some(_) if spam => (None, Vec::new()),
             Some(config) => {
                 let deadline =
                     crate::outbox::deadline(config, &assignment, self.rule_sla, draft.now);
                 let notices = crate::outbox::assigned(
                     config,
                     &draft.lead_id,
-                    &draft.request.lead,
+                    &draft.lead,
                     &assignment,
                     1,
                     deadline.as_ref(),
@@ -752,13 +964,15 @@ impl Commit for IntakeCommit<'_> {
             lead_id: draft.lead_id.clone(),
             source: draft.request.source.clone(),
             received_at: draft.received_at.clone(),
-            lead: draft.request.lead.clone(),
+            lead: draft.lead.clone(),
             assignment,
             claim,
             ticket,
             idempotency: draft.token.map(|t| (t.clone(), StoredResponse { body })),
             deadline,
             notifications,
+            contact,
+            spam,
         };
         self.app.store.record_assignment(&new).await?;
         metrics::bump(&metrics::COUNTERS.leads);
@@ -791,6 +1005,8 @@ struct Draft<'r> {
     now: jiff::Timestamp,
     request: &'r IntakeRequest,
     token: Option<&'r IdempotencyToken>,
+    /// The lead with what intake found (qualification, account).
+    lead: Lead,
 }
 
 fn receipt(lead_id: &str, received_at: &str, a: &Assignment) -> LeadReceipt {

@@ -195,7 +195,9 @@ impl App {
             now,
         };
         let result = self
-            .route(&commit, version, &config, &decision, start, &exclude, now)
+            .route(
+                &commit, version, &config, &decision, start, &exclude, &lead.lead, now,
+            )
             .await;
         match result {
             Ok((queued, notices)) => {

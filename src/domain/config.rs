@@ -10,6 +10,7 @@ use serde_json::Value as Json;
 use super::availability::{self, Absence, Availability, Shift};
 use super::distribution::{Schedule, MAX_CYCLE};
 use super::notify::{Channel, ChannelKind, SecretRef, Setting};
+use super::qualify::{QualifyConfig, ScoreRule};
 use super::rules::{Condition, ConfigError};
 use super::sla::{OnBreach, SlaPolicy, DEFAULT_MAX_ESCALATIONS};
 
@@ -31,8 +32,84 @@ struct Document {
     queues: Vec<QueueDoc>,
     #[serde(default)]
     channels: Vec<ChannelDoc>,
+    #[serde(default)]
+    qualification: Option<QualificationDoc>,
+    #[serde(default)]
+    returning_contacts: Option<ReturningDoc>,
     rules: Vec<RuleDoc>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainListDoc {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QualificationDoc {
+    #[serde(default)]
+    free_mail: DomainListDoc,
+    #[serde(default)]
+    disposable: DomainListDoc,
+    #[serde(default)]
+    honeypot_field: Option<String>,
+    #[serde(default)]
+    data_quality_queue: Option<String>,
+    #[serde(default)]
+    required_fields: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    scoring: Vec<ScoreDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreDoc {
+    label: String,
+    when: Json,
+    points: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReturningDoc {
+    #[serde(default)]
+    when: ReturningWhen,
+    #[serde(default)]
+    days: Option<u32>,
+}
+
+/// When a returning contact goes back to the owner of their earlier lead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturningWhen {
+    /// Whenever the owner can still take it.
+    #[default]
+    Always,
+    /// Only if the earlier lead arrived within `days`.
+    Recent,
+    /// Only while the earlier lead is still open (not closed).
+    Open,
+    /// Never: every lead is routed by the rules.
+    Never,
+}
+
+/// The returning-contact rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Returning {
+    /// When it applies.
+    pub when: ReturningWhen,
+    /// The window for [`ReturningWhen::Recent`].
+    pub days: u32,
+}
+
+/// Default window for `returning_contacts: {when: recent}`.
+pub const DEFAULT_RETURNING_DAYS: u32 = 90;
+/// Routing target that names the matched account's owner.
+pub const ACCOUNT_OWNER: &str = "account.owner";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -257,6 +334,8 @@ pub enum Destination {
     Pool(String),
     /// A queue worked by the team, not yet by one person.
     Queue(String),
+    /// The owner of the account the lead matched (`rep: account.owner`).
+    AccountOwner,
 }
 
 /// One routing rule.
@@ -289,6 +368,10 @@ pub struct RoutingConfig {
     pub rules: Vec<Rule>,
     /// Notification channels by id.
     pub channels: HashMap<String, Channel>,
+    /// Free-mail, disposable, honeypot, score and required-field settings.
+    pub qualification: QualifyConfig,
+    /// When a returning contact goes back to their earlier owner.
+    pub returning: Returning,
 }
 
 impl RoutingConfig {
@@ -533,6 +616,7 @@ impl RoutingConfig {
             }
             let route_path = format!("{path}.route");
             let route = match (rule.route.rep, rule.route.pool, rule.route.queue) {
+                (Some(rep), None, None) if rep == ACCOUNT_OWNER => Destination::AccountOwner,
                 (Some(rep), None, None) => {
                     if !reps.contains_key(&rep) {
                         errors.push(ConfigError::new(
@@ -593,6 +677,25 @@ impl RoutingConfig {
                 sla,
             });
         }
+        let qualification = compile_qualification(doc.qualification, &mut queues, &mut errors);
+        let returning = match doc.returning_contacts {
+            None => Returning {
+                when: ReturningWhen::Always,
+                days: DEFAULT_RETURNING_DAYS,
+            },
+            Some(r) => {
+                if r.days == Some(0) || r.days.is_some_and(|d| d > 3650) {
+                    errors.push(ConfigError::new(
+                        "returning_contacts.days",
+                        "days must be from 1 to 3650",
+                    ));
+                }
+                Returning {
+                    when: r.when,
+                    days: r.days.unwrap_or(DEFAULT_RETURNING_DAYS),
+                }
+            }
+        };
         if !last_is_catch_all {
             errors.push(ConfigError::new(
                 "rules",
@@ -607,11 +710,90 @@ impl RoutingConfig {
                 queues,
                 rules,
                 channels,
+                qualification,
+                returning,
             })
         } else {
             Err(errors)
         }
     }
+}
+
+/// Compiles the qualification settings; declares the data-quality queue.
+fn compile_qualification(
+    doc: Option<QualificationDoc>,
+    queues: &mut HashMap<String, String>,
+    errors: &mut Vec<ConfigError>,
+) -> QualifyConfig {
+    let mut config = QualifyConfig::default();
+    let Some(doc) = doc else {
+        queues
+            .entry(config.data_quality_queue.clone())
+            .or_insert_with(|| "Data quality".into());
+        return config;
+    };
+    let domains = |list: Vec<String>, path: &str, errors: &mut Vec<ConfigError>| {
+        let mut set = HashSet::new();
+        for (j, d) in list.into_iter().enumerate() {
+            match super::normalize::website_domain(&d) {
+                Some(d) => {
+                    set.insert(d);
+                }
+                None => errors.push(ConfigError::new(
+                    format!("{path}[{j}]"),
+                    format!("'{d}' is not a domain"),
+                )),
+            }
+        }
+        set
+    };
+    config.free_mail_add = domains(doc.free_mail.add, "qualification.free_mail.add", errors);
+    config.free_mail_remove = domains(
+        doc.free_mail.remove,
+        "qualification.free_mail.remove",
+        errors,
+    );
+    config.disposable_add = domains(doc.disposable.add, "qualification.disposable.add", errors);
+    if !doc.disposable.remove.is_empty() {
+        errors.push(ConfigError::new(
+            "qualification.disposable.remove",
+            "the disposable list can only be added to",
+        ));
+    }
+    if let Some(field) = doc.honeypot_field {
+        config.honeypot_field = super::lead::canonical_key(&field);
+    }
+    if let Some(queue) = doc.data_quality_queue {
+        check_id(&queue, "qualification.data_quality_queue", errors);
+        config.data_quality_queue = queue;
+    }
+    queues
+        .entry(config.data_quality_queue.clone())
+        .or_insert_with(|| "Data quality".into());
+    for (source, fields) in doc.required_fields {
+        let mut checks = Vec::new();
+        for (j, field) in fields.into_iter().enumerate() {
+            let path = format!("qualification.required_fields.{source}[{j}]");
+            let presence = serde_json::json!({ field.clone(): {"exists": true} });
+            checks.push((field, Condition::compile(&presence, &path, errors)));
+        }
+        config.required.insert(source, checks);
+    }
+    for (i, score) in doc.scoring.into_iter().enumerate() {
+        let path = format!("qualification.scoring[{i}]");
+        if !score.points.is_finite() {
+            errors.push(ConfigError::new(
+                format!("{path}.points"),
+                "expected a number",
+            ));
+        }
+        config.scoring.push(ScoreRule {
+            when: Condition::compile(&score.when, &format!("{path}.when"), errors),
+            label: score.label,
+            points: score.points,
+        });
+    }
+    config
 }
 
 /// Ids the parts of a config refer to.

@@ -65,6 +65,20 @@ impl Email {
         }
         Ok(Self { address, domain })
     }
+
+    /// The person behind the address, for recognising a returning contact: lower-case, the
+    /// `+tag` dropped, and for Gmail the dots in the local part too (Gmail ignores them).
+    pub fn contact_key(&self) -> String {
+        let (local, domain) = self
+            .address
+            .rsplit_once('@')
+            .unwrap_or((&self.address, &self.domain));
+        let local = local.split('+').next().unwrap_or(local);
+        match domain {
+            "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+            _ => format!("{local}@{domain}"),
+        }
+    }
 }
 
 /// The fields leadrouter knows by name. Anything else becomes a custom attribute.
@@ -89,6 +103,8 @@ enum Known {
     Score,
     Title,
     Message,
+    Consent,
+    DoNotContact,
 }
 
 /// Maps the many spellings forms use onto a known field.
@@ -120,6 +136,8 @@ fn known_field(key: &str) -> Option<Known> {
         "score" | "lead_score" => Score,
         "title" | "job_title" | "role" => Title,
         "message" | "comments" | "comment" | "notes" => Message,
+        "consent" | "marketing_consent" | "gdpr_consent" | "opt_in" => Consent,
+        "do_not_contact" | "dnc" | "do_not_call" | "opt_out" => DoNotContact,
         _ => return None,
     })
 }
@@ -190,6 +208,18 @@ pub struct Lead {
     /// Fields leadrouter does not know by name, kept for rules to test.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub custom: BTreeMap<String, String>,
+    /// Whether the person consented to be contacted (as the form says).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub consent: Option<bool>,
+    /// The person asked not to be contacted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub do_not_contact: Option<bool>,
+    /// The account the lead belongs to, found by intake (never taken from the input).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub account: Option<crate::domain::account::AccountMatch>,
+    /// What qualification found, set by intake (never taken from the input).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub qualification: Option<crate::domain::qualify::Qualification>,
     /// Values that were present but could not be understood (kept out of routing).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub warnings: Vec<FieldError>,
@@ -275,6 +305,14 @@ impl Lead {
                 Some(Known::Source) => lead.source = text(),
                 Some(Known::Title) => lead.title = text(),
                 Some(Known::Message) => lead.message = Some(value.to_string()),
+                Some(Known::Consent) => match flag(value) {
+                    Some(yes) => lead.consent = Some(yes),
+                    None => lead.warn(raw_key, "expected yes or no"),
+                },
+                Some(Known::DoNotContact) => match flag(value) {
+                    Some(yes) => lead.do_not_contact = Some(yes),
+                    None => lead.warn(raw_key, "expected yes or no"),
+                },
                 None => {
                     if let Some(utm) = key.strip_prefix("utm_") {
                         lead.utm.insert(utm.to_string(), value.to_string());
@@ -336,9 +374,13 @@ impl Lead {
 
     /// Whether the email is at a free-mail provider.
     pub fn is_free_mail(&self) -> bool {
-        self.email
-            .as_ref()
-            .is_some_and(|e| normalize::is_free_mail(&e.domain))
+        match &self.qualification {
+            Some(q) => q.free_mail,
+            None => self
+                .email
+                .as_ref()
+                .is_some_and(|e| normalize::is_free_mail(&e.domain)),
+        }
     }
 
     /// A short label for logs and messages that names no person: company or email domain.
@@ -347,6 +389,15 @@ impl Lead {
             .clone()
             .or_else(|| self.email.as_ref().map(|e| format!("@{}", e.domain)))
             .unwrap_or_else(|| "a lead".to_string())
+    }
+}
+
+/// A form's yes/no: checkboxes send "on", APIs send true or 1.
+fn flag(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" | "1" | "on" | "checked" => Some(true),
+        "no" | "n" | "false" | "0" | "off" => Some(false),
+        _ => None,
     }
 }
 

@@ -1,12 +1,14 @@
 //! The pure domain: leads, routing config, rules and assignment decisions. No AWS, HTTP or
 //! tokio types appear here; everything takes data in and returns decisions out.
 
+pub mod account;
 pub mod availability;
 pub mod config;
 pub mod distribution;
 pub mod lead;
 pub mod normalize;
 pub mod notify;
+pub mod qualify;
 pub mod roster;
 pub mod routing;
 pub mod rules;

@@ -94,7 +94,7 @@ impl EventType {
 }
 
 /// The lead as shown in a notification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadSummary {
     /// Full name, if given.
     pub name: Option<String>,
@@ -112,6 +112,18 @@ pub struct LeadSummary {
     pub product: Option<String>,
     /// Job title.
     pub title: Option<String>,
+    /// Consent to be contacted, as the form gave it.
+    #[serde(default)]
+    pub consent: Option<bool>,
+    /// The person asked not to be contacted: do not call or email.
+    #[serde(default)]
+    pub do_not_contact: bool,
+    /// The qualified score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// The matched account's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl LeadSummary {
@@ -136,6 +148,10 @@ impl LeadSummary {
             }),
             product: lead.product.clone(),
             title: lead.title.clone(),
+            consent: lead.consent,
+            do_not_contact: lead.do_not_contact.unwrap_or(false),
+            score: lead.qualification.as_ref().map(|q| q.score).or(lead.score),
+            account: lead.account.as_ref().map(|a| a.account.name.clone()),
         }
     }
 
@@ -152,7 +168,7 @@ impl LeadSummary {
 
 /// One notification as recorded in the outbox with the assignment that caused it. Frozen at
 /// that moment: every attempt sends the same facts under the same event id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// Unique per notification; receivers de-duplicate on it.
     pub event_id: String,
@@ -219,7 +235,15 @@ fn slack(m: &Message, ack_url: Option<&str>) -> serde_json::Value {
         ),
     };
     let mut details = String::new();
+    if m.lead.do_not_contact {
+        details.push_str(":no_entry: *Do not contact:* the person asked not to be contacted.\n");
+    }
+    let score = m.lead.score.map(|s| s.to_string());
+    let consent = m.lead.consent.map(|c| if c { "yes" } else { "no" }.to_string());
     let facts = [
+        ("Account", &m.lead.account),
+        ("Score", &score),
+        ("Consent", &consent),
         ("Company", &m.lead.company),
         ("Title", &m.lead.title),
         ("Email", &m.lead.email),
@@ -338,6 +362,10 @@ mod tests {
                 employees: Some("51-200".into()),
                 product: None,
                 title: None,
+                consent: Some(true),
+                do_not_contact: false,
+                score: None,
+                account: None,
             },
             owner: Owner::Rep {
                 id: "alex".into(),

@@ -178,6 +178,8 @@ pub struct Trail {
     pub skipped: Vec<Skip>,
     /// Pools in which nobody could take the lead, in order.
     pub overflowed: Vec<String>,
+    /// Other things that sent the lead elsewhere (no account owner, ...), as phrases.
+    pub notes: Vec<String>,
 }
 
 /// An assignment and its explanation, stored with the lead.
@@ -433,7 +435,7 @@ fn trail_reason(config: &RoutingConfig, trail: &Trail) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut parts = Vec::new();
+    let mut parts: Vec<String> = trail.notes.clone();
     let named = skips_in(None);
     if !named.is_empty() {
         parts.push(format!("named owner {named} could not take it"));
@@ -619,6 +621,9 @@ pub fn simulate(config: &RoutingConfig, lead: &Lead, turn: u64, now: Timestamp) 
     loop {
         match destination {
             Destination::Queue(q) => return to_queue(config, 0, &decision, &trail, &q),
+            Destination::AccountOwner => {
+                destination = account_owner(config, lead, &mut trail);
+            }
             Destination::Rep(id) => match config.reps[&id].availability.check_present(now) {
                 Ok(()) => return to_named_rep(config, 0, &decision, &id),
                 Err(why) => {
@@ -642,6 +647,117 @@ pub fn simulate(config: &RoutingConfig, lead: &Lead, turn: u64, now: Timestamp) 
                 destination = overflow_of(config, pool);
             }
         }
+    }
+}
+
+/// Where `rep: account.owner` sends a lead: the matched account's owner if they are a rep of
+/// this config; otherwise the fallback queue, with the reason noted in the trail.
+pub fn account_owner(config: &RoutingConfig, lead: &Lead, trail: &mut Trail) -> Destination {
+    let why = match &lead.account {
+        None => "the lead matched no account, so it has no account owner".to_string(),
+        Some(m) => match &m.account.owner {
+            Some(owner) if config.reps.contains_key(owner) => {
+                return Destination::Rep(owner.clone())
+            }
+            Some(owner) => format!(
+                "account '{}' is owned by '{owner}', who is not a rep in this config",
+                m.account.name
+            ),
+            None => format!("account '{}' has no owner", m.account.name),
+        },
+    };
+    trail.notes.push(why);
+    Destination::Queue(config.fallback_queue.clone())
+}
+
+/// The earlier lead a returning contact is owned through.
+#[derive(Debug, Clone)]
+pub struct EarlierLead<'a> {
+    /// Its id.
+    pub lead_id: &'a str,
+    /// Its current owner.
+    pub owner: &'a Owner,
+    /// Its status (`open`, `acknowledged`, `closed`, ...).
+    pub status: &'a str,
+    /// When it arrived.
+    pub received_at: Timestamp,
+}
+
+/// Where a returning contact goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Returning {
+    /// Back to this rep, the owner of the earlier lead.
+    Owner(String),
+    /// Through the rules; the phrase says why not back to the owner.
+    Rules(String),
+    /// The config routes returning contacts by the rules anyway.
+    Off,
+}
+
+/// Whether a returning contact goes back to the owner of its earlier lead, per the config's
+/// `returning_contacts` rule and whether that owner can still take leads (in the config,
+/// active, not out of office or on holiday).
+pub fn returning_owner(
+    config: &RoutingConfig,
+    earlier: &EarlierLead<'_>,
+    now: Timestamp,
+) -> Returning {
+    use super::config::ReturningWhen;
+    let rule = config.returning;
+    let Owner::Rep { id, name } = earlier.owner else {
+        return Returning::Rules(format!(
+            "its earlier lead is in queue '{}', not with a rep",
+            earlier.owner.name()
+        ));
+    };
+    match rule.when {
+        ReturningWhen::Never => return Returning::Off,
+        ReturningWhen::Recent
+            if now.duration_since(earlier.received_at).as_secs()
+                > i64::from(rule.days) * 24 * 60 * 60 =>
+        {
+            return Returning::Rules(format!("its earlier lead is older than {} days", rule.days))
+        }
+        ReturningWhen::Open if earlier.status == "closed" => {
+            return Returning::Rules("its earlier lead is closed".into())
+        }
+        _ => {}
+    }
+    let Some(rep) = config.reps.get(id) else {
+        return Returning::Rules(format!(
+            "its owner {name} is no longer in the routing config"
+        ));
+    };
+    match rep.availability.check_present(now) {
+        Ok(()) => Returning::Owner(id.clone()),
+        Err(why) => Returning::Rules(format!("its owner {} is {why}", rep.name)),
+    }
+}
+
+/// The assignment of a returning contact to the owner of its earlier lead.
+pub fn to_returning_owner(
+    config: &RoutingConfig,
+    version: u64,
+    rep_id: &str,
+    earlier: &EarlierLead<'_>,
+) -> Assignment {
+    let owner = rep_owner(config.reps.get(rep_id), rep_id);
+    let reason = format!(
+        "Returning contact: the same person sent lead {} on {}, so it goes back to its owner {}.",
+        earlier.lead_id,
+        earlier.received_at.strftime("%Y-%m-%d"),
+        owner.name()
+    );
+    Assignment {
+        owner,
+        rule_id: None,
+        rule_number: None,
+        matched: Vec::new(),
+        turn: None,
+        config_version: Some(version),
+        skipped: Vec::new(),
+        overflowed: Vec::new(),
+        reason,
     }
 }
 

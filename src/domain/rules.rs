@@ -35,8 +35,9 @@ pub enum Field {
     Text(TextField),
     /// A numeric field (employees, revenue, score).
     Number(NumberField),
-    /// Whether the email is at a free-mail provider.
-    FreeMail,
+    /// A yes/no fact: free-mail, disposable, role address, consent, do-not-contact, whether the
+    /// lead matched an account.
+    Flag(FlagField),
     /// A `utm_*` campaign field.
     Utm(String),
     /// A custom attribute, written `custom.<name>` in the config.
@@ -62,6 +63,25 @@ pub enum TextField {
     Product,
     Source,
     Title,
+    AccountId,
+    AccountName,
+    AccountOwner,
+    AccountTier,
+    AccountList,
+    AccountDomain,
+}
+
+/// Yes/no facts known by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum FlagField {
+    FreeMail,
+    Disposable,
+    RoleAddress,
+    Consent,
+    DoNotContact,
+    AccountExists,
+    AccountNamed,
 }
 
 /// Numeric fields known by name.
@@ -106,7 +126,19 @@ impl Field {
             "employees_max" => Field::Number(NumberField::EmployeesMax),
             "revenue" => Field::Number(NumberField::Revenue),
             "score" => Field::Number(NumberField::Score),
-            "free_mail" => Field::FreeMail,
+            "free_mail" => Field::Flag(FlagField::FreeMail),
+            "disposable" => Field::Flag(FlagField::Disposable),
+            "role_address" => Field::Flag(FlagField::RoleAddress),
+            "consent" => Field::Flag(FlagField::Consent),
+            "do_not_contact" => Field::Flag(FlagField::DoNotContact),
+            "account.exists" => Field::Flag(FlagField::AccountExists),
+            "account.named" => Field::Flag(FlagField::AccountNamed),
+            "account.id" => Field::Text(AccountId),
+            "account.name" => Field::Text(AccountName),
+            "account.owner" => Field::Text(AccountOwner),
+            "account.tier" => Field::Text(AccountTier),
+            "account.list" => Field::Text(AccountList),
+            "account.domain" => Field::Text(AccountDomain),
             _ => return None,
         })
     }
@@ -114,6 +146,7 @@ impl Field {
     /// The field's value on a lead, if present.
     fn value<'l>(&self, lead: &'l Lead) -> Option<Value<'l>> {
         let text = |s: &'l Option<String>| s.as_deref().map(|s| Value::Text(Cow::Borrowed(s)));
+        let borrowed = |s: &'l str| Value::Text(Cow::Borrowed(s));
         match self {
             Field::Text(t) => match t {
                 TextField::Email => lead
@@ -137,18 +170,50 @@ impl Field {
                 TextField::Product => text(&lead.product),
                 TextField::Source => text(&lead.source),
                 TextField::Title => text(&lead.title),
+                TextField::AccountId => lead.account.as_ref().map(|a| borrowed(&a.account.id)),
+                TextField::AccountName => lead.account.as_ref().map(|a| borrowed(&a.account.name)),
+                TextField::AccountOwner => lead
+                    .account
+                    .as_ref()
+                    .and_then(|a| a.account.owner.as_deref())
+                    .map(borrowed),
+                TextField::AccountTier => lead
+                    .account
+                    .as_ref()
+                    .and_then(|a| a.account.tier.as_deref())
+                    .map(borrowed),
+                TextField::AccountList => lead
+                    .account
+                    .as_ref()
+                    .and_then(|a| a.account.list.as_deref())
+                    .map(borrowed),
+                TextField::AccountDomain => lead.account.as_ref().map(|a| borrowed(&a.domain)),
             },
             Field::Number(n) => match n {
                 NumberField::Employees => lead.employees.map(|e| e.min as f64),
                 NumberField::EmployeesMax => lead.employees.and_then(|e| e.max).map(|m| m as f64),
                 NumberField::Revenue => lead.revenue,
-                NumberField::Score => lead.score,
+                // The qualified score (points included) once intake has computed it.
+                NumberField::Score => lead.qualification.as_ref().map(|q| q.score).or(lead.score),
             }
             .map(Value::Number),
-            Field::FreeMail => lead
-                .email
-                .as_ref()
-                .map(|_| Value::Bool(lead.is_free_mail())),
+            Field::Flag(flag) => {
+                let q = lead.qualification.as_ref();
+                match flag {
+                    FlagField::FreeMail => lead.email.as_ref().map(|_| lead.is_free_mail()),
+                    FlagField::Disposable => q.map(|q| q.disposable),
+                    FlagField::RoleAddress => q.map(|q| q.role_address),
+                    FlagField::Consent => lead.consent,
+                    FlagField::DoNotContact => Some(lead.do_not_contact.unwrap_or(false)),
+                    FlagField::AccountExists => Some(lead.account.is_some()),
+                    FlagField::AccountNamed => Some(
+                        lead.account
+                            .as_ref()
+                            .is_some_and(|a| a.account.list.is_some()),
+                    ),
+                }
+                .map(Value::Bool)
+            }
             Field::Utm(key) => lead
                 .utm
                 .get(key)
@@ -423,8 +488,8 @@ fn compile_test(
         match (field, json) {
             (Field::Number(_), Json::Number(n)) => n.as_f64().map(Operand::Number),
             (Field::Number(_), _) => None,
-            (Field::FreeMail, Json::Bool(b)) => Some(Operand::Bool(*b)),
-            (Field::FreeMail, _) => None,
+            (Field::Flag(_), Json::Bool(b)) => Some(Operand::Bool(*b)),
+            (Field::Flag(_), _) => None,
             (_, Json::String(s)) => Some(Operand::Text(s.clone())),
             (_, Json::Number(n)) => Some(Operand::Text(n.to_string())),
             (_, Json::Bool(b)) => Some(Operand::Text(b.to_string())),
@@ -433,7 +498,7 @@ fn compile_test(
     };
     let expected_scalar = match field {
         Field::Number(_) => "expected a number",
-        Field::FreeMail => "expected true or false",
+        Field::Flag(_) => "expected true or false",
         _ => "expected a text value",
     };
     let number = |json: &Json| json.as_f64();

@@ -21,6 +21,8 @@ use problem::Problem;
 
 /// Largest lead body accepted. Real form posts are a few KiB.
 pub const MAX_LEAD_BODY: usize = 64 * 1024;
+/// Largest account file accepted (about 100,000 accounts as CSV).
+pub const MAX_ACCOUNTS_BODY: usize = 6 * 1024 * 1024;
 /// Largest routing config accepted.
 pub const MAX_CONFIG_BODY: usize = 512 * 1024;
 /// Header carrying an integration's source key.
@@ -43,6 +45,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/leads/{id}/close", post(close_lead))
         .route("/admin/config", get(get_config).post(post_config))
         .route("/admin/metrics", get(get_metrics))
+        .route("/admin/accounts", post(post_accounts))
+        .route("/admin/accounts/{id}", get(get_account))
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
         .with_state(app)
@@ -491,6 +495,45 @@ async fn post_config(State(app): State<Arc<App>>, request: Request) -> Result<Re
         }
         Err(Ok(errors)) => Err(Problem::invalid_config(errors)),
         Err(Err(store)) => Err(store.into()),
+    }
+}
+
+/// `POST /admin/accounts` (admin): loads accounts from a JSON array or CSV with a header row,
+/// idempotently (by id; unchanged accounts are not written). A file with any bad row is a 422
+/// listing every one, and nothing is stored.
+async fn post_accounts(State(app): State<Arc<App>>, request: Request) -> Result<Response, Problem> {
+    let (parts, body) = request.into_parts();
+    require_admin(&app, &parts.headers).await?;
+    let bytes = read_body(body, MAX_ACCOUNTS_BODY).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            "the file is not UTF-8",
+        )
+        .field("body")
+    })?;
+    let accounts =
+        crate::domain::account::parse_accounts(text).map_err(Problem::invalid_accounts)?;
+    let report = app.store().put_accounts(&accounts).await?;
+    Ok(Json(report).into_response())
+}
+
+/// `GET /admin/accounts/{id}` (admin): one stored account.
+async fn get_account(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    require_admin(&app, &headers).await?;
+    match app.store().account(&id).await? {
+        Some(account) => Ok(Json(account).into_response()),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no account with this id",
+        )
+        .field("id")),
     }
 }
 

@@ -89,6 +89,18 @@ impl Problem {
             .with_errors(errors.into_iter().map(|e| (e.path, e.message)))
     }
 
+    /// 422 listing every bad row of an account file.
+    pub fn invalid_accounts(errors: Vec<ConfigError>) -> Self {
+        let first = errors.first().map(ToString::to_string).unwrap_or_default();
+        let detail = format!(
+            "the account file has {} mistake(s); nothing was stored; first: {first}",
+            errors.len()
+        );
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-accounts", detail)
+            .field("body")
+            .with_errors(errors.into_iter().map(|e| (e.path, e.message)))
+    }
+
     /// 401 for a missing, unknown or revoked key.
     pub fn unauthorized(field: &str, detail: &str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).field(field)

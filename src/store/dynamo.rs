@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::Client;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_attribute_value, from_item, to_attribute_value};
 
 use super::*;
+use crate::domain::account::Account;
 use crate::domain::distribution::Load;
 use crate::domain::routing::{CapCounter, Owner, Period};
 
@@ -235,6 +236,8 @@ enum Guard {
     Cap(Period),
     /// The lead item of a reassignment (still open with the assignment seen).
     Lead,
+    /// The lead's contact (new, or still owned through the lead seen).
+    Contact,
 }
 
 fn put(item: Item, table: &str, condition: &str) -> StoreResult<TransactWriteItem> {
@@ -373,6 +376,7 @@ impl LeadStore for DynamoStore {
         request_hash: &str,
         now_epoch: i64,
         lease_seconds: i64,
+        keep_seconds: i64,
     ) -> StoreResult<IdempotencyClaim> {
         let claim = self
             .client
@@ -384,7 +388,7 @@ impl LeadStore for DynamoStore {
             .item("token", s(&token.token))
             .item("request_hash", s(request_hash))
             .item("lease_until", n(now_epoch + lease_seconds))
-            .item("expires_at", n(now_epoch + IDEMPOTENCY_TTL_SECONDS))
+            .item("expires_at", n(now_epoch + keep_seconds))
             // Free, expired by TTL time (TTL deletion lags), or abandoned by a crashed holder.
             .condition_expression(
                 "attribute_not_exists(pk) OR expires_at < :now OR (#status = :in_progress AND lease_until < :now)",
@@ -471,6 +475,7 @@ impl LeadStore for DynamoStore {
     async fn record_assignment(&self, new: &NewLead) -> Result<(), RecordError> {
         let a = &new.assignment;
         let (owner_kind, status) = owner_status(&a.owner);
+        let status = if new.spam { "spam" } else { status };
         let owner_id = a.owner.id();
         let pk = format!("LEAD#{}", new.lead_id);
         let owners: Vec<AttributeValue> = match &a.owner {
@@ -499,17 +504,29 @@ impl LeadStore for DynamoStore {
             lead_item.insert("due_pk".into(), s(due_pk(DueKind::Sla, &new.lead_id)));
             lead_item.insert("due_at".into(), n(deadline.due.as_second()));
         }
+        if let Some(contact) = &new.contact {
+            let key = match contact {
+                ContactWrite::New { key } | ContactWrite::Returning { key, .. } => key,
+            };
+            lead_item.insert("contact".into(), s(key));
+            if let ContactWrite::Returning { owning_lead, .. } = contact {
+                lead_item.insert("returning_of".into(), s(owning_lead));
+            }
+        }
         let event = HistoryEntry {
             at: new.received_at.clone(),
-            event: if owner_kind == "rep" {
-                "assigned"
-            } else {
-                "queued"
+            event: match (new.spam, owner_kind) {
+                (true, _) => "spam",
+                (false, "rep") => "assigned",
+                (false, _) => "queued",
             }
             .into(),
             reason: a.reason.clone(),
         };
         let mut tx = Transaction::default();
+        if let Some(contact) = &new.contact {
+            self.contact_items(&mut tx, contact, &new.lead_id, &new.received_at)?;
+        }
         tx.push(
             put(lead_item, &self.table, "attribute_not_exists(pk)")?,
             Guard::Unique,
@@ -830,6 +847,69 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// A lead's side of its contact: create it, or count the lead, note it on the owning lead
+    /// and (if the earlier owner could not take it) hand the contact to this lead.
+    fn contact_items(
+        &self,
+        tx: &mut Transaction,
+        contact: &ContactWrite,
+        lead_id: &str,
+        at: &str,
+    ) -> StoreResult<()> {
+        match contact {
+            ContactWrite::New { key } => {
+                let item = HashMap::from([
+                    ("pk".into(), s(format!("CONTACT#{key}"))),
+                    ("sk".into(), s("CONTACT")),
+                    ("key".into(), s(key)),
+                    ("lead_id".into(), s(lead_id)),
+                    ("last_lead_id".into(), s(lead_id)),
+                    ("first_seen_at".into(), s(at)),
+                    ("leads".into(), n(1)),
+                ]);
+                tx.push(
+                    put(item, &self.table, "attribute_not_exists(pk)")?,
+                    Guard::Contact,
+                );
+            }
+            ContactWrite::Returning {
+                key,
+                owning_lead,
+                take_over,
+                note,
+            } => {
+                let mut expression = "ADD leads :one SET last_lead_id = :lead".to_string();
+                if *take_over {
+                    expression.push_str(", lead_id = :lead");
+                }
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("CONTACT#{key}")))
+                    .key("sk", s("CONTACT"))
+                    .update_expression(expression)
+                    .condition_expression("lead_id = :owning")
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":lead", s(lead_id))
+                    .expression_attribute_values(":owning", s(owning_lead))
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                tx.push(
+                    TransactWriteItem::builder().update(update).build(),
+                    Guard::Contact,
+                );
+                tx.push(
+                    put(
+                        event_item(&format!("LEAD#{owning_lead}"), note, lead_id)?,
+                        &self.table,
+                        "attribute_not_exists(pk)",
+                    )?,
+                    Guard::Unique,
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Runs a lead transaction, retrying conflicts, and says which condition refused it.
     async fn commit(&self, tx: &Transaction, claim: Option<&RepClaim>) -> Result<(), RecordError> {
         let (items, guards) = (&tx.items, &tx.guards);
@@ -863,6 +943,9 @@ impl DynamoStore {
                     }
                     Some((_, Guard::Lead)) => {
                         return Err(RecordError::Refused(Refusal::LeadChanged))
+                    }
+                    Some((_, Guard::Contact)) => {
+                        return Err(RecordError::Refused(Refusal::ContactChanged))
                     }
                     Some((_, Guard::Unique)) => {
                         return Err(
@@ -1468,6 +1551,202 @@ impl SweepStore for DynamoStore {
     async fn dead_notifications(&self) -> StoreResult<u64> {
         let item = self.get("STATS", "NOTIFICATIONS").await?;
         Ok(item.and_then(|i| get_n(&i, "dead")).unwrap_or(0).max(0) as u64)
+    }
+}
+
+fn account_item(account: &Account) -> StoreResult<Item> {
+    Ok(HashMap::from([
+        ("pk".into(), s(format!("ACCOUNT#{}", account.id))),
+        ("sk".into(), s("ACCOUNT")),
+        ("account".into(), encode(account)?),
+    ]))
+}
+
+fn domain_item(domain: &str, account: &Account) -> StoreResult<Item> {
+    Ok(HashMap::from([
+        ("pk".into(), s(format!("DOMAIN#{domain}"))),
+        ("sk".into(), s("DOMAIN")),
+        ("account_id".into(), s(&account.id)),
+        ("account".into(), encode(account)?),
+    ]))
+}
+
+impl DynamoStore {
+    /// Reads many items by key, 100 per request, following unprocessed keys.
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> StoreResult<Vec<Item>> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(100) {
+            let keys = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+                })
+                .collect::<Vec<_>>();
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            loop {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                found.extend(
+                    out.responses
+                        .unwrap_or_default()
+                        .remove(&self.table)
+                        .unwrap_or_default(),
+                );
+                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    Some(rest) if !rest.keys.is_empty() => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        request = rest;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes items, 25 per request, several requests at once, retrying unprocessed ones.
+    async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| StoreError::Other(e.to_string()))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let chunks: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
+        stream::iter(chunks)
+            .map(|mut chunk| async move {
+                let mut pause = Duration::from_millis(25);
+                loop {
+                    let out = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, chunk)
+                        .send()
+                        .await
+                        .map_err(classify)?;
+                    match out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(&self.table))
+                    {
+                        Some(rest) if !rest.is_empty() => {
+                            chunk = rest;
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(Duration::from_secs(1));
+                        }
+                        _ => return Ok::<(), StoreError>(()),
+                    }
+                }
+            })
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn put_accounts(&self, accounts: &[Account]) -> StoreResult<AccountLoad> {
+        let keys = accounts
+            .iter()
+            .map(|a| (format!("ACCOUNT#{}", a.id), "ACCOUNT".to_string()))
+            .collect();
+        let stored: HashMap<String, Account> = self
+            .batch_get(keys)
+            .await?
+            .iter()
+            .filter_map(|item| decode::<Account>(item, "account").ok())
+            .map(|a| (a.id.clone(), a))
+            .collect();
+        let mut report = AccountLoad {
+            accounts: accounts.len(),
+            ..AccountLoad::default()
+        };
+        let mut writes = Vec::new();
+        for account in accounts {
+            let before = stored.get(&account.id);
+            if before == Some(account) {
+                report.unchanged += 1;
+                continue;
+            }
+            // Domains the account no longer lists stop matching it (unless another took them).
+            for old in before.map(|b| b.domains.as_slice()).unwrap_or_default() {
+                if account.domains.contains(old) {
+                    continue;
+                }
+                let removed = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("DOMAIN#{old}")))
+                    .key("sk", s("DOMAIN"))
+                    .condition_expression("account_id = :id")
+                    .expression_attribute_values(":id", s(&account.id))
+                    .send()
+                    .await
+                    .map_err(classify);
+                match removed {
+                    Ok(_) => report.domains_removed += 1,
+                    Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            writes.push(account_item(account)?);
+            for domain in &account.domains {
+                writes.push(domain_item(domain, account)?);
+            }
+            report.written += 1;
+        }
+        self.batch_put(writes).await?;
+        Ok(report)
+    }
+
+    async fn accounts_by_domain(
+        &self,
+        domains: &[String],
+    ) -> StoreResult<HashMap<String, Account>> {
+        let keys = domains
+            .iter()
+            .map(|d| (format!("DOMAIN#{d}"), "DOMAIN".to_string()))
+            .collect();
+        let mut found = HashMap::new();
+        for item in self.batch_get(keys).await? {
+            let domain = get_s(&item, "pk")
+                .unwrap_or_default()
+                .trim_start_matches("DOMAIN#")
+                .to_string();
+            found.insert(domain, decode(&item, "account")?);
+        }
+        Ok(found)
+    }
+
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+        let item = self.get(&format!("ACCOUNT#{id}"), "ACCOUNT").await?;
+        item.map(|i| decode(&i, "account")).transpose()
+    }
+
+    async fn contact(&self, key: &str) -> StoreResult<Option<Contact>> {
+        let item = self.get(&format!("CONTACT#{key}"), "CONTACT").await?;
+        Ok(item.map(|i| Contact {
+            key: key.to_string(),
+            lead_id: get_s(&i, "lead_id").unwrap_or_default(),
+            first_seen_at: get_s(&i, "first_seen_at").unwrap_or_default(),
+            leads: get_n(&i, "leads").unwrap_or(0).max(0) as u64,
+        }))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod tables;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::account::Account;
 use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
 use crate::domain::notify::{Channel, Message};
@@ -148,6 +149,58 @@ pub struct NewLead {
     pub deadline: Option<Deadline>,
     /// Notifications to record in the outbox with the assignment.
     pub notifications: Vec<Outgoing>,
+    /// The contact the lead belongs to, created or updated in the same transaction.
+    pub contact: Option<ContactWrite>,
+    /// A honeypot caught it: stored with status `spam`, routed nowhere, nobody told.
+    pub spam: bool,
+}
+
+/// A contact: one person (by normalised email), however many leads they send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Normalised email (see `Email::contact_key`).
+    pub key: String,
+    /// The lead whose owner owns the contact.
+    pub lead_id: String,
+    /// When the contact was first seen (RFC 3339).
+    pub first_seen_at: String,
+    /// Leads the contact sent.
+    pub leads: u64,
+}
+
+/// What recording a lead does to its contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactWrite {
+    /// A new contact, owned through this lead; refused if the contact exists meanwhile.
+    New {
+        /// Normalised email.
+        key: String,
+    },
+    /// A returning contact: one more lead, a history entry on the owning lead, and, if
+    /// `take_over`, this lead becomes the owning one. Refused if the owning lead changed.
+    Returning {
+        /// Normalised email.
+        key: String,
+        /// The owning lead as read.
+        owning_lead: String,
+        /// Whether this lead's owner now owns the contact (the earlier owner could not take it).
+        take_over: bool,
+        /// The history entry added to the owning lead.
+        note: HistoryEntry,
+    },
+}
+
+/// What an account load did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AccountLoad {
+    /// Accounts in the load.
+    pub accounts: usize,
+    /// Accounts written (new or changed).
+    pub written: usize,
+    /// Accounts already stored exactly so (not written again).
+    pub unchanged: usize,
+    /// Domains an account no longer has, removed.
+    pub domains_removed: usize,
 }
 
 /// An acknowledgement deadline and the policy that set it.
@@ -160,7 +213,7 @@ pub struct Deadline {
 }
 
 /// A notification to record in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
     /// Where it goes (with secret references, never secrets).
     pub channel: Channel,
@@ -172,7 +225,7 @@ pub struct Outgoing {
 }
 
 /// A notification as stored, with its delivery state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredNotification {
     /// The lead it is about.
     pub lead_id: String,
@@ -278,6 +331,8 @@ pub enum Refusal {
     LoadRose,
     /// The lead was acknowledged, closed or reassigned meanwhile: nothing to escalate.
     LeadChanged,
+    /// The contact was created or changed owner meanwhile: look again.
+    ContactChanged,
 }
 
 /// Why recording an assignment failed.
@@ -334,7 +389,7 @@ pub enum StatusOutcome {
 }
 
 /// One entry in a lead's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// When it happened (RFC 3339).
     pub at: String,
@@ -395,13 +450,15 @@ pub struct StoredLead {
 #[async_trait]
 pub trait LeadStore: Send + Sync {
     /// Claims an Idempotency-Key for this request, or says who has it. A claim whose holder
-    /// vanished (crashed) longer than `lease_seconds` ago can be taken over.
+    /// vanished (crashed) longer than `lease_seconds` ago can be taken over; the record (and
+    /// the response it keeps) expires `keep_seconds` from now, by DynamoDB's TTL.
     async fn claim_idempotency(
         &self,
         token: &IdempotencyToken,
         request_hash: &str,
         now_epoch: i64,
         lease_seconds: i64,
+        keep_seconds: i64,
     ) -> StoreResult<IdempotencyClaim>;
     /// Gives a claimed key back after a failure so a retry can proceed.
     async fn release_idempotency(&self, token: &IdempotencyToken) -> StoreResult<()>;
@@ -480,6 +537,26 @@ pub trait RosterStore: Send + Sync {
     async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()>;
 }
 
+/// Accounts and contacts: who the team already knows.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Stores accounts by id, idempotently: unchanged ones are not written, a domain an
+    /// account no longer lists stops matching it.
+    async fn put_accounts(&self, accounts: &[Account]) -> StoreResult<AccountLoad>;
+    /// The accounts that own any of these domains, by domain.
+    async fn accounts_by_domain(
+        &self,
+        domains: &[String],
+    ) -> StoreResult<std::collections::HashMap<String, Account>>;
+    /// One account.
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+    /// A contact by normalised email.
+    async fn contact(&self, key: &str) -> StoreResult<Option<Contact>>;
+}
+
 /// Everything the router stores.
-pub trait Store: ConfigStore + KeyStore + LeadStore + RosterStore + SweepStore {}
-impl<T: ConfigStore + KeyStore + LeadStore + RosterStore + SweepStore> Store for T {}
+pub trait Store:
+    ConfigStore + KeyStore + LeadStore + RosterStore + SweepStore + AccountStore
+{
+}
+impl<T: ConfigStore + KeyStore + LeadStore + RosterStore + SweepStore + AccountStore> Store for T {}
