@@ -206,13 +206,19 @@ pub async fn run(cli: Cli) -> CliResult {
                 .iter()
                 .map(|f| f.split_once('=').unwrap_or((f.as_str(), "")))
                 .collect();
-            let lead = Lead::parse(pairs).map_err(|errors| {
+            let mut lead = Lead::parse(pairs).map_err(|errors| {
                 errors
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("\n")
             })?;
+            // Qualified as intake does (accounts and contacts need the table, so not here).
+            lead.qualification = Some(crate::domain::qualify::qualify(
+                &config.qualification,
+                &lead,
+                "simulate",
+            ));
             let assignment = routing::simulate(
                 &config,
                 &lead,

@@ -239,7 +239,10 @@ fn slack(m: &Message, ack_url: Option<&str>) -> serde_json::Value {
         details.push_str(":no_entry: *Do not contact:* the person asked not to be contacted.\n");
     }
     let score = m.lead.score.map(|s| s.to_string());
-    let consent = m.lead.consent.map(|c| if c { "yes" } else { "no" }.to_string());
+    let consent = m
+        .lead
+        .consent
+        .map(|c| if c { "yes" } else { "no" }.to_string());
     let facts = [
         ("Account", &m.lead.account),
         ("Score", &score),

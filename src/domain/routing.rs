@@ -926,4 +926,71 @@ rules:
         );
         assert_eq!(claim.pool.as_deref(), Some("p"));
     }
+
+    #[test]
+    fn a_returning_contact_goes_back_per_the_configs_rule() {
+        use crate::domain::config::{Returning as Rule, ReturningWhen};
+        let mut c = config();
+        let rep = |id: &str| Owner::Rep {
+            id: id.into(),
+            name: id.into(),
+        };
+        let (ana, erin, dana) = (rep("ana"), rep("erin"), rep("dana"));
+        let queue = Owner::Queue {
+            id: "nurture".into(),
+            name: "Nurture".into(),
+        };
+        let earlier = |owner, status, days_ago: i64| EarlierLead {
+            lead_id: "l1",
+            owner,
+            status,
+            received_at: office_hours() - jiff::SignedDuration::from_hours(24 * days_ago),
+        };
+        let now = office_hours();
+        assert_eq!(
+            returning_owner(&c, &earlier(&ana, "closed", 400), now),
+            Returning::Owner("ana".into())
+        );
+        assert!(
+            matches!(returning_owner(&c, &earlier(&erin, "open", 1), now), Returning::Rules(why) if why.starts_with("its owner Erin is out of office"))
+        );
+        assert!(
+            matches!(returning_owner(&c, &earlier(&dana, "open", 1), now), Returning::Rules(why) if why == "its owner Dana is inactive")
+        );
+        assert!(matches!(
+            returning_owner(&c, &earlier(&queue, "queued", 1), now),
+            Returning::Rules(_)
+        ));
+        c.returning = Rule {
+            when: ReturningWhen::Recent,
+            days: 30,
+        };
+        assert_eq!(
+            returning_owner(&c, &earlier(&ana, "open", 29), now),
+            Returning::Owner("ana".into())
+        );
+        assert!(
+            matches!(returning_owner(&c, &earlier(&ana, "open", 31), now), Returning::Rules(why) if why == "its earlier lead is older than 30 days")
+        );
+        c.returning = Rule {
+            when: ReturningWhen::Open,
+            days: 30,
+        };
+        assert_eq!(
+            returning_owner(&c, &earlier(&ana, "acknowledged", 400), now),
+            Returning::Owner("ana".into())
+        );
+        assert!(matches!(
+            returning_owner(&c, &earlier(&ana, "closed", 1), now),
+            Returning::Rules(_)
+        ));
+        c.returning = Rule {
+            when: ReturningWhen::Never,
+            days: 30,
+        };
+        assert_eq!(
+            returning_owner(&c, &earlier(&ana, "open", 1), now),
+            Returning::Off
+        );
+    }
 }
