@@ -399,13 +399,23 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         let mut lead = request.lead.clone();
+        let mut earlier = None;
         if let Ok(Some((_, config))) = &active {
-            lead.qualification = Some(qualify::qualify(
-                &config.qualification,
-                &lead,
-                &request.source,
-            ));
-            lead.account = self.match_account(&lead).await?;
+            let q = qualify::qualify(&config.qualification, &lead, &request.source);
+            let spam = q.spam;
+            lead.qualification = Some(q);
+            if !spam {
+                // Independent reads, made at once: the account and the contact.
+                let key = lead.email.as_ref().map(|e| e.contact_key());
+                let (account, contact) = tokio::join!(self.match_account(&lead), async {
+                    match &key {
+                        Some(key) => self.earlier_lead(key).await,
+                        None => Ok(None),
+                    }
+                });
+                lead.account = account?;
+                earlier = contact?;
+            }
         }
         let draft = Draft {
             lead_id: uuid::Uuid::now_v7().to_string(),
@@ -419,10 +429,15 @@ impl App {
             Ok(Some((version, config))) => {
                 let mut attempt = 0;
                 loop {
-                    // A contact created or handed over meanwhile: decide again with it.
-                    match self.route_lead(&draft, *version, config).await {
+                    match self.route_lead(&draft, *version, config, earlier).await {
+                        // A contact created or handed over meanwhile: decide again with it.
                         Err(RecordError::Refused(Refusal::ContactChanged)) if attempt < 3 => {
-                            attempt += 1
+                            attempt += 1;
+                            let key = draft.lead.email.as_ref().map(|e| e.contact_key());
+                            earlier = match &key {
+                                Some(key) => self.earlier_lead(key).await?,
+                                None => None,
+                            };
                         }
                         other => break other?,
                     }
@@ -464,6 +479,7 @@ impl App {
         draft: &Draft<'_>,
         version: u64,
         config: &RoutingConfig,
+        earlier: Option<(Contact, StoredLead)>,
     ) -> Result<(Intake, Vec<Outgoing>), RecordError> {
         let q = draft.lead.qualification.clone().unwrap_or_default();
         let decision = routing::decide(config, &draft.lead);
@@ -485,10 +501,6 @@ impl App {
             return commit.commit(spam, None, None).await;
         }
         let key = draft.lead.email.as_ref().map(|e| e.contact_key());
-        let earlier = match &key {
-            Some(key) => self.earlier_lead(key).await?,
-            None => None,
-        };
         if let (Some(key), None) = (&key, &earlier) {
             commit.contact = Some(ContactPlan::New(key.clone()));
         }
