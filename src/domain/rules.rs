@@ -711,6 +711,67 @@ mod tests {
     }
 
     #[test]
+    fn rules_test_the_matched_account_qualification_and_consent() {
+        use crate::domain::account::{Account, AccountMatch};
+        use crate::domain::qualify::Qualification;
+        let mut l = lead(&[("email", "jane@eu.bigbank.com"), ("do_not_contact", "yes")]);
+        let enterprise =
+            compile(json!({"account.tier": "enterprise", "account.exists": true})).unwrap();
+        assert!(enterprise.matches(&l).is_none(), "no account yet");
+        assert!(compile(json!({"account.exists": false}))
+            .unwrap()
+            .matches(&l)
+            .is_some());
+        l.account = Some(AccountMatch {
+            account: Account {
+                id: "bb".into(),
+                name: "BigBank".into(),
+                domains: vec!["bigbank.com".into()],
+                owner: Some("erin".into()),
+                tier: Some("enterprise".into()),
+                list: Some("named-2027".into()),
+            },
+            via: "eu.bigbank.com".into(),
+            domain: "bigbank.com".into(),
+        });
+        let reasons = enterprise.matches(&l).unwrap();
+        assert!(
+            reasons.iter().any(|r| r.contains("enterprise")),
+            "{reasons:?}"
+        );
+        assert!(compile(json!({"account.named": true}))
+            .unwrap()
+            .matches(&l)
+            .is_some());
+        assert!(compile(json!({"account.owner": "erin"}))
+            .unwrap()
+            .matches(&l)
+            .is_some());
+        assert!(compile(json!({"do_not_contact": true}))
+            .unwrap()
+            .matches(&l)
+            .is_some());
+        l.qualification = Some(Qualification {
+            disposable: true,
+            score: 42.0,
+            ..Qualification::default()
+        });
+        assert!(compile(json!({"disposable": true, "score": {"gte": 40}}))
+            .unwrap()
+            .matches(&l)
+            .is_some());
+        assert!(compile(json!({"role_address": true}))
+            .unwrap()
+            .matches(&l)
+            .is_none());
+        assert!(
+            compile(json!({"account.tier": 5})).is_ok(),
+            "numbers compare as text"
+        );
+        assert!(compile(json!({"disposable": "yes"})).is_err());
+    }
+
+    #[test]
     fn numeric_ranges_and_lists() {
         let c =
             compile(json!({"employees": {"gte": 50, "lt": 500}, "country": ["US", "CA"]})).unwrap();
