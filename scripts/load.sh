@@ -29,7 +29,7 @@ for config in "${configs[@]}"; do
   key=$($bin keys create --kind source --name load 2>/dev/null)
   admin=$($bin keys create --kind admin --name load-admin 2>/dev/null)
   $bin serve --addr "127.0.0.1:$api_port" & server=$!
-  sleep 1
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api_port/health" >/dev/null && break; sleep 0.2; done
   for c in 1 8 32 64; do
     leads0=$(metric leads); retries0=$(metric conflict_retries)
     refusals0=$(( $(metric cap_refusals) + $(metric roster_refusals) + $(metric load_refusals) ))

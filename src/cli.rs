@@ -340,6 +340,9 @@ async fn serve_with(
     sweep_every: u64,
     inbox: bool,
 ) -> CliResult {
+    if matches!(settings.notify.ack_key, crate::domain::notify::Setting::Plain(_)) {
+        tracing::warn!("neither ACK_LINK_SECRET nor ACK_LINK_SECRET_ARN is set: acknowledge links use a key that lasts only as long as this process");
+    }
     let app = settings.app().await;
     if sweep_every > 0 {
         tokio::spawn(sweep_forever(app.clone(), sweep_every));

@@ -70,10 +70,7 @@ fn ack_key(in_env: bool, arn: Option<String>) -> Setting {
     match (in_env, arn) {
         (true, _) => Setting::Secret(SecretRef::Env("ACK_LINK_SECRET".into())),
         (false, Some(arn)) => Setting::Secret(SecretRef::AwsSecret(arn)),
-        (false, None) => {
-            tracing::warn!("neither ACK_LINK_SECRET nor ACK_LINK_SECRET_ARN is set; acknowledge links use a key that lasts only as long as this process");
-            Setting::Plain(hex::encode(rand::random::<[u8; 32]>()))
-        }
+        (false, None) => Setting::Plain(hex::encode(rand::random::<[u8; 32]>())),
     }
 }
 
@@ -83,6 +80,8 @@ pub fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Locally, logs go to stderr so a command's output (a new key, a report) stays clean.
+    let builder = builder.with_writer(std::io::stderr);
     let _ = if json {
         builder
             .json()
