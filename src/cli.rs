@@ -340,7 +340,10 @@ async fn serve_with(
     sweep_every: u64,
     inbox: bool,
 ) -> CliResult {
-    if matches!(settings.notify.ack_key, crate::domain::notify::Setting::Plain(_)) {
+    if matches!(
+        settings.notify.ack_key,
+        crate::domain::notify::Setting::Plain(_)
+    ) {
         tracing::warn!("neither ACK_LINK_SECRET nor ACK_LINK_SECRET_ARN is set: acknowledge links use a key that lasts only as long as this process");
     }
     let app = settings.app().await;

@@ -605,7 +605,9 @@ async fn check_books(
 #[tokio::test]
 async fn two_sweeps_at_once_over_200_due_leads_escalate_each_exactly_once() {
     let (h, receiver) = due_leads(200).await;
+    let started = Instant::now();
     let (one, two) = tokio::join!(sweep(&h), sweep(&h));
+    eprintln!("two sweeps over 200 due leads: {:?}", started.elapsed());
     assert_eq!(one.errors + two.errors, 0);
     assert_eq!(one.reassigned + two.reassigned, 200, "{one:?} {two:?}");
     let leads = check_books(&h).await;
