@@ -73,19 +73,18 @@ pub fn assigned(
             channels.push(channel);
         }
     }
-    let message = |event| Message {
-        event_id: uuid::Uuid::new_v4().to_string(),
-        event,
-        occurred_at: now.to_string(),
-        lead_id: lead_id.to_string(),
-        assignment: number,
-        lead: LeadSummary::of(lead),
-        owner: assignment.owner.clone(),
-        previous_owner: previous.cloned(),
-        reason: assignment.reason.clone(),
-        sla_due_at: deadline.map(|d| d.due.to_string()),
+    let due = deadline.map(|d| d.due.to_string());
+    let message = || {
+        let about = About {
+            lead_id,
+            lead,
+            assignment,
+            number,
+            now,
+        };
+        about.message(EventType::Assigned, previous, due.clone())
     };
-    outgoing(config, channels, || message(EventType::Assigned), now)
+    outgoing(config, channels, message, now)
 }
 
 /// After a breach: the previous owner hears the lead was taken (`lead.reassigned`), and the
@@ -101,18 +100,14 @@ pub fn breached(
     policy: &SlaPolicy,
     now: Timestamp,
 ) -> Vec<Outgoing> {
-    let message = |event| Message {
-        event_id: uuid::Uuid::new_v4().to_string(),
-        event,
-        occurred_at: now.to_string(),
-        lead_id: lead_id.to_string(),
-        assignment: number,
-        lead: LeadSummary::of(lead),
-        owner: assignment.owner.clone(),
-        previous_owner: Some(previous.clone()),
-        reason: assignment.reason.clone(),
-        sla_due_at: None,
+    let about = About {
+        lead_id,
+        lead,
+        assignment,
+        number,
+        now,
     };
+    let message = |event| about.message(event, Some(previous), None);
     let previous_channels: Vec<&String> = match previous {
         Owner::Rep { id, .. } => config
             .reps
@@ -134,6 +129,33 @@ pub fn breached(
         now,
     ));
     all
+}
+
+/// What every notification about one assignment shares.
+struct About<'a> {
+    lead_id: &'a str,
+    lead: &'a Lead,
+    assignment: &'a Assignment,
+    number: u64,
+    now: Timestamp,
+}
+
+impl About<'_> {
+    /// A message with a fresh event id.
+    fn message(&self, event: EventType, previous: Option<&Owner>, due: Option<String>) -> Message {
+        Message {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event,
+            occurred_at: self.now.to_string(),
+            lead_id: self.lead_id.to_string(),
+            assignment: self.number,
+            lead: LeadSummary::of(self.lead),
+            owner: self.assignment.owner.clone(),
+            previous_owner: previous.cloned(),
+            reason: self.assignment.reason.clone(),
+            sla_due_at: due,
+        }
+    }
 }
 
 fn outgoing(

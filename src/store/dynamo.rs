@@ -1172,63 +1172,32 @@ impl RosterStore for DynamoStore {
         pool: &str,
         now_epoch: i64,
     ) -> StoreResult<Vec<(String, Load)>> {
-        let mut loads = Vec::with_capacity(reps.len());
-        for chunk in reps.chunks(100) {
-            let keys = chunk
-                .iter()
-                .map(|rep| {
-                    HashMap::from([
-                        ("pk".to_string(), s(format!("REP#{rep}"))),
-                        ("sk".to_string(), s("STATE")),
-                    ])
-                })
-                .collect::<Vec<_>>();
-            let mut request = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
-            loop {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                for item in out
-                    .responses
+        let keys = reps
+            .iter()
+            .map(|rep| (format!("REP#{rep}"), "STATE".to_string()))
+            .collect();
+        let items = self.batch_get(keys, true).await?;
+        Ok(items
+            .iter()
+            .map(|item| {
+                let rep = get_s(item, "pk")
                     .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    let rep = get_s(&item, "pk")
-                        .unwrap_or_default()
-                        .trim_start_matches("REP#")
-                        .to_string();
-                    let open = get_n(&item, "open").unwrap_or(0).max(0) as u64;
-                    let floor = match (get_n(&item, "floor_open"), get_n(&item, "floor_until")) {
-                        (Some(floor), Some(until)) if until > now_epoch => floor.max(0) as u64,
-                        _ => 0,
-                    };
-                    let last_ticket =
-                        get_n(&item, &ticket_attribute(pool)).unwrap_or(0).max(0) as u64;
-                    loads.push((
-                        rep,
-                        Load {
-                            open,
-                            floor,
-                            last_ticket,
-                        },
-                    ));
-                }
-                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                    Some(rest) if !rest.keys.is_empty() => request = rest,
-                    _ => break,
-                }
-            }
-        }
-        Ok(loads)
+                    .trim_start_matches("REP#")
+                    .to_string();
+                let open = get_n(item, "open").unwrap_or(0).max(0) as u64;
+                let floor = match (get_n(item, "floor_open"), get_n(item, "floor_until")) {
+                    (Some(floor), Some(until)) if until > now_epoch => floor.max(0) as u64,
+                    _ => 0,
+                };
+                let last_ticket = get_n(item, &ticket_attribute(pool)).unwrap_or(0).max(0) as u64;
+                let load = Load {
+                    open,
+                    floor,
+                    last_ticket,
+                };
+                (rep, load)
+            })
+            .collect())
     }
 
     async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()> {
@@ -1573,7 +1542,11 @@ fn domain_item(domain: &str, account: &Account) -> StoreResult<Item> {
 
 impl DynamoStore {
     /// Reads many items by key, 100 per request, following unprocessed keys.
-    async fn batch_get(&self, keys: Vec<(String, String)>) -> StoreResult<Vec<Item>> {
+    async fn batch_get(
+        &self,
+        keys: Vec<(String, String)>,
+        consistent: bool,
+    ) -> StoreResult<Vec<Item>> {
         let mut found = Vec::new();
         for chunk in keys.chunks(100) {
             let keys = chunk
@@ -1584,6 +1557,7 @@ impl DynamoStore {
                 .collect::<Vec<_>>();
             let mut request = KeysAndAttributes::builder()
                 .set_keys(Some(keys))
+                .consistent_read(consistent)
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             loop {
@@ -1666,7 +1640,7 @@ impl AccountStore for DynamoStore {
             .map(|a| (format!("ACCOUNT#{}", a.id), "ACCOUNT".to_string()))
             .collect();
         let stored: HashMap<String, Account> = self
-            .batch_get(keys)
+            .batch_get(keys, true)
             .await?
             .iter()
             .filter_map(|item| decode::<Account>(item, "account").ok())
@@ -1724,7 +1698,7 @@ impl AccountStore for DynamoStore {
             .map(|d| (format!("DOMAIN#{d}"), "DOMAIN".to_string()))
             .collect();
         let mut found = HashMap::new();
-        for item in self.batch_get(keys).await? {
+        for item in self.batch_get(keys, false).await? {
             let domain = get_s(&item, "pk")
                 .unwrap_or_default()
                 .trim_start_matches("DOMAIN#")
