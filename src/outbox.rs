@@ -42,8 +42,8 @@ pub fn deadline(
     Some(Deadline { policy, due })
 }
 
-/// The `lead.assigned` notifications for an assignment: the new owner's channels and those of
-/// the pool it came through, each once.
+/// The notifications for an assignment: `lead.assigned` to the new owner's channels and those
+/// of the pool it came through, each once; `lead.queued` to a queue's channels.
 #[allow(clippy::too_many_arguments)]
 pub fn assigned(
     config: &RoutingConfig,
@@ -55,8 +55,25 @@ pub fn assigned(
     previous: Option<&Owner>,
     now: Timestamp,
 ) -> Vec<Outgoing> {
-    let Owner::Rep { id, .. } = &assignment.owner else {
-        return Vec::new();
+    let due = deadline.map(|d| d.due.to_string());
+    let about = About {
+        lead_id,
+        lead,
+        assignment,
+        number,
+        now,
+    };
+    let id = match &assignment.owner {
+        Owner::Rep { id, .. } => id,
+        Owner::Queue { id, .. } => {
+            let channels = config
+                .queue_notify
+                .get(id)
+                .map(|c| c.iter().collect())
+                .unwrap_or_default();
+            let message = || about.message(EventType::Queued, previous, None);
+            return outgoing(config, channels, message, now);
+        }
     };
     let mut channels: Vec<&String> = Vec::new();
     let rep_channels = config.reps.get(id).map(|r| r.notify.iter());
@@ -73,17 +90,7 @@ pub fn assigned(
             channels.push(channel);
         }
     }
-    let due = deadline.map(|d| d.due.to_string());
-    let message = || {
-        let about = About {
-            lead_id,
-            lead,
-            assignment,
-            number,
-            now,
-        };
-        about.message(EventType::Assigned, previous, due.clone())
-    };
+    let message = || about.message(EventType::Assigned, previous, due.clone());
     outgoing(config, channels, message, now)
 }
 

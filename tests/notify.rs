@@ -127,6 +127,8 @@ pools:
     notify: [crm]
     sla: {{minutes: 15, alert: [managers]}}
   - {{id: inside, reps: [ivy]}}
+queues:
+  - {{id: unrouted, name: Unrouted, notify: [managers]}}
 rules:
   - id: field
     when: {{country: DE}}
@@ -539,7 +541,18 @@ async fn a_field_rep_who_misses_the_deadline_falls_back_to_inside_sales_then_the
         reason.contains("it was already escalated 1 time (the most rule 'field' allows)"),
         "{reason}"
     );
-    assert_eq!(receiver.accepted("/slack/managers").len(), 2);
+    let managers = receiver.accepted("/slack/managers");
+    assert_eq!(managers.len(), 3, "two breaches and the queued lead");
+    let texts: Vec<String> = managers
+        .iter()
+        .map(|m| m.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("New lead in queue Unrouted: Jane Doe at Acme")),
+        "{texts:?}"
+    );
     assert_eq!(receiver.accepted("/slack/ivy").len(), 2, "Ivy is told");
     h.clock.set("2026-11-24T17:00:00Z");
     assert_eq!(

@@ -214,6 +214,8 @@ struct QueueDoc {
     id: String,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    notify: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,6 +370,8 @@ pub struct RoutingConfig {
     pub rules: Vec<Rule>,
     /// Notification channels by id.
     pub channels: HashMap<String, Channel>,
+    /// Channels told about every lead a queue receives, by queue id.
+    pub queue_notify: HashMap<String, Vec<String>>,
     /// Free-mail, disposable, honeypot, score and required-field settings.
     pub qualification: QualifyConfig,
     /// When a returning contact goes back to their earlier owner.
@@ -515,10 +519,16 @@ impl RoutingConfig {
             .fallback_queue
             .unwrap_or_else(|| DEFAULT_FALLBACK_QUEUE.to_string());
         let mut queues = HashMap::from([(fallback_queue.clone(), "Fallback".to_string())]);
+        let mut queue_notify = HashMap::new();
         for (i, queue) in doc.queues.into_iter().enumerate() {
             check_id(&queue.id, &format!("queues[{i}].id"), &mut errors);
             if queues.contains_key(&queue.id) && queue.id != fallback_queue {
                 errors.push(dup(&format!("queues[{i}].id"), "queue", &queue.id));
+            }
+            let notify_path = format!("queues[{i}].notify");
+            check_channels(&queue.notify, &notify_path, &channels, &mut errors);
+            if !queue.notify.is_empty() {
+                queue_notify.insert(queue.id.clone(), queue.notify);
             }
             queues.insert(queue.id.clone(), queue.name.unwrap_or(queue.id));
         }
@@ -710,6 +720,7 @@ impl RoutingConfig {
                 queues,
                 rules,
                 channels,
+                queue_notify,
                 qualification,
                 returning,
             })
@@ -1184,6 +1195,8 @@ reps:
   - {id: ana, name: Ana}
 pools:
   - {id: smb, reps: [ana], notify: [odd, unsigned, plain-slack]}
+queues:
+  - {id: triage, notify: [ghost]}
 rules:
   - {id: default, route: {pool: smb}}
 "#,
@@ -1192,6 +1205,7 @@ rules:
             "channels[0].url: a Slack webhook URL is a secret",
             "channels[1].secret: a webhook needs a signing secret",
             "channels[2].url: expected an http(s) URL",
+            "queues[0].notify[0]: unknown channel 'ghost'",
         ] {
             assert!(
                 errs.iter().any(|e| e.starts_with(expected)),

@@ -80,6 +80,9 @@ pub enum EventType {
     /// A lead's owner missed the SLA deadline (for managers).
     #[serde(rename = "lead.sla_breached")]
     SlaBreached,
+    /// A lead was placed in a queue the channel watches.
+    #[serde(rename = "lead.queued")]
+    Queued,
 }
 
 impl EventType {
@@ -89,6 +92,7 @@ impl EventType {
             Self::Assigned => "lead.assigned",
             Self::Reassigned => "lead.reassigned",
             Self::SlaBreached => "lead.sla_breached",
+            Self::Queued => "lead.queued",
         }
     }
 }
@@ -233,6 +237,7 @@ fn slack(m: &Message, ack_url: Option<&str>) -> serde_json::Value {
             "SLA missed: {} did not acknowledge {headline}",
             m.previous_owner.as_ref().map_or("the owner", Owner::name)
         ),
+        EventType::Queued => format!("New lead in queue {}: {headline}", m.owner.name()),
     };
     let mut details = String::new();
     if m.lead.do_not_contact {
