@@ -520,12 +520,7 @@ impl App {
                 routing::Returning::Owner(rep) => {
                     commit.contact = Some(plan(true));
                     let assignment = routing::to_returning_owner(config, version, &rep, &seen);
-                    let claim = RepClaim {
-                        rep: rep.clone(),
-                        pool: None,
-                        caps: Vec::new(),
-                        max_open: None,
-                    };
+                    let claim = RepClaim::named(&rep);
                     match commit.commit(assignment, Some(claim), None).await {
                         Err(RecordError::Refused(Refusal::NotOnRoster)) => {
                             self.forget_config();
@@ -612,12 +607,7 @@ impl App {
                     let why = match config.reps[&rep].availability.check_present(now) {
                         Ok(()) => {
                             let assignment = routing::to_named_rep(config, version, decision, &rep);
-                            let claim = RepClaim {
-                                rep: rep.clone(),
-                                pool: None,
-                                caps: Vec::new(),
-                                max_open: None,
-                            };
+                            let claim = RepClaim::named(&rep);
                             match commit.commit(assignment, Some(claim), None).await {
                                 Ok(done) => return Ok(done),
                                 Err(e @ RecordError::Refused(Refusal::LeadChanged))

@@ -228,6 +228,19 @@ pub struct RepClaim {
     pub max_open: Option<u64>,
 }
 
+impl RepClaim {
+    /// The claim for a named owner (a rule's rep, an account owner, a returning contact's
+    /// owner): still active, no pool, no caps, no load bound.
+    pub fn named(rep: &str) -> Self {
+        Self {
+            rep: rep.to_string(),
+            pool: None,
+            caps: Vec::new(),
+            max_open: None,
+        }
+    }
+}
+
 /// One cap counter: the rep's count of pool leads in one period.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CapCounter {
