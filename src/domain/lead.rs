@@ -286,11 +286,24 @@ impl Lead {
                 },
                 Some(Known::Employees) => match normalize::employees(value) {
                     Some(range) => lead.employees = Some(range),
-                    None => lead.warn(raw_key, "expected a number or a range like 51-200"),
+                    None => lead.warn(
+                        raw_key,
+                        format!(
+                            "expected a headcount like 120 or a range like 51-200, \
+                             not negative, zero or over {}",
+                            normalize::MAX_EMPLOYEES
+                        ),
+                    ),
                 },
                 Some(Known::Revenue) => match normalize::money(value) {
                     Some(amount) => lead.revenue = Some(amount),
-                    None => lead.warn(raw_key, "expected an amount"),
+                    None => lead.warn(
+                        raw_key,
+                        format!(
+                            "expected an amount like $5M, not negative or over {}",
+                            normalize::MAX_AMOUNT
+                        ),
+                    ),
                 },
                 Some(Known::Score) => match value.parse::<f64>() {
                     Ok(score) if score.is_finite() => lead.score = Some(score),
@@ -481,6 +494,35 @@ mod tests {
         assert_eq!(lead.employees, None);
         assert_eq!(lead.country, None);
         assert_eq!(lead.warnings.len(), 2);
+    }
+
+    #[test]
+    fn negative_or_meaningless_sizes_and_revenues_become_warnings() {
+        let lead = parse(&[
+            ("email", "a@b.com"),
+            ("employees", "-5"),
+            ("revenue", "-$2M"),
+        ])
+        .unwrap();
+        assert_eq!(lead.employees, None);
+        assert_eq!(lead.revenue, None);
+        let fields: Vec<&str> = lead.warnings.iter().map(|w| w.field.as_str()).collect();
+        assert_eq!(fields, ["employees", "revenue"]);
+
+        for size in ["0", "0-0", "-10-50", "20000000"] {
+            let lead = parse(&[("email", "a@b.com"), ("employees", size)]).unwrap();
+            assert_eq!(lead.employees, None, "{size}");
+            assert_eq!(lead.warnings.len(), 1, "{size}");
+        }
+        let lead = parse(&[
+            ("email", "a@b.com"),
+            ("employees", "51-200"),
+            ("revenue", "$5M"),
+        ])
+        .unwrap();
+        assert_eq!(lead.employees.unwrap().max, Some(200));
+        assert_eq!(lead.revenue, Some(5e6));
+        assert!(lead.warnings.is_empty());
     }
 
     #[test]

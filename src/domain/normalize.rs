@@ -160,51 +160,96 @@ pub struct EmployeeRange {
     pub max: Option<u64>,
 }
 
-/// Parses a company size; `None` if the text holds no number.
+/// Largest headcount taken as a company size. The biggest employers have about three million
+/// people, so anything above ten million is a typo or a test, not a size to route by.
+pub const MAX_EMPLOYEES: u64 = 10_000_000;
+
+/// Largest amount of money (annual revenue) taken, in the currency's units: a quadrillion. The
+/// biggest company's revenue is under a trillion dollars (about 1e14 in yen or rupees), so a
+/// larger figure is a typo or a test.
+pub const MAX_AMOUNT: f64 = 1e15;
+
+/// Parses a company size; `None` if the text holds no number or no sensible headcount: a
+/// negative number ("-5", "-10-50"), a number above [`MAX_EMPLOYEES`], or an answer that allows
+/// no employee at all ("0", "0-0", "<1", "0+"). A range may start at zero ("0-10").
 pub fn employees(raw: &str) -> Option<EmployeeRange> {
     let text = raw.trim().to_lowercase();
     let numbers = numbers_in(&text);
-    match numbers.as_slice() {
-        [] => None,
+    let used = &numbers[..numbers.len().min(2)];
+    if used
+        .iter()
+        .any(|n| n.is_sign_negative() || *n > MAX_EMPLOYEES as f64)
+    {
+        return None;
+    }
+    let range = match used {
+        [] => return None,
         [n] if text.starts_with('<') || text.starts_with("under") || text.starts_with("less") => {
-            Some(EmployeeRange {
-                min: 1.min(*n as u64),
-                max: Some((*n as u64).saturating_sub(1).max(1)),
-            })
+            EmployeeRange {
+                min: 1,
+                max: Some((*n as u64).saturating_sub(1)),
+            }
         }
         [n] if text.ends_with('+') || text.contains("more") || text.contains("over") => {
-            Some(EmployeeRange {
+            EmployeeRange {
                 min: *n as u64,
                 max: None,
-            })
+            }
         }
-        [n] => Some(EmployeeRange {
+        [n] => EmployeeRange {
             min: *n as u64,
             max: Some(*n as u64),
-        }),
-        [a, b, ..] => Some(EmployeeRange {
+        },
+        [a, b, ..] => EmployeeRange {
             min: a.min(*b) as u64,
             max: Some(a.max(*b) as u64),
-        }),
-    }
+        },
+    };
+    let largest = range.max.unwrap_or(range.min);
+    (largest >= 1).then_some(range)
 }
 
-/// Parses an amount of money such as "$5M", "2.5m", "1,200,000" or "1B" into units.
+/// Parses an amount of money such as "$5M", "2.5m", "1,200,000" or "1B" into units; `None` if
+/// the text holds no number, or the amount is negative ("-$2M", even "-0") or above
+/// [`MAX_AMOUNT`]. Zero is an amount: a company before its first sale.
 pub fn money(raw: &str) -> Option<f64> {
     let text = raw.trim().to_lowercase();
-    numbers_in(&text).first().copied()
+    let amount = numbers_in(&text).first().copied()?;
+    (!amount.is_sign_negative() && amount <= MAX_AMOUNT).then_some(amount)
 }
 
-/// Numbers in a text, honouring thousands separators and k/m/b suffixes.
+/// Dashes as forms write them: hyphen, en dash, em dash and the minus sign.
+const DASHES: &[char] = &['-', '\u{2013}', '\u{2014}', '\u{2212}'];
+/// Signs that may stand between a minus and its digits ("-$2M").
+const CURRENCY_SIGNS: &[char] = &['$', '\u{20ac}', '\u{a3}', '\u{a5}', '\u{20b9}'];
+
+/// Numbers in a text, honouring thousands separators, k/m/b suffixes and minus signs. The first
+/// dash after a number separates a range ("51-200" is 51 and 200); any other dash followed by
+/// digits, with only spaces or currency signs between, is a minus sign ("-10-50" is -10 and 50,
+/// "-$2M" is -2,000,000).
 fn numbers_in(text: &str) -> Vec<f64> {
     let mut numbers = Vec::new();
     let chars: Vec<char> = text.chars().collect();
+    let mut negative = false;
+    let mut after_dash = false;
     let mut i = 0;
     while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
+        let c = chars[i];
+        if !c.is_ascii_digit() {
+            if DASHES.contains(&c) {
+                negative = numbers.is_empty() || after_dash;
+                after_dash = true;
+            } else if !c.is_whitespace() {
+                // A currency sign keeps a pending minus ("-$2M"); a word drops it ("self-employed").
+                after_dash = false;
+                negative = negative && CURRENCY_SIGNS.contains(&c);
+            }
             i += 1;
             continue;
         }
+        let sign = if negative { -1.0 } else { 1.0 };
+        negative = false;
+        after_dash = false;
         let mut digits = String::new();
         while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == ',' || chars[i] == '.') {
             if chars[i] != ',' {
@@ -227,7 +272,7 @@ fn numbers_in(text: &str) -> Vec<f64> {
             };
             value *= multiplier;
         }
-        numbers.push(value);
+        numbers.push(sign * value);
     }
     numbers
 }
@@ -343,12 +388,54 @@ mod tests {
     }
 
     #[test]
+    fn negative_zero_and_absurd_company_sizes_are_not_sizes() {
+        let r = |min, max| Some(EmployeeRange { min, max });
+        for raw in [
+            "-5",
+            " -5 ",
+            "- 5",
+            "\u{2212}5",
+            "0",
+            "0-0",
+            "-10-50",
+            "10 - -5",
+            "<1",
+            "0+",
+            "10,000,001",
+            "20m",
+        ] {
+            assert_eq!(employees(raw), None, "{raw}");
+        }
+        assert_eq!(employees("1-10 employees"), r(1, Some(10)));
+        assert_eq!(employees("0-10"), r(0, Some(10)));
+        assert_eq!(employees("10k-50k"), r(10_000, Some(50_000)));
+        assert_eq!(employees("Self-employed, 1"), r(1, Some(1)));
+        assert_eq!(employees("10,000,000"), r(10_000_000, Some(10_000_000)));
+    }
+
+    #[test]
     fn money_with_suffixes() {
         assert_eq!(money("$5M"), Some(5e6));
         assert_eq!(money("2.5m"), Some(2.5e6));
         assert_eq!(money("1,200,000"), Some(1.2e6));
         assert_eq!(money("USD 1B"), Some(1e9));
         assert_eq!(money("n/a"), None);
+    }
+
+    #[test]
+    fn negative_and_absurd_amounts_are_not_money() {
+        for raw in [
+            "-$2M",
+            "$-2M",
+            "-5",
+            "USD -1B",
+            "-0",
+            "2,000,000,000,000,000",
+        ] {
+            assert_eq!(money(raw), None, "{raw}");
+        }
+        assert_eq!(money("0"), Some(0.0), "a company before its first sale");
+        assert_eq!(money("$1M - $5M"), Some(1e6));
     }
 
     #[test]

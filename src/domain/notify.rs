@@ -243,7 +243,7 @@ fn slack(m: &Message, ack_url: Option<&str>) -> serde_json::Value {
     if m.lead.do_not_contact {
         details.push_str(":no_entry: *Do not contact:* the person asked not to be contacted.\n");
     }
-    let score = m.lead.score.map(|s| s.to_string());
+    let score = m.lead.score.map(score_text);
     let consent = m
         .lead
         .consent
@@ -289,6 +289,16 @@ fn slack(m: &Message, ack_url: Option<&str>) -> serde_json::Value {
         None => title,
     };
     serde_json::json!({ "text": text, "blocks": blocks })
+}
+
+/// A score as Slack shows it: every digit `f64` prints (nothing is rounded), and zero without a
+/// sign, since a message frozen in the outbox may carry the -0.0 of an empty sum.
+fn score_text(score: f64) -> String {
+    if score == 0.0 {
+        "0".to_string()
+    } else {
+        score.to_string()
+    }
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -464,6 +474,33 @@ mod tests {
         assert!(details.contains("*Why:* Rule 'smb' matched."));
         assert!(details.contains("*Acknowledge by:* 2026-11-24T15:15:00Z"));
         assert_eq!(json["blocks"][2]["elements"][0]["url"], "https://x/ack");
+    }
+
+    #[test]
+    fn a_lead_without_points_shows_score_zero_in_slack() {
+        let details = |score| {
+            let mut m = message();
+            m.lead.score = score;
+            let body = render(ChannelKind::Slack, &m, None);
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+            json["blocks"][1]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let lead = Lead::parse([("email", "jane@acme.com")]).unwrap();
+        let q = crate::domain::qualify::qualify(&Default::default(), &lead, "x");
+        let qualified = Lead {
+            qualification: Some(q),
+            ..lead
+        };
+        let shown = details(LeadSummary::of(&qualified).score);
+        assert!(shown.contains("*Score:* 0\n"), "{shown}");
+        assert!(!shown.contains("-0"), "{shown}");
+        // A message frozen before qualification stopped storing -0.0.
+        assert!(!details(Some(-0.0)).contains("-0"));
+        // The score is not rounded, so a small negative score keeps its sign and digits.
+        assert!(details(Some(-0.4)).contains("*Score:* -0.4\n"));
     }
 
     #[test]

@@ -163,7 +163,9 @@ pub fn qualify(config: &QualifyConfig, lead: &Lead, source: &str) -> Qualificati
             });
         }
     }
-    q.score = q.breakdown.iter().map(|l| l.points).sum();
+    let total: f64 = q.breakdown.iter().map(|l| l.points).sum();
+    // An empty `f64` sum is -0.0, which serialises as -0.0 and prints as "-0": store plain zero.
+    q.score = if total == 0.0 { 0.0 } else { total };
     if let Some(required) = config.required.get(source) {
         q.missing = required
             .iter()
@@ -262,6 +264,20 @@ mod tests {
                 "free-mail address"
             ]
         );
+    }
+
+    #[test]
+    fn a_lead_without_points_scores_a_plain_zero() {
+        // An empty `f64` sum is -0.0, which equals 0.0 but serialises as -0.0.
+        let q = qualify(
+            &QualifyConfig::default(),
+            &lead(&[("email", "jane@acme.com")]),
+            "x",
+        );
+        assert!(q.breakdown.is_empty());
+        assert_eq!(q.score.to_bits(), 0.0f64.to_bits());
+        let json = serde_json::to_string(&q).unwrap();
+        assert!(json.contains("\"score\":0.0"), "{json}");
     }
 
     #[test]
