@@ -6,6 +6,7 @@ pub mod availability;
 pub mod config;
 pub mod distribution;
 pub mod lead;
+pub mod model;
 pub mod normalize;
 pub mod notify;
 pub mod qualify;

@@ -1,0 +1,244 @@
+//! What routing decides and storage keeps: the owner of a lead, the assignment with its
+//! explanation, the rotation turn it used, the reps passed over and why, and the claim storage
+//! must enforce when a rep takes a lead. Plain data: no decisions are made here.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::availability::Unavailable;
+use super::config::Strategy;
+
+/// Who owns a lead now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Owner {
+    /// A rep.
+    Rep {
+        /// Rep id.
+        id: String,
+        /// Rep display name.
+        name: String,
+    },
+    /// A queue.
+    Queue {
+        /// Queue id.
+        id: String,
+        /// Queue display name.
+        name: String,
+    },
+}
+
+impl Owner {
+    /// The owner's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Owner::Rep { id, .. } | Owner::Queue { id, .. } => id,
+        }
+    }
+
+    /// The owner's display name.
+    pub fn name(&self) -> &str {
+        match self {
+            Owner::Rep { name, .. } | Owner::Queue { name, .. } => name,
+        }
+    }
+}
+
+/// A pool's rotation turn used for an assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    /// The pool.
+    pub pool: String,
+    /// How the pool chose.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// The rotation ticket (1-based, never reused).
+    pub turn: u64,
+    /// The rep's 1-based position in the pool.
+    pub position: usize,
+    /// How many reps the pool had.
+    pub pool_size: usize,
+    /// For `least_loaded`: the rep's open leads when chosen (before this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_leads: Option<u64>,
+}
+
+/// A cap period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// The rep's local day.
+    Day,
+    /// The rep's local ISO week.
+    Week,
+}
+
+impl Period {
+    /// `daily` or `weekly`.
+    pub fn adjective(self) -> &'static str {
+        match self {
+            Period::Day => "daily",
+            Period::Week => "weekly",
+        }
+    }
+}
+
+/// Why a rep was passed over for a lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Not available by the config (inactive, out of office, holiday, off shift).
+    Unavailable {
+        /// Details.
+        why: Unavailable,
+    },
+    /// Already had their cap of pool leads for the period.
+    AtCap {
+        /// Which cap.
+        period: Period,
+        /// The cap.
+        limit: u32,
+    },
+    /// Removed from the pool or made inactive by a config saved after this one was loaded.
+    NoLongerOnRoster,
+    /// Already owned this lead and missed its deadline (escalations never go back).
+    HadItBefore,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable { why } => write!(f, "{why}"),
+            Self::AtCap { period, limit } => write!(f, "at {} cap of {limit}", period.adjective()),
+            Self::NoLongerOnRoster => f.write_str("removed or made inactive by a newer config"),
+            Self::HadItBefore => f.write_str("already had this lead"),
+        }
+    }
+}
+
+/// A rep passed over for a lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skip {
+    /// The pool (absent for a named owner).
+    pub pool: Option<String>,
+    /// The rep.
+    pub rep: String,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// What happened before the final owner was found: reps skipped, pools that overflowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trail {
+    /// Reps passed over, in the order they were considered.
+    pub skipped: Vec<Skip>,
+    /// Pools in which nobody could take the lead, in order.
+    pub overflowed: Vec<String>,
+    /// Other things that sent the lead elsewhere (no account owner, ...), as phrases.
+    pub notes: Vec<String>,
+}
+
+/// An assignment and its explanation, stored with the lead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The owner.
+    pub owner: Owner,
+    /// The rule that matched (absent when no config was active).
+    pub rule_id: Option<String>,
+    /// The rule's 1-based position.
+    pub rule_number: Option<usize>,
+    /// The tests that made the rule match.
+    pub matched: Vec<String>,
+    /// The pool rotation turn, if a pool chose the rep.
+    pub turn: Option<Turn>,
+    /// The config version that decided.
+    pub config_version: Option<u64>,
+    /// Reps passed over, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skip>,
+    /// Pools in which nobody could take the lead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overflowed: Vec<String>,
+    /// One readable sentence saying why.
+    pub reason: String,
+}
+
+impl Assignment {
+    /// The pool the lead went through, if any.
+    pub fn pool(&self) -> Option<&str> {
+        self.turn.as_ref().map(|t| t.pool.as_str())
+    }
+}
+
+/// What storage must check and count, in the same transaction as the lead, when a rep takes
+/// it. Caps and membership are enforced there, so concurrent requests cannot break them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepClaim {
+    /// The rep.
+    pub rep: String,
+    /// The pool the rep must still belong to; for a named owner, `None` (must still be active).
+    pub pool: Option<String>,
+    /// Cap counters to add one to, each refused at its limit.
+    pub caps: Vec<CapCounter>,
+    /// For `least_loaded`: refuse if the rep's open leads rose above this meanwhile.
+    pub max_open: Option<u64>,
+}
+
+impl RepClaim {
+    /// The claim for a named owner (a rule's rep, an account owner, a returning contact's
+    /// owner): still active, no pool, no caps, no load bound.
+    pub fn named(rep: &str) -> Self {
+        Self {
+            rep: rep.to_string(),
+            pool: None,
+            caps: Vec::new(),
+            max_open: None,
+        }
+    }
+}
+
+/// One cap counter: the rep's count of pool leads in one period.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CapCounter {
+    /// Day or week.
+    pub period: Period,
+    /// Which day or week, in the rep's time zone (`2026-11-22`, `2026-W47`).
+    pub key: String,
+    /// The cap.
+    pub limit: u32,
+}
+
+/// A pool's rotation ticket: a number no other lead of the pool is handed at the same time,
+/// with the ticket that started the pool's current cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    /// The ticket: 1, 2, 3, ... A ticket is used by at most one stored lead; one given back
+    /// by a request that failed goes to a later lead.
+    pub turn: u64,
+    /// The last ticket before the current cycle began (a team change restarts the cycle).
+    pub cycle_start: u64,
+    /// The config version that restarted the cycle.
+    pub cycle_config: u64,
+}
+
+impl Ticket {
+    /// The ticket's 0-based slot in the current cycle.
+    pub fn slot(&self) -> u64 {
+        self.turn.saturating_sub(self.cycle_start + 1)
+    }
+}
+
+/// Why storage refused to give a lead to a rep. Nothing was written; routing offers the lead
+/// to the next rep in line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The rep already has their cap of pool leads for this period.
+    AtCap(Period),
+    /// The rep was removed from the pool or made inactive by a newer config.
+    NotOnRoster,
+    /// The rep's open leads rose above the bound meanwhile (`least_loaded`): read loads again.
+    LoadRose,
+    /// Another lead used this rotation ticket (one given back twice): take another.
+    TicketUsed,
+}
