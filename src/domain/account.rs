@@ -5,8 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+pub use super::facts::{Account, AccountMatch};
 use super::lead::Lead;
 use super::normalize;
 use super::rules::ConfigError;
@@ -15,37 +16,6 @@ use super::rules::ConfigError;
 pub const MAX_ACCOUNTS_PER_LOAD: usize = 100_000;
 /// Most domains one account may have.
 pub const MAX_DOMAINS: usize = 50;
-
-/// A company the team knows, with its owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    /// Stable id from the CRM.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Its domains (`bigbank.com`); subdomains match too.
-    pub domains: Vec<String>,
-    /// The rep who owns it (`account.owner` in rules).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    /// Tier (`enterprise`, `strategic`, ...), compared case-insensitively by rules.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier: Option<String>,
-    /// The named-account list it is on, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub list: Option<String>,
-}
-
-/// The account a lead matched, as stored with the lead and tested by rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountMatch {
-    /// The account.
-    pub account: Account,
-    /// The lead's domain that matched (`eu.bigbank.com`).
-    pub via: String,
-    /// The account domain it matched (`bigbank.com`).
-    pub domain: String,
-}
 
 /// The domain a lead is matched by: its email's, unless that is free-mail (or there is no
 /// email), then its website's.

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::availability::{self, Absence, Availability, Shift};
+use super::channel::{Channel, ChannelKind, SecretRef, Setting};
 use super::distribution::{Schedule, MAX_CYCLE};
-use super::notify::{Channel, ChannelKind, SecretRef, Setting};
 use super::qualify::{QualifyConfig, ScoreRule};
 use super::rules::{Condition, ConfigError};
 use super::sla::{OnBreach, SlaPolicy, DEFAULT_MAX_ESCALATIONS};

@@ -216,10 +216,10 @@ pub struct Lead {
     pub do_not_contact: Option<bool>,
     /// The account the lead belongs to, found by intake (never taken from the input).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub account: Option<crate::domain::account::AccountMatch>,
+    pub account: Option<super::facts::AccountMatch>,
     /// What qualification found, set by intake (never taken from the input).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub qualification: Option<crate::domain::qualify::Qualification>,
+    pub qualification: Option<super::facts::Qualification>,
     /// Values that were present but could not be understood (kept out of routing).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub warnings: Vec<FieldError>,

@@ -3,9 +3,12 @@
 
 pub mod account;
 pub mod availability;
+pub mod channel;
 pub mod config;
 pub mod distribution;
+pub mod facts;
 pub mod lead;
+pub mod lifecycle;
 pub mod model;
 pub mod normalize;
 pub mod notify;

@@ -242,3 +242,89 @@ pub enum Refusal {
     /// Another lead used this rotation ticket (one given back twice): take another.
     TicketUsed,
 }
+
+/// Where a lead stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    /// A rep owns it and has not acknowledged it yet: its SLA clock runs.
+    Open,
+    /// Its owner took it.
+    Acknowledged,
+    /// It sits in a queue.
+    Queued,
+    /// It is finished.
+    Closed,
+    /// A honeypot caught it: stored, routed nowhere.
+    Spam,
+}
+
+impl LeadStatus {
+    /// The status as stored and shown (`open`, `acknowledged`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::Queued => "queued",
+            Self::Closed => "closed",
+            Self::Spam => "spam",
+        }
+    }
+
+    /// The status of a lead just given to `owner`.
+    pub fn assigned_to(owner: &Owner) -> Self {
+        match owner {
+            Owner::Rep { .. } => Self::Open,
+            Owner::Queue { .. } => Self::Queued,
+        }
+    }
+}
+
+impl fmt::Display for LeadStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened to a lead, as its history records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryEvent {
+    /// A rep got it.
+    Assigned,
+    /// It went to a queue.
+    Queued,
+    /// A honeypot caught it.
+    Spam,
+    /// It was taken from its owner after a missed deadline and given to another rep.
+    Reassigned,
+    /// Its owner took it.
+    Acknowledged,
+    /// It was finished.
+    Closed,
+    /// The same contact sent another lead.
+    Returned,
+}
+
+impl HistoryEvent {
+    /// The entry for a lead given to `owner` (new or reassigned).
+    pub fn assigned_to(owner: &Owner, reassigned: bool) -> Self {
+        match (owner, reassigned) {
+            (Owner::Queue { .. }, _) => Self::Queued,
+            (Owner::Rep { .. }, false) => Self::Assigned,
+            (Owner::Rep { .. }, true) => Self::Reassigned,
+        }
+    }
+}
+
+/// Where a notification stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationStatus {
+    /// Not delivered yet; it will be tried again.
+    Pending,
+    /// The receiver accepted it.
+    Delivered,
+    /// Given up on after the last attempt.
+    Dead,
+}

@@ -6,8 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::{Deserialize, Serialize};
-
+pub use super::facts::{Qualification, ScoreLine};
 use super::lead::{canonical_key, Lead};
 use super::normalize;
 use super::rules::Condition;
@@ -87,35 +86,6 @@ impl Default for QualifyConfig {
             data_quality_queue: DEFAULT_DATA_QUALITY_QUEUE.into(),
         }
     }
-}
-
-/// One line of a score's breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScoreLine {
-    /// What for.
-    pub label: String,
-    /// Points.
-    pub points: f64,
-}
-
-/// What qualification found; stored with the lead and tested by rules.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Qualification {
-    /// The email is at a free-mail provider.
-    pub free_mail: bool,
-    /// The email is at a disposable (throwaway) provider.
-    pub disposable: bool,
-    /// The email names a function (info@, sales@), not a person.
-    pub role_address: bool,
-    /// The honeypot field was filled: a bot. Stored as spam, routed nowhere.
-    pub spam: bool,
-    /// The score: the lead's own `score` field (if sent) plus the points that applied.
-    pub score: f64,
-    /// Where the score came from.
-    pub breakdown: Vec<ScoreLine>,
-    /// Required fields the lead's source should have given but did not.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<String>,
 }
 
 /// Qualifies a lead from `source` (the submitting key's name).

@@ -4,8 +4,8 @@
 use crate::domain::config::{Pool, Rep, RoutingConfig};
 use crate::domain::model::{Assignment, Owner, Trail, Turn};
 
+use super::decision::Decision;
 use super::pool::Offer;
-use super::Decision;
 
 /// The explanation's first half: which rule matched and why.
 fn rule_reason(decision: &Decision<'_>) -> String {

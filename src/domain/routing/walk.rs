@@ -26,10 +26,10 @@ use crate::domain::model::{
     Assignment, CapCounter, Refusal, RepClaim, Skip, SkipReason, Ticket, Trail,
 };
 
+use super::decision::{account_owner, decide, overflow_of, Decision};
 use super::explain::{fallback, to_named_rep, to_pool_rep, to_queue};
 use super::pool::{available_members, cap_counters, offers, pool_claim, Offer};
 use super::returning::{returning_owner, to_returning_owner, EarlierLead, Returning};
-use super::{account_owner, decide, overflow_of, Decision};
 
 /// How many times a `least_loaded` pool reads loads again after they moved under an offer,
 /// before it offers the lead to the best rep it saw without the bound.
