@@ -55,7 +55,7 @@ pub fn assigned(
     previous: Option<&Owner>,
     now: Timestamp,
 ) -> Vec<Outgoing> {
-    let due = deadline.map(|d| d.due.to_string());
+    let due = deadline.map(|d| d.due);
     let about = About {
         lead_id,
         lead,
@@ -90,7 +90,7 @@ pub fn assigned(
             channels.push(channel);
         }
     }
-    let message = || about.message(EventType::Assigned, previous, due.clone());
+    let message = || about.message(EventType::Assigned, previous, due);
     outgoing(config, channels, message, now)
 }
 
@@ -149,11 +149,11 @@ struct About<'a> {
 
 impl About<'_> {
     /// A message with a fresh event id.
-    fn message(&self, event: EventType, previous: Option<&Owner>, due: Option<String>) -> Message {
+    fn message(&self, event: EventType, previous: Option<&Owner>, due: Option<jiff::Timestamp>) -> Message {
         Message {
             event_id: uuid::Uuid::new_v4().to_string(),
             event,
-            occurred_at: self.now.to_string(),
+            occurred_at: self.now,
             lead_id: self.lead_id.to_string(),
             assignment: self.number,
             lead: LeadSummary::of(self.lead),

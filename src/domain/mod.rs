@@ -2,6 +2,7 @@
 //! tokio types appear here; everything takes data in and returns decisions out.
 
 pub mod account;
+pub mod audience;
 pub mod availability;
 pub mod channel;
 pub mod config;

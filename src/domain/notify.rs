@@ -137,8 +137,8 @@ pub struct Message {
     /// What happened.
     #[serde(rename = "type")]
     pub event: EventType,
-    /// When it happened (RFC 3339).
-    pub occurred_at: String,
+    /// When it happened.
+    pub occurred_at: jiff::Timestamp,
     /// The lead's id.
     pub lead_id: String,
     /// Which assignment of the lead this is about (1 for the first owner; +1 per reassignment).
@@ -152,9 +152,9 @@ pub struct Message {
     pub previous_owner: Option<Owner>,
     /// Why, in one sentence.
     pub reason: String,
-    /// When the owner must acknowledge by (RFC 3339), if an SLA applies.
+    /// When the owner must acknowledge by, if an SLA applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sla_due_at: Option<String>,
+    pub sla_due_at: Option<jiff::Timestamp>,
 }
 
 impl Message {
@@ -326,7 +326,7 @@ mod tests {
         Message {
             event_id: "e1".into(),
             event: EventType::Assigned,
-            occurred_at: "2026-11-24T15:00:00Z".into(),
+            occurred_at: "2026-11-24T15:00:00Z".parse().unwrap(),
             lead_id: "l1".into(),
             assignment: 1,
             lead: LeadSummary {
@@ -349,7 +349,7 @@ mod tests {
             },
             previous_owner: None,
             reason: "Rule 'smb' matched.".into(),
-            sla_due_at: Some("2026-11-24T15:15:00Z".into()),
+            sla_due_at: Some("2026-11-24T15:15:00Z".parse().unwrap()),
         }
     }
 

@@ -1,0 +1,170 @@
+//! What an assignment promises and who hears about it: the deadline the owner is held to (a
+//! rule's SLA, else the pool's), `lead.assigned` to the new owner's and the pool's channels,
+//! `lead.queued` to a queue's, and after a breach `lead.reassigned` to the previous owner and
+//! `lead.sla_breached` to the SLA's alert channels. Pure: the caller records the notices in the
+//! outbox with the assignment and delivers them.
+
+use jiff::Timestamp;
+
+use super::channel::Channel;
+use super::config::RoutingConfig;
+use super::lead::Lead;
+use super::model::{Assignment, Owner};
+use super::notify::{EventType, LeadSummary, Message};
+use super::sla::SlaPolicy;
+
+/// An acknowledgement deadline and the policy that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    /// The policy (kept with the lead, so a breach is handled as promised at assignment).
+    pub policy: SlaPolicy,
+    /// When the owner must have acknowledged.
+    pub due: Timestamp,
+}
+
+/// One notification to record: where it goes and what it says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The channel (secret references only, never secrets).
+    pub channel: Channel,
+    /// The message, frozen now.
+    pub message: Message,
+}
+
+/// The deadline of a rep owner under `preferred` (a rule's SLA) or else the SLA of the pool
+/// the lead came through; `None` for queues and leads without an SLA.
+pub fn deadline(
+    config: &RoutingConfig,
+    assignment: &Assignment,
+    preferred: Option<&SlaPolicy>,
+    now: Timestamp,
+) -> Option<Deadline> {
+    let Owner::Rep { id, .. } = &assignment.owner else {
+        return None;
+    };
+    let pool_sla = assignment
+        .pool()
+        .and_then(|p| config.pools.get(p))
+        .and_then(|p| p.sla.as_ref());
+    let policy = preferred.or(pool_sla)?.clone();
+    let due = match config.reps.get(id) {
+        Some(rep) => policy.deadline(&rep.availability, now),
+        None => now + jiff::SignedDuration::from_mins(i64::from(policy.minutes)),
+    };
+    Some(Deadline { policy, due })
+}
+
+/// What every notice about one assignment shares.
+#[derive(Debug, Clone, Copy)]
+pub struct About<'a> {
+    /// The lead's id.
+    pub lead_id: &'a str,
+    /// The lead.
+    pub lead: &'a Lead,
+    /// The assignment the notices are about.
+    pub assignment: &'a Assignment,
+    /// Its number (1 for the first owner).
+    pub number: u64,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// The notices for an assignment: `lead.assigned` to the new owner's channels and those of the
+/// pool it came through, each once (with `previous` after an escalation); `lead.queued` to a
+/// queue's channels.
+pub fn assigned(
+    config: &RoutingConfig,
+    about: About<'_>,
+    deadline: Option<&Deadline>,
+    previous: Option<&Owner>,
+) -> Vec<Notice> {
+    let id = match &about.assignment.owner {
+        Owner::Rep { id, .. } => id,
+        Owner::Queue { id, .. } => {
+            let channels = config.queue_notify.get(id).map(|c| c.iter().collect());
+            let message = || about.message(EventType::Queued, previous, None);
+            return notices(config, channels.unwrap_or_default(), message);
+        }
+    };
+    let rep_channels = config.reps.get(id).map(|r| r.notify.iter());
+    let pool_channels = about
+        .assignment
+        .pool()
+        .and_then(|p| config.pools.get(p))
+        .map(|p| p.notify.iter());
+    let mut channels: Vec<&String> = Vec::new();
+    for channel in rep_channels
+        .into_iter()
+        .flatten()
+        .chain(pool_channels.into_iter().flatten())
+    {
+        if !channels.contains(&channel) {
+            channels.push(channel);
+        }
+    }
+    let due = deadline.map(|d| d.due);
+    let message = || about.message(EventType::Assigned, previous, due);
+    notices(config, channels, message)
+}
+
+/// After a breach: the previous owner hears the lead was taken (`lead.reassigned`), and the
+/// SLA's alert channels hear of the breach (`lead.sla_breached`).
+pub fn breached(
+    config: &RoutingConfig,
+    about: About<'_>,
+    previous: &Owner,
+    policy: &SlaPolicy,
+) -> Vec<Notice> {
+    let previous_channels: Vec<&String> = match previous {
+        Owner::Rep { id, .. } => config
+            .reps
+            .get(id)
+            .map(|r| r.notify.iter().collect())
+            .unwrap_or_default(),
+        Owner::Queue { .. } => Vec::new(),
+    };
+    let message = |event| about.message(event, Some(previous), None);
+    let mut all = notices(config, previous_channels, || message(EventType::Reassigned));
+    all.extend(notices(config, policy.alert.iter().collect(), || {
+        message(EventType::SlaBreached)
+    }));
+    all
+}
+
+impl About<'_> {
+    /// A message with a fresh event id.
+    fn message(
+        &self,
+        event: EventType,
+        previous: Option<&Owner>,
+        due: Option<Timestamp>,
+    ) -> Message {
+        Message {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event,
+            occurred_at: self.now,
+            lead_id: self.lead_id.to_string(),
+            assignment: self.number,
+            lead: LeadSummary::of(self.lead),
+            owner: self.assignment.owner.clone(),
+            previous_owner: previous.cloned(),
+            reason: self.assignment.reason.clone(),
+            sla_due_at: due,
+        }
+    }
+}
+
+fn notices(
+    config: &RoutingConfig,
+    channels: Vec<&String>,
+    message: impl Fn() -> Message,
+) -> Vec<Notice> {
+    channels
+        .into_iter()
+        .filter_map(|id| config.channels.get(id))
+        .map(|channel| Notice {
+            channel: channel.clone(),
+            message: message(),
+        })
+        .collect()
+}
