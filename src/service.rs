@@ -106,7 +106,7 @@ impl From<RecordError> for IntakeError {
         match e {
             RecordError::Store(e) => IntakeError::Store(e),
             RecordError::Refused(r) => {
-                IntakeError::Store(StoreError::Other(format!("unexpected refusal {r:?}")))
+                IntakeError::Store(StoreError::Invalid(format!("unexpected refusal {r:?}")))
             }
         }
     }
@@ -218,10 +218,10 @@ impl App {
             Some(config) => config,
             None => {
                 let stored = self.store.config_version(version).await?.ok_or_else(|| {
-                    StoreError::Other(format!("active config version {version} is missing"))
+                    StoreError::Corrupt(format!("active config version {version} is missing"))
                 })?;
                 let parsed = RoutingConfig::parse(&stored.document).map_err(|errors| {
-                    StoreError::Other(format!(
+                    StoreError::Corrupt(format!(
                         "active config version {version} is invalid: {}",
                         errors[0]
                     ))
@@ -368,7 +368,7 @@ impl App {
                 IdempotencyClaim::Claimed => return Ok(None),
                 IdempotencyClaim::Completed(stored) => {
                     let receipt = serde_json::from_str(&stored.body)
-                        .map_err(|e| StoreError::Other(format!("stored response: {e}")))?;
+                        .map_err(|e| StoreError::Corrupt(format!("stored response: {e}")))?;
                     return Ok(Some(Intake {
                         receipt,
                         replayed: true,
@@ -392,7 +392,8 @@ impl App {
         let now = self.now();
         let active = match self.active_config().await {
             Ok(active) => Ok(active),
-            Err(StoreError::Other(problem)) => {
+            // Only a stored config that is missing or invalid; a denied or failed read is a 503.
+            Err(StoreError::Corrupt(problem)) => {
                 tracing::error!(%problem, "routing config unusable; lead goes to the fallback queue");
                 Err("The active routing config could not be loaded")
             }
@@ -838,7 +839,7 @@ impl App {
         lead_id: &str,
         token: &str,
     ) -> StoreResult<Option<StatusOutcome>> {
-        let key = self.notifier.ack_key().await.map_err(StoreError::Other)?;
+        let key = self.notifier.ack_key().await.map_err(StoreError::Denied)?;
         let Some(assignment) = crate::domain::notify::check_ack_token(&key, lead_id, token) else {
             return Ok(None);
         };
@@ -942,7 +943,7 @@ impl Commit for IntakeCommit<'_> {
             },
         });
         let body = serde_json::to_string(&receipt)
-            .map_err(|e| StoreError::Other(format!("encode receipt: {e}")))?;
+            .map_err(|e| StoreError::Invalid(format!("encode receipt: {e}")))?;
         let (deadline, notifications) = match self.config {
             Some(_) if spam => (None, Vec::new()),
             Some(config) => {

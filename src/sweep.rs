@@ -155,7 +155,7 @@ impl App {
             return left_alone;
         }
         let Some((version, config)) = self.active_config().await? else {
-            return Err(StoreError::Other("no routing config is active".into()));
+            return Err(StoreError::Corrupt("no routing config is active".into()));
         };
         let previous = lead.assignment.owner.clone();
         let breach = policy.breach(
@@ -216,7 +216,7 @@ impl App {
                 left_alone
             }
             Err(RecordError::Refused(other)) => {
-                Err(StoreError::Other(format!("unexpected refusal {other:?}")))
+                Err(StoreError::Invalid(format!("unexpected refusal {other:?}")))
             }
             Err(RecordError::Store(e)) => Err(e),
         }

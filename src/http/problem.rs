@@ -119,21 +119,16 @@ impl Problem {
 }
 
 impl From<StoreError> for Problem {
+    /// Always a 503 with Retry-After: a transient failure passes, and a denied call, a missing
+    /// table, a corrupt item or a bug is for the operators to fix (logged as an error), not
+    /// for the client.
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(cause) | StoreError::Conflict(cause) => {
-                tracing::warn!(%cause, "storage unavailable");
-                Problem::unavailable()
-            }
-            StoreError::Other(cause) => {
-                tracing::error!(%cause, "storage error");
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "an internal error occurred; nothing was stored",
-                )
-            }
+        if error.is_transient() {
+            tracing::warn!(cause = %error, "storage unavailable");
+        } else {
+            tracing::error!(cause = %error, "storage error");
         }
+        Problem::unavailable()
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
@@ -19,6 +19,9 @@ use super::*;
 use crate::domain::account::Account;
 use crate::domain::distribution::Load;
 use crate::domain::routing::{CapCounter, Owner, Period};
+pub(crate) use classify::classify;
+
+mod classify;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -121,47 +124,15 @@ fn get_n(item: &Item, key: &str) -> Option<i64> {
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> StoreResult<AttributeValue> {
-    to_attribute_value(value).map_err(|e| StoreError::Other(format!("encode: {e}")))
+    to_attribute_value(value).map_err(|e| StoreError::Invalid(format!("encode: {e}")))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(item: &Item, key: &str) -> StoreResult<T> {
     let value = item
         .get(key)
         .cloned()
-        .ok_or_else(|| StoreError::Other(format!("item has no {key}")))?;
-    from_attribute_value(value).map_err(|e| StoreError::Other(format!("decode {key}: {e}")))
-}
-
-/// Maps an SDK error to what the caller can do about it.
-fn classify<E, R>(err: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            StoreError::Unavailable(format!("{err}"))
-        }
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or_default();
-            let message = format!("{code}: {}", service.err().message().unwrap_or_default());
-            match code {
-                "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "InternalServerError"
-                | "ServiceUnavailable" => StoreError::Unavailable(message),
-                "TransactionConflictException" | "ConditionalCheckFailedException" => {
-                    StoreError::Conflict(message)
-                }
-                "TransactionCanceledException" if message.contains("TransactionConflict") => {
-                    StoreError::Conflict(message)
-                }
-                _ => StoreError::Other(message),
-            }
-        }
-        _ => StoreError::Other(format!("{err:?}")),
-    }
+        .ok_or_else(|| StoreError::Corrupt(format!("item has no {key}")))?;
+    from_attribute_value(value).map_err(|e| StoreError::Corrupt(format!("decode {key}: {e}")))
 }
 
 /// Errors that may say "a concurrent writer got there first; try again".
@@ -246,7 +217,7 @@ fn put(item: Item, table: &str, condition: &str) -> StoreResult<TransactWriteIte
         .set_item(Some(item))
         .condition_expression(condition)
         .build()
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
@@ -298,20 +269,15 @@ impl ConfigStore for DynamoStore {
                 .condition_expression(condition)
                 .set_expression_attribute_values(values)
                 .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
             self.client
                 .transact_write_items()
                 .transact_items(put(version_item, &self.table, "attribute_not_exists(pk)")?)
                 .transact_items(TransactWriteItem::builder().put(pointer).build())
                 .send()
                 .await
-                .map_err(|e| match classify(e) {
-                    // Another publisher took this version number: read again and retry.
-                    StoreError::Other(m) if m.contains("ConditionalCheckFailed") => {
-                        StoreError::Conflict(m)
-                    }
-                    other => other,
-                })?;
+                // A conflict: another publisher took this version number; read again and retry.
+                .map_err(classify)?;
             Ok(next)
         })
         .await
@@ -326,12 +292,12 @@ impl KeyStore for DynamoStore {
         };
         from_item(item)
             .map(Some)
-            .map_err(|e| StoreError::Other(format!("decode key: {e}")))
+            .map_err(|e| StoreError::Corrupt(format!("decode key: {e}")))
     }
 
     async fn put_key(&self, key: &KeyRecord) -> StoreResult<()> {
         let mut item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(key)
-            .map_err(|e| StoreError::Other(format!("encode key: {e}")))?;
+            .map_err(|e| StoreError::Invalid(format!("encode key: {e}")))?;
         item.insert("pk".into(), s(format!("KEY#{}", key.hash)));
         item.insert("sk".into(), s("KEY"));
         self.client
@@ -464,7 +430,7 @@ impl LeadStore for DynamoStore {
             .map_err(classify)?;
         let attributes = out.attributes.unwrap_or_default();
         let turn = get_n(&attributes, "turn")
-            .ok_or_else(|| StoreError::Other("rotation counter returned no turn".into()))?;
+            .ok_or_else(|| StoreError::Corrupt("rotation counter returned no turn".into()))?;
         Ok(Ticket {
             turn: turn as u64,
             cycle_start: get_n(&attributes, "cycle_start").unwrap_or(0) as u64,
@@ -566,7 +532,7 @@ impl LeadStore for DynamoStore {
                 .expression_attribute_values(":lead", s(&new.lead_id))
                 .expression_attribute_values(":token", s(&token.token))
                 .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
             tx.push(
                 TransactWriteItem::builder().update(update).build(),
                 Guard::Unique,
@@ -608,7 +574,7 @@ impl LeadStore for DynamoStore {
             .iter()
             .filter(|i| sk_starts(i, "EVENT#"))
             .map(|i| {
-                from_item(i.clone()).map_err(|e| StoreError::Other(format!("decode event: {e}")))
+                from_item(i.clone()).map_err(|e| StoreError::Corrupt(format!("decode event: {e}")))
             })
             .collect::<StoreResult<Vec<HistoryEntry>>>()?;
         let mut notifications = items
@@ -616,7 +582,7 @@ impl LeadStore for DynamoStore {
             .filter(|i| sk_starts(i, "NOTIFY#"))
             .map(notification_of)
             .collect::<StoreResult<Vec<_>>>()?;
-        notifications.sort_by(|a, b| a.message.occurred_at.cmp(&b.message.occurred_at));
+        notifications.sort_by_key(|n| n.message.occurred_at);
         let received_at = get_s(main, "received_at").unwrap_or_default();
         Ok(Some(StoredLead {
             lead_id: lead_id.to_string(),
@@ -711,7 +677,7 @@ impl LeadStore for DynamoStore {
             let lead = lead
                 .update_expression(expression)
                 .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
             let history = HistoryEntry {
                 at: at.to_string(),
                 event: event.into(),
@@ -892,7 +858,7 @@ impl DynamoStore {
                     .expression_attribute_values(":lead", s(lead_id))
                     .expression_attribute_values(":owning", s(owning_lead))
                     .build()
-                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
                 tx.push(
                     TransactWriteItem::builder().update(update).build(),
                     Guard::Contact,
@@ -948,9 +914,10 @@ impl DynamoStore {
                         return Err(RecordError::Refused(Refusal::ContactChanged))
                     }
                     Some((_, Guard::Unique)) => {
-                        return Err(
-                            StoreError::Other(format!("lead transaction refused: {err:?}")).into(),
-                        )
+                        return Err(StoreError::Invalid(format!(
+                            "lead transaction refused: {err:?}"
+                        ))
+                        .into())
                     }
                     None if reasons.iter().any(|r| reason_is(r, "TransactionConflict")) => {
                         return Err(StoreError::Conflict("transaction conflict".into()).into())
@@ -982,7 +949,7 @@ fn open_leads_change(table: &str, rep: &str, by: i64) -> StoreResult<TransactWri
         .expression_attribute_names("#open", "open")
         .expression_attribute_values(":by", n(by))
         .build()
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
@@ -1026,7 +993,7 @@ fn lead_status(item: &Item) -> String {
 /// A history entry of a lead as an item; `suffix` keeps entries at the same instant apart.
 fn event_item(pk: &str, event: &HistoryEntry, suffix: &str) -> StoreResult<Item> {
     let mut item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(event)
-        .map_err(|e| StoreError::Other(format!("encode event: {e}")))?;
+        .map_err(|e| StoreError::Invalid(format!("encode event: {e}")))?;
     item.insert("pk".into(), s(pk));
     item.insert("sk".into(), s(format!("EVENT#{}#{suffix}", event.at)));
     Ok(item)
@@ -1076,7 +1043,7 @@ fn roster_update(
     let update = update
         .condition_expression(condition)
         .build()
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
@@ -1107,7 +1074,7 @@ fn cap_update(
         .expression_attribute_values(":limit", n(cap.limit))
         .expression_attribute_values(":expires", n(expires))
         .build()
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
@@ -1245,7 +1212,7 @@ impl SweepStore for DynamoStore {
             None => None,
             Some(text) => {
                 let c: Cursor = serde_json::from_str(text)
-                    .map_err(|e| StoreError::Other(format!("bad cursor: {e}")))?;
+                    .map_err(|e| StoreError::Invalid(format!("bad cursor: {e}")))?;
                 Some(HashMap::from([
                     ("pk".to_string(), s(c.pk)),
                     ("sk".to_string(), s(c.sk)),
@@ -1384,7 +1351,7 @@ impl SweepStore for DynamoStore {
         };
         let update = update
             .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         if dead {
             let count = Update::builder()
@@ -1394,7 +1361,7 @@ impl SweepStore for DynamoStore {
                 .update_expression("ADD dead :one")
                 .expression_attribute_values(":one", n(1))
                 .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
             items.push(TransactWriteItem::builder().update(count).build());
         }
         let result = self
@@ -1478,7 +1445,7 @@ impl SweepStore for DynamoStore {
         let lead = lead
             .update_expression(expression)
             .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let event = HistoryEntry {
             at: change.at.clone(),
             event: if owner_kind == "rep" {
@@ -1559,7 +1526,7 @@ impl DynamoStore {
                 .set_keys(Some(keys))
                 .consistent_read(consistent)
                 .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
             loop {
                 let out = self
                     .client
@@ -1597,7 +1564,7 @@ impl DynamoStore {
                     .set_item(Some(item))
                     .build()
                     .map(|p| WriteRequest::builder().put_request(p).build())
-                    .map_err(|e| StoreError::Other(e.to_string()))
+                    .map_err(|e| StoreError::Invalid(e.to_string()))
             })
             .collect::<StoreResult<Vec<_>>>()?;
         let chunks: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();

@@ -3,7 +3,10 @@
 //! run it against DynamoDB Local. Nothing here decides routing.
 
 pub mod dynamo;
+mod error;
 pub mod tables;
+
+pub use error::{StoreError, StoreResult};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -15,23 +18,6 @@ use crate::domain::notify::{Channel, Message};
 pub use crate::domain::roster::RosterEntry;
 use crate::domain::routing::{Assignment, Period, RepClaim};
 use crate::domain::sla::SlaPolicy;
-
-/// Why a storage call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// DynamoDB could not be reached or throttled us past our retries; try again later.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    /// A conditional write lost a race that retrying may win.
-    #[error("write conflict: {0}")]
-    Conflict(String),
-    /// Anything else (a bug or a misconfiguration).
-    #[error("storage error: {0}")]
-    Other(String),
-}
-
-/// Result of a storage call.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A routing config version as stored: immutable once written.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
 
+use super::dynamo::classify;
 use super::{StoreError, StoreResult};
 
 /// The SAM template, compiled in so the tool needs no file at run time.
@@ -125,14 +126,12 @@ pub async fn ensure_table(
     definition: &TableDefinition,
     table_name: &str,
 ) -> StoreResult<bool> {
-    let exists = client
-        .describe_table()
-        .table_name(table_name)
-        .send()
-        .await
-        .is_ok();
-    if exists {
-        return Ok(false);
+    match client.describe_table().table_name(table_name).send().await {
+        Ok(_) => return Ok(false),
+        Err(e) => match classify(e) {
+            StoreError::NotFound(_) => {}
+            other => return Err(other),
+        },
     }
     client
         .create_table()
@@ -145,7 +144,7 @@ pub async fn ensure_table(
         )
         .send()
         .await
-        .map_err(|e| StoreError::Other(format!("create table {table_name}: {e:?}")))?;
+        .map_err(classify)?;
     if let Some(attribute) = &definition.ttl_attribute {
         client
             .update_time_to_live()
@@ -155,11 +154,11 @@ pub async fn ensure_table(
                     .attribute_name(attribute)
                     .enabled(true)
                     .build()
-                    .map_err(|e| StoreError::Other(e.to_string()))?,
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
             )
             .send()
             .await
-            .map_err(|e| StoreError::Other(format!("enable TTL on {table_name}: {e:?}")))?;
+            .map_err(classify)?;
     }
     Ok(true)
 }
