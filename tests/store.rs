@@ -10,8 +10,23 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use common::json_lead;
+use leadrouter::domain::lead::Lead;
+use leadrouter::domain::routing::{Assignment, Owner};
 use leadrouter::store::dynamo::{self, DynamoStore};
-use leadrouter::store::{ConfigStore, LeadStore, StoreError};
+use leadrouter::store::{
+    tables, ConfigStore, IdempotencyClaim, IdempotencyToken, LeadStore, NewLead, StoreError,
+    StoredResponse,
+};
+
+/// A store on a fresh, empty table.
+async fn fresh_store() -> DynamoStore {
+    let client = dynamo::client(Some(&common::endpoint())).await;
+    let table = format!("test-{}", uuid::Uuid::new_v4());
+    tables::ensure_table(&client, &tables::leads_table(), &table)
+        .await
+        .expect("create table");
+    DynamoStore::new(client, table)
+}
 
 /// A store on a table nobody created.
 async fn store_without_table() -> DynamoStore {
@@ -52,4 +67,79 @@ async fn a_missing_table_is_a_503_with_retry_after_never_a_500() {
     );
     assert!(reply.headers.contains_key("retry-after"));
     assert_eq!(reply.content_type(), "application/problem+json");
+}
+
+/// A lead for the unrouted queue that completes an Idempotency-Key claim with `response`.
+fn queued_lead(token: &IdempotencyToken, response: &str) -> NewLead {
+    let queue = Owner::Queue {
+        id: "unrouted".into(),
+        name: "Unrouted".into(),
+    };
+    NewLead {
+        lead_id: uuid::Uuid::now_v7().to_string(),
+        source: "test-form".into(),
+        received_at: "2026-11-24T15:00:00Z".into(),
+        lead: Lead::default(),
+        assignment: Assignment {
+            owner: queue,
+            rule_id: None,
+            rule_number: None,
+            matched: Vec::new(),
+            turn: None,
+            config_version: None,
+            skipped: Vec::new(),
+            overflowed: Vec::new(),
+            reason: "No routing config is active".into(),
+        },
+        claim: None,
+        ticket: None,
+        idempotency: Some((
+            token.clone(),
+            StoredResponse {
+                body: response.into(),
+            },
+        )),
+        deadline: None,
+        notifications: Vec::new(),
+        contact: None,
+        spam: false,
+    }
+}
+
+#[tokio::test]
+async fn a_request_recognises_its_own_idempotency_claim() {
+    let store = fresh_store().await;
+    let now = jiff::Timestamp::now().as_second();
+    let claim = |token: IdempotencyToken| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_idempotency(&token, "payload-hash", now, 30, 3600)
+                .await
+                .expect("claim")
+        }
+    };
+    let mine = IdempotencyToken {
+        key: "test-form#key-1".into(),
+        token: "request-1".into(),
+    };
+    let twin = IdempotencyToken {
+        token: "request-2".into(),
+        ..mine.clone()
+    };
+    assert_eq!(claim(mine.clone()).await, IdempotencyClaim::Claimed);
+    // The SDK retries a claim whose answer was lost; the retry meets the first attempt's claim,
+    // which is this request's own.
+    assert_eq!(claim(mine.clone()).await, IdempotencyClaim::Claimed);
+    assert_eq!(claim(twin.clone()).await, IdempotencyClaim::InProgress);
+
+    store
+        .record_assignment(&queued_lead(&mine, r#"{"lead_id":"first"}"#))
+        .await
+        .expect("record");
+    let completed = IdempotencyClaim::Completed(StoredResponse {
+        body: r#"{"lead_id":"first"}"#.into(),
+    });
+    assert_eq!(claim(twin).await, completed);
+    assert_eq!(claim(mine).await, completed);
 }

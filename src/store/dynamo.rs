@@ -381,6 +381,13 @@ impl LeadStore for DynamoStore {
             }
             Err(e) => return Err(classify(e)),
         };
+        // Our own claim: the SDK retried the put after a lost answer, and the first attempt had
+        // succeeded.
+        if get_s(&existing, "token").as_deref() == Some(token.token.as_str())
+            && get_s(&existing, "status").as_deref() == Some("in_progress")
+        {
+            return Ok(IdempotencyClaim::Claimed);
+        }
         if get_s(&existing, "request_hash").as_deref() != Some(request_hash) {
             return Ok(IdempotencyClaim::Mismatch);
         }
