@@ -4,8 +4,8 @@
 
 pub mod dynamo;
 mod error;
-pub mod tables;
 
+pub use dynamo::tables;
 pub use error::{StoreError, StoreResult};
 
 use async_trait::async_trait;

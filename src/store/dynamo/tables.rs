@@ -8,11 +8,11 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
 
-use super::dynamo::classify;
-use super::{StoreError, StoreResult};
+use super::classify::classify;
+use crate::store::{StoreError, StoreResult};
 
 /// The SAM template, compiled in so the tool needs no file at run time.
-pub const TEMPLATE: &str = include_str!("../../template.yaml");
+pub const TEMPLATE: &str = include_str!("../../../template.yaml");
 
 /// A table definition read from the template.
 #[derive(Debug, Clone)]

@@ -1,0 +1,148 @@
+//! The writes every assignment shares, new lead or reassignment: the new owner's ticket, roster
+//! entry and cap counters (the conditions that may refuse the rep), a history entry, the
+//! outbox, and the open-lead count of a rep who loses a lead.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use serde_dynamo::aws_sdk_dynamodb_1::to_item;
+
+use super::keys::{self, Key};
+use super::tx::{Guard, Transaction};
+use super::{encode, n, s, Item};
+use crate::domain::routing::{Owner, RepClaim};
+use crate::store::{DueKind, HistoryEntry, Outgoing, StoreError, StoreResult};
+
+/// How long a cap counter is kept after its period (DynamoDB's TTL deletes it afterwards).
+const CAP_COUNTER_TTL_SECONDS: i64 = 9 * 24 * 60 * 60;
+
+/// The owner kind and status a lead has with this owner.
+pub(super) fn owner_status(owner: &Owner) -> (&'static str, &'static str) {
+    match owner {
+        Owner::Rep { .. } => ("rep", "open"),
+        Owner::Queue { .. } => ("queue", "queued"),
+    }
+}
+
+/// Adds a history entry to a lead; `suffix` keeps entries of the same instant apart.
+pub(super) fn history(
+    tx: &mut Transaction,
+    lead_id: &str,
+    entry: &HistoryEntry,
+    suffix: &str,
+) -> StoreResult<()> {
+    let mut item: Item =
+        to_item(entry).map_err(|e| StoreError::Invalid(format!("encode event: {e}")))?;
+    item.extend(Key::event(lead_id, &entry.at, suffix).item());
+    tx.put_new(item, Guard::Unique)
+}
+
+/// One more or one fewer open lead for a rep.
+pub(super) fn open_leads_change(tx: &mut Transaction, rep: &str, by: i64) -> StoreResult<()> {
+    let update = tx
+        .updating(&Key::rep(rep))
+        .update_expression("ADD #open :by")
+        .expression_attribute_names("#open", "open")
+        .expression_attribute_values(":by", n(by));
+    tx.update(update, Guard::Unique)
+}
+
+/// The new owner's side of an assignment: their pool ticket, roster entry (membership, load
+/// bound) and cap counters.
+pub(super) fn claim(
+    tx: &mut Transaction,
+    lead_id: &str,
+    owner_id: &str,
+    claim: Option<&RepClaim>,
+    ticket: Option<&(String, u64)>,
+    at: &str,
+) -> StoreResult<()> {
+    if let Some((pool, turn)) = ticket {
+        let mut item = Key::turn(pool, *turn).item();
+        item.extend([
+            ("lead_id".into(), s(lead_id)),
+            ("owner_id".into(), s(owner_id)),
+            ("at".into(), s(at)),
+        ]);
+        // A ticket is used by exactly one lead.
+        tx.put_new(item, Guard::Unique)?;
+    }
+    if let Some(claim) = claim {
+        roster(tx, claim, ticket.map(|(_, turn)| *turn), at)?;
+        let expires = jiff::Timestamp::now().as_second() + CAP_COUNTER_TTL_SECONDS;
+        for cap in &claim.caps {
+            let update = tx
+                .updating(&Key::cap(&claim.rep, cap.period, &cap.key))
+                .update_expression("ADD #n :one SET expires_at = :expires")
+                .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+                .expression_attribute_names("#n", "assigned")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":limit", n(cap.limit))
+                .expression_attribute_values(":expires", n(expires));
+            tx.update(update, Guard::Cap(cap.period))?;
+        }
+    }
+    Ok(())
+}
+
+/// The rep's side of an assignment: one more open lead, allowed only while the rep is active,
+/// still in the pool, and (for `least_loaded`) no more loaded than the bound.
+fn roster(
+    tx: &mut Transaction,
+    claim: &RepClaim,
+    ticket: Option<u64>,
+    at: &str,
+) -> StoreResult<()> {
+    let mut update = tx
+        .updating(&Key::rep(&claim.rep))
+        .update_expression("ADD #open :one SET last_assigned_at = :at")
+        .expression_attribute_names("#active", "active")
+        .expression_attribute_names("#open", "open")
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":at", s(at))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    if let (Some(pool), Some(ticket)) = (&claim.pool, ticket) {
+        update = update
+            .update_expression("ADD #open :one SET last_assigned_at = :at, #ticket = :ticket")
+            .expression_attribute_names("#ticket", keys::ticket_attribute(pool))
+            .expression_attribute_values(":ticket", n(ticket));
+    }
+    let member = match &claim.pool {
+        Some(pool) => {
+            update = update
+                .expression_attribute_names("#pools", "pools")
+                .expression_attribute_values(":pool", s(pool));
+            "#active = :yes AND contains(#pools, :pool)"
+        }
+        None => "#active = :yes",
+    };
+    // A rep without a roster entry was never seen by a publish of this version (an upgrade):
+    // the config alone decides. Every publish writes every rep's entry.
+    let mut condition = format!("(({member}) OR attribute_not_exists(#active))");
+    if let Some(max) = claim.max_open {
+        condition.push_str(" AND (attribute_not_exists(#open) OR #open <= :max)");
+        update = update.expression_attribute_values(":max", n(max));
+    }
+    tx.update(update.condition_expression(condition), Guard::Roster)
+}
+
+/// Outbox entries: one item per notification, due for the sweeper at `first_sweep_at`.
+pub(super) fn outbox(
+    tx: &mut Transaction,
+    lead_id: &str,
+    notifications: &[Outgoing],
+) -> StoreResult<()> {
+    for outgoing in notifications {
+        let mut item = Key::notification(lead_id, &outgoing.message.event_id).item();
+        item.extend([
+            ("lead_id".into(), s(lead_id)),
+            ("channel".into(), encode(&outgoing.channel)?),
+            ("message".into(), encode(&outgoing.message)?),
+            ("status".into(), s("pending")),
+            ("attempts".into(), n(0)),
+            ("due_pk".into(), s(keys::due_pk(DueKind::Outbox, lead_id))),
+            ("due_at".into(), n(outgoing.first_sweep_at)),
+        ]);
+        tx.put_new(item, Guard::Unique)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! Every key of the table, built (and read back) here and nowhere else. The table below is the
+//! key design; template.yaml and the README point here.
+//!
+//! | pk | sk | the item holds | access pattern |
+//! |---|---|---|---|
+//! | `LEAD#<lead id>` | `LEAD` | the lead, its assignment and reason, owner, status, SLA deadline | Put in the lead's transaction; Query(pk) for `GET /leads/{id}`; conditional Update to acknowledge, close or reassign |
+//! | `LEAD#<lead id>` | `EVENT#<time>#<suffix>` | one history entry | Put (if not exists) with the change it records; the same Query |
+//! | `LEAD#<lead id>` | `NOTIFY#<event id>` | outbox: channel (secret references only), frozen message, status, attempts, last error | Put in the assignment's transaction; conditional Update per delivery attempt |
+//! | `STATS` | `NOTIFICATIONS` | dead notifications, ever | ADD 1 with the Update that marks one dead |
+//! | `POOL#<pool>` | `ROTATION` | ticket counter `turn`, `cycle_start`, `cycle_config` | UpdateItem ADD returning the ticket; SET `cycle_start` when the team changes |
+//! | `POOL#<pool>` | `TURN#<ticket, 20 digits>` | lead id and owner of one ticket | Put if not exists, in the lead's transaction (a ticket is used once) |
+//! | `REP#<rep>` | `STATE` | roster (`active`, `pools`), `open` leads, newcomer floor, `ticket:<pool>` (latest ticket per pool) | conditional Update in the lead's transaction; BatchGet for loads; Update on publish, acknowledge and close |
+//! | `REP#<rep>` | `CAP#DAY#<date>`, `CAP#WEEK#<yyyy-Www>` | pool leads in the rep's local day / ISO week | ADD 1 if below the cap, in the lead's transaction; TTL `expires_at` |
+//! | `CONFIG` | `ACTIVE` | the active config version | GetItem (cached in warm Lambdas); Put conditional on the version read |
+//! | `CONFIG` | `VERSION#<n, 10 digits>` | one immutable config document | GetItem; Put if not exists, with the pointer, in one transaction |
+//! | `KEY#<sha256 of key>` | `KEY` | source or admin key record (the hash, never the key) | GetItem; Put; conditional Update to revoke |
+//! | `IDEMPOTENCY#<source>#<sha256 of Idempotency-Key>` | `IDEMPOTENCY` | claim (token, lease), payload hash, stored response | conditional Put to claim, Update to complete (in the lead's transaction), Delete to release; TTL `expires_at` |
+//! | `IDEMPOTENCY#<source>#auto#<sha256 of payload>` | `IDEMPOTENCY` | double-click guard for a request without a key (60 s) | as above |
+//! | `CONTACT#<normalised email>` | `CONTACT` | the lead the contact is owned through, lead count | GetItem at intake; Put if not exists or conditional Update, in the lead's transaction |
+//! | `ACCOUNT#<id>` | `ACCOUNT` | one account (name, domains, owner, tier, list) | BatchGet and BatchWrite on load; GetItem |
+//! | `DOMAIN#<domain>` | `DOMAIN` | the account owning the domain (copied, so matching is one read) | BatchGet of a lead's domain and its parents; Delete, conditional on the account, when the account drops it |
+//!
+//! Index `due` (`due_pk`, `due_at`; keys only; sparse): an item is in it only while the sweeper
+//! has something to do with it. `due_pk` is `SLA#<shard>` on a lead awaiting acknowledgement
+//! (`due_at` = its deadline) and `OUTBOX#<shard>` on a pending notification (`due_at` = its next
+//! attempt), spread over [`DUE_SHARDS`] shards by lead id. Acknowledging, closing, delivering or
+//! giving up removes both attributes. The sweeper Queries `due_at <= now` per shard and leases an
+//! item by moving `due_at` forward, conditional on the value it read. A page of that Query ends
+//! at an opaque cursor: the index key it stopped at, as JSON.
+//!
+//! Lead ids are UUIDv7 (time-ordered). No request path or sweep scans.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+use super::Item;
+use crate::domain::routing::Period;
+use crate::store::{DueKind, StoreError, StoreResult};
+
+/// Partitions of the sparse due index per kind; the sweeper queries each.
+pub const DUE_SHARDS: u32 = 4;
+/// The sparse due index.
+pub(super) const DUE_INDEX: &str = "due";
+
+/// An item's primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Key {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+
+    /// A lead.
+    pub fn lead(lead_id: &str) -> Self {
+        Self::new(lead_partition(lead_id), LEAD)
+    }
+
+    /// One history entry of a lead; `suffix` keeps entries of the same instant apart.
+    pub fn event(lead_id: &str, at: &str, suffix: &str) -> Self {
+        Self::new(lead_partition(lead_id), format!("{EVENT}{at}#{suffix}"))
+    }
+
+    /// One notification of a lead (its outbox entry).
+    pub fn notification(lead_id: &str, event_id: &str) -> Self {
+        Self::new(lead_partition(lead_id), format!("{NOTIFY}{event_id}"))
+    }
+
+    /// The lead or the notification a due-index entry points at.
+    pub fn due(lead_id: &str, event_id: Option<&str>) -> Self {
+        match event_id {
+            Some(event_id) => Self::notification(lead_id, event_id),
+            None => Self::lead(lead_id),
+        }
+    }
+
+    /// The count of notifications given up on.
+    pub fn dead_notifications() -> Self {
+        Self::new("STATS", "NOTIFICATIONS")
+    }
+
+    /// A pool's ticket counter.
+    pub fn rotation(pool: &str) -> Self {
+        Self::new(format!("POOL#{pool}"), "ROTATION")
+    }
+
+    /// The record of one ticket of a pool.
+    pub fn turn(pool: &str, turn: u64) -> Self {
+        Self::new(format!("POOL#{pool}"), format!("TURN#{turn:020}"))
+    }
+
+    /// A rep's roster entry and load.
+    pub fn rep(rep: &str) -> Self {
+        Self::new(format!("{REP}{rep}"), "STATE")
+    }
+
+    /// A rep's count of pool leads in one day or week (`key` names it in the rep's zone).
+    pub fn cap(rep: &str, period: Period, key: &str) -> Self {
+        let period = match period {
+            Period::Day => "DAY",
+            Period::Week => "WEEK",
+        };
+        Self::new(format!("{REP}{rep}"), format!("CAP#{period}#{key}"))
+    }
+
+    /// The active config pointer.
+    pub fn active_config() -> Self {
+        Self::new("CONFIG", "ACTIVE")
+    }
+
+    /// One config version.
+    pub fn config_version(version: u64) -> Self {
+        Self::new("CONFIG", format!("VERSION#{version:010}"))
+    }
+
+    /// A source or admin key, by its hash.
+    pub fn api_key(hash: &str) -> Self {
+        Self::new(format!("KEY#{hash}"), "KEY")
+    }
+
+    /// An Idempotency-Key claim (`key` is the source and the client's key, or a payload hash).
+    pub fn idempotency(key: &str) -> Self {
+        Self::new(format!("IDEMPOTENCY#{key}"), "IDEMPOTENCY")
+    }
+
+    /// A contact, by normalised email.
+    pub fn contact(key: &str) -> Self {
+        Self::new(format!("CONTACT#{key}"), "CONTACT")
+    }
+
+    /// An account.
+    pub fn account(id: &str) -> Self {
+        Self::new(format!("ACCOUNT#{id}"), "ACCOUNT")
+    }
+
+    /// The account owning an email domain.
+    pub fn domain(domain: &str) -> Self {
+        Self::new(format!("{DOMAIN}{domain}"), "DOMAIN")
+    }
+
+    /// The key as DynamoDB takes it.
+    pub fn item(&self) -> Item {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S(self.pk.clone())),
+            ("sk".to_string(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+}
+
+const LEAD: &str = "LEAD";
+const LEAD_PREFIX: &str = "LEAD#";
+const EVENT: &str = "EVENT#";
+const NOTIFY: &str = "NOTIFY#";
+const REP: &str = "REP#";
+const DOMAIN: &str = "DOMAIN#";
+
+/// The partition holding a lead, its history and its notifications (one Query reads it all).
+pub(super) fn lead_partition(lead_id: &str) -> String {
+    format!("{LEAD_PREFIX}{lead_id}")
+}
+
+/// What an item of a lead's partition is, by its sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LeadPart {
+    /// The lead itself.
+    Lead,
+    /// A history entry.
+    Event,
+    /// A notification.
+    Notification,
+}
+
+impl LeadPart {
+    /// The part a sort key of a lead's partition names.
+    pub fn of(sk: &str) -> Option<Self> {
+        if sk == LEAD {
+            Some(Self::Lead)
+        } else if sk.starts_with(EVENT) {
+            Some(Self::Event)
+        } else if sk.starts_with(NOTIFY) {
+            Some(Self::Notification)
+        } else {
+            None
+        }
+    }
+}
+
+/// The due-index partition of an item of a lead: the lead's shard of `kind`.
+pub(super) fn due_pk(kind: DueKind, lead_id: &str) -> String {
+    let shard = lead_id.bytes().map(u32::from).sum::<u32>() % DUE_SHARDS;
+    due_partition(kind, shard)
+}
+
+/// One shard of the due index.
+pub(super) fn due_partition(kind: DueKind, shard: u32) -> String {
+    match kind {
+        DueKind::Sla => format!("SLA#{shard}"),
+        DueKind::Outbox => format!("OUTBOX#{shard}"),
+    }
+}
+
+/// The rep's attribute holding the ticket of their latest lead from `pool`.
+pub(super) fn ticket_attribute(pool: &str) -> String {
+    format!("ticket:{pool}")
+}
+
+/// The rep a rep's key belongs to.
+pub(super) fn rep_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix(REP)
+}
+
+/// The domain a domain item is for.
+pub(super) fn domain_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix(DOMAIN)
+}
+
+/// An entry of the due index: the lead (and, for a notification, its event id) it points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct IndexKey {
+    pk: String,
+    sk: String,
+    due_pk: String,
+    due_at: i64,
+}
+
+impl IndexKey {
+    /// The lead id, and the event id for a notification; `None` for a key of no lead.
+    pub fn target(&self) -> Option<(String, Option<String>)> {
+        let lead_id = self.pk.strip_prefix(LEAD_PREFIX)?.to_string();
+        let event_id = self.sk.strip_prefix(NOTIFY).map(str::to_string);
+        Some((lead_id, event_id))
+    }
+
+    /// When the entry is due (Unix seconds).
+    pub fn due_at(&self) -> i64 {
+        self.due_at
+    }
+
+    /// The opaque cursor handed to callers: this key, as JSON.
+    pub fn cursor(&self) -> String {
+        serde_json::to_string(self).expect("an index key serialises")
+    }
+
+    /// The key a cursor stands for.
+    pub fn from_cursor(cursor: &str) -> StoreResult<Self> {
+        serde_json::from_str(cursor).map_err(|e| StoreError::Invalid(format!("bad cursor: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_as_stored() {
+        let key = |k: Key| format!("{} {}", k.pk, k.sk);
+        assert_eq!(key(Key::lead("l1")), "LEAD#l1 LEAD");
+        assert_eq!(
+            key(Key::event("l1", "2026-11-24T15:00:00Z", "0001")),
+            "LEAD#l1 EVENT#2026-11-24T15:00:00Z#0001"
+        );
+        assert_eq!(key(Key::notification("l1", "e1")), "LEAD#l1 NOTIFY#e1");
+        assert_eq!(
+            key(Key::turn("smb", 7)),
+            "POOL#smb TURN#00000000000000000007"
+        );
+        assert_eq!(
+            key(Key::cap("ava", Period::Week, "2026-W48")),
+            "REP#ava CAP#WEEK#2026-W48"
+        );
+        assert_eq!(key(Key::config_version(3)), "CONFIG VERSION#0000000003");
+        assert_eq!(
+            key(Key::idempotency("form#abc")),
+            "IDEMPOTENCY#form#abc IDEMPOTENCY"
+        );
+        assert_eq!(LeadPart::of("NOTIFY#e1"), Some(LeadPart::Notification));
+        assert_eq!(LeadPart::of("EVENT#x#1"), Some(LeadPart::Event));
+        assert_eq!(LeadPart::of("LEAD"), Some(LeadPart::Lead));
+        assert_eq!(rep_of(&Key::rep("ava").pk), Some("ava"));
+        assert_eq!(domain_of(&Key::domain("acme.com").pk), Some("acme.com"));
+    }
+
+    #[test]
+    fn a_lead_keeps_its_due_shard_and_a_cursor_round_trips() {
+        let shard = due_pk(DueKind::Sla, "0193b0c2-aaaa");
+        assert_eq!(shard, due_pk(DueKind::Sla, "0193b0c2-aaaa"));
+        assert!(shard.starts_with("SLA#"));
+        let key = IndexKey {
+            pk: "LEAD#l1".into(),
+            sk: "NOTIFY#e1".into(),
+            due_pk: due_pk(DueKind::Outbox, "l1"),
+            due_at: 42,
+        };
+        let back = IndexKey::from_cursor(&key.cursor()).unwrap();
+        assert_eq!(back, key);
+        assert_eq!(back.target(), Some(("l1".into(), Some("e1".into()))));
+        assert!(matches!(
+            IndexKey::from_cursor("not json"),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+}

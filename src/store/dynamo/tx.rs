@@ -1,0 +1,286 @@
+//! One TransactWriteItems: its writes, what a failed condition on each would mean, and the
+//! commit that turns a cancelled transaction into a [`Refusal`] or a typed error. Also the
+//! bounded, jittered retry of writes that lost a race.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::builders::{PutBuilder, UpdateBuilder};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+
+use super::classify::classify;
+use super::keys::Key;
+use super::Item;
+use crate::domain::routing::{Period, RepClaim};
+use crate::store::{RecordError, Refusal, StoreError, StoreResult};
+
+/// Attempts for a write that meets a conflicting one before giving up.
+const MAX_CONFLICT_ATTEMPTS: u32 = 6;
+
+/// What a failed condition on one write of a transaction means.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Guard {
+    /// A failure here is a bug or a lost race on a unique id: nothing to refuse.
+    Unique,
+    /// The rep's roster and load entry.
+    Roster,
+    /// A cap counter.
+    Cap(Period),
+    /// The lead item of a reassignment (still open with the assignment seen).
+    Lead,
+    /// The lead's contact (new, or still owned through the lead seen).
+    Contact,
+}
+
+/// The writes of one transaction with what a failed condition on each would mean.
+pub(super) struct Transaction {
+    table: String,
+    items: Vec<TransactWriteItem>,
+    guards: Vec<Guard>,
+}
+
+impl Transaction {
+    /// An empty transaction on `table`.
+    pub fn new(table: &str) -> Self {
+        Self {
+            table: table.to_string(),
+            items: Vec::new(),
+            guards: Vec::new(),
+        }
+    }
+
+    /// An update of the item at `key`, to finish and [`Transaction::update`].
+    pub fn updating(&self, key: &Key) -> UpdateBuilder {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.item()))
+    }
+
+    /// Adds an update.
+    pub fn update(&mut self, update: UpdateBuilder, guard: Guard) -> StoreResult<()> {
+        let update = update.build().map_err(invalid)?;
+        self.push(TransactWriteItem::builder().update(update).build(), guard);
+        Ok(())
+    }
+
+    /// Adds a put of `item`, refused if an item with its key exists.
+    pub fn put_new(&mut self, item: Item, guard: Guard) -> StoreResult<()> {
+        self.put(
+            Put::builder().condition_expression("attribute_not_exists(pk)"),
+            item,
+            guard,
+        )
+    }
+
+    /// Adds a put of `item` under the condition (and values) `put` states.
+    pub fn put(&mut self, put: PutBuilder, item: Item, guard: Guard) -> StoreResult<()> {
+        let put = put
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(invalid)?;
+        self.push(TransactWriteItem::builder().put(put).build(), guard);
+        Ok(())
+    }
+
+    fn push(&mut self, item: TransactWriteItem, guard: Guard) {
+        self.items.push(item);
+        self.guards.push(guard);
+    }
+
+    /// Sends it once, as it is.
+    pub async fn send(
+        &self,
+        client: &Client,
+    ) -> Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
+        client
+            .transact_write_items()
+            .set_transact_items(Some(self.items.clone()))
+            .send()
+            .await
+            .map(|_| ())
+    }
+
+    /// Commits it, retrying conflicts, and says which condition refused it: the rep's roster
+    /// entry (`claim` is what it had to allow), a cap, the lead or the contact.
+    pub async fn commit(
+        &self,
+        client: &Client,
+        claim: Option<&RepClaim>,
+    ) -> Result<(), RecordError> {
+        retry_conflicts(|| async {
+            let err = match self.send(client).await {
+                Ok(()) => return Ok(()),
+                Err(err) => err,
+            };
+            let Some((index, reason)) = failed_condition(&err) else {
+                return Err(classify(err).into());
+            };
+            let refusal = match self.guards[index] {
+                Guard::Roster if reason.item().is_some_and(|old| !on_roster(old, claim)) => {
+                    Refusal::NotOnRoster
+                }
+                Guard::Roster => Refusal::LoadRose,
+                Guard::Cap(period) => Refusal::AtCap(period),
+                Guard::Lead => Refusal::LeadChanged,
+                Guard::Contact => Refusal::ContactChanged,
+                Guard::Unique => {
+                    return Err(StoreError::Invalid(format!(
+                        "write {index} of the lead transaction failed its condition (a unique id \
+                         taken, or an Idempotency-Key claim lost)"
+                    ))
+                    .into())
+                }
+            };
+            Err(RecordError::Refused(refusal))
+        })
+        .await
+    }
+}
+
+fn invalid(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(e.to_string())
+}
+
+/// The first write of a cancelled transaction whose condition failed, with its reason.
+pub(super) fn failed_condition(
+    err: &SdkError<TransactWriteItemsError, HttpResponse>,
+) -> Option<(usize, &CancellationReason)> {
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) =
+        err.as_service_error()?
+    else {
+        return None;
+    };
+    cancelled
+        .cancellation_reasons()
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+}
+
+/// Whether a rep's entry (as it was when a condition failed) still allows the claim's
+/// membership; if so, only the load bound failed. A rep without a roster entry is on it.
+fn on_roster(item: &Item, claim: Option<&RepClaim>) -> bool {
+    if !item.contains_key("active") {
+        return true;
+    }
+    let active = matches!(item.get("active"), Some(AttributeValue::Bool(true)));
+    let member = match claim.and_then(|c| c.pool.as_deref()) {
+        None => true,
+        Some(pool) => item
+            .get("pools")
+            .and_then(|p| p.as_l().ok())
+            .is_some_and(|list| list.iter().any(|p| p.as_s().is_ok_and(|p| p == pool))),
+    };
+    active && member
+}
+
+/// Errors that may say "a concurrent writer got there first; try again".
+pub trait Retryable {
+    /// True for a conflict that retrying may win.
+    fn is_conflict(&self) -> bool;
+}
+
+impl Retryable for StoreError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
+    }
+}
+
+impl Retryable for RecordError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, RecordError::Store(StoreError::Conflict(_)))
+    }
+}
+
+/// Runs `op` again after a conflict, with full-jitter exponential backoff, a bounded number of
+/// times (each retry is counted in [`crate::metrics`]). Any other error, or the last conflict,
+/// is returned.
+pub async fn retry_conflicts<T, E, F, Fut>(mut op: F) -> Result<T, E>
+where
+    E: Retryable,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Err(e) if e.is_conflict() && attempt + 1 < MAX_CONFLICT_ATTEMPTS => {
+                crate::metrics::bump(&crate::metrics::COUNTERS.conflict_retries);
+                let cap_ms = (10u64 << attempt).min(400);
+                let wait = rand::random_range(0..=cap_ms);
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn conflicts_are_retried_a_bounded_number_of_times_and_counted() {
+        let calls = AtomicU32::new(0);
+        let before = crate::metrics::snapshot().conflict_retries;
+        let result: StoreResult<u32> = retry_conflicts(|| async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(StoreError::Conflict("busy".into())),
+                n => Ok(n),
+            }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 2, "third attempt wins");
+        assert!(crate::metrics::snapshot().conflict_retries >= before + 2);
+
+        calls.store(0, Ordering::SeqCst);
+        let result: Result<(), RecordError> = retry_conflicts(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(RecordError::Store(StoreError::Conflict("always".into())))
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), MAX_CONFLICT_ATTEMPTS);
+
+        // A refusal is an answer, not a conflict: never retried.
+        calls.store(0, Ordering::SeqCst);
+        let result: Result<(), RecordError> = retry_conflicts(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(RecordError::Refused(Refusal::NotOnRoster))
+        })
+        .await;
+        assert!(matches!(result, Err(RecordError::Refused(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_rep_without_a_roster_entry_or_still_in_the_pool_is_on_the_roster() {
+        use aws_sdk_dynamodb::types::AttributeValue::{Bool, L, S};
+        let claim = RepClaim {
+            rep: "ava".into(),
+            pool: Some("smb".into()),
+            caps: Vec::new(),
+            max_open: Some(3),
+        };
+        let entry = |active: bool, pools: &[&str]| {
+            Item::from([
+                ("active".to_string(), Bool(active)),
+                (
+                    "pools".to_string(),
+                    L(pools.iter().map(|p| S(p.to_string())).collect()),
+                ),
+            ])
+        };
+        assert!(on_roster(&Item::new(), Some(&claim)));
+        assert!(on_roster(&entry(true, &["smb"]), Some(&claim)));
+        assert!(!on_roster(&entry(true, &["emea"]), Some(&claim)));
+        assert!(!on_roster(&entry(false, &["smb"]), Some(&claim)));
+        assert!(on_roster(&entry(true, &[]), Some(&RepClaim::named("ava"))));
+    }
+}
