@@ -11,7 +11,7 @@ use serde_json::json;
 
 use common::json_lead;
 use leadrouter::domain::lead::Lead;
-use leadrouter::domain::routing::{Assignment, Owner};
+use leadrouter::domain::routing;
 use leadrouter::store::dynamo::{self, DynamoStore};
 use leadrouter::store::{
     tables, ConfigStore, IdempotencyClaim, IdempotencyToken, LeadStore, NewLead, StoreError,
@@ -71,26 +71,12 @@ async fn a_missing_table_is_a_503_with_retry_after_never_a_500() {
 
 /// A lead for the unrouted queue that completes an Idempotency-Key claim with `response`.
 fn queued_lead(token: &IdempotencyToken, response: &str) -> NewLead {
-    let queue = Owner::Queue {
-        id: "unrouted".into(),
-        name: "Unrouted".into(),
-    };
     NewLead {
         lead_id: uuid::Uuid::now_v7().to_string(),
         source: "test-form".into(),
         received_at: "2026-11-24T15:00:00Z".into(),
         lead: Lead::default(),
-        assignment: Assignment {
-            owner: queue,
-            rule_id: None,
-            rule_number: None,
-            matched: Vec::new(),
-            turn: None,
-            config_version: None,
-            skipped: Vec::new(),
-            overflowed: Vec::new(),
-            reason: "No routing config is active".into(),
-        },
+        assignment: routing::fallback("unrouted", "No routing config is active"),
         claim: None,
         ticket: None,
         idempotency: Some((

@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::domain::account::Account;
 use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
+pub use crate::domain::lifecycle::StatusAction;
 use crate::domain::notify::{Channel, Message};
 pub use crate::domain::roster::RosterEntry;
+pub use crate::domain::routing::Ticket;
 use crate::domain::routing::{Assignment, Period, RepClaim};
 use crate::domain::sla::SlaPolicy;
 
@@ -330,33 +332,6 @@ pub enum RecordError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A pool's rotation ticket, with the ticket that started the pool's current cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ticket {
-    /// The ticket: 1, 2, 3, ... never returned twice for a pool.
-    pub turn: u64,
-    /// The last ticket before the current cycle began (a team change restarts the cycle).
-    pub cycle_start: u64,
-    /// The config version that restarted the cycle.
-    pub cycle_config: u64,
-}
-
-impl Ticket {
-    /// The ticket's 0-based slot in the current cycle.
-    pub fn slot(&self) -> u64 {
-        self.turn.saturating_sub(self.cycle_start + 1)
-    }
-}
-
-/// A change of a lead's status by its owner or an admin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusAction {
-    /// The owner took the lead; it no longer counts as open.
-    Acknowledge,
-    /// The lead is finished.
-    Close,
 }
 
 /// What a status change did.

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+use super::items::{self, AccountItem, ContactItem, DomainItem};
 use super::keys::{self, Key};
-use super::{applied, classify, decode, encode, get_n, get_s, s, DynamoStore, Item};
+use super::{applied, classify, s, DynamoStore};
 use crate::domain::account::Account;
 use crate::store::{AccountLoad, AccountStore, Contact, StoreResult};
 
@@ -17,9 +18,10 @@ impl AccountStore for DynamoStore {
         let stored: HashMap<String, Account> = self
             .batch_get(keys, true)
             .await?
-            .iter()
-            .filter_map(|item| decode::<Account>(item, "account").ok())
-            .map(|a| (a.id.clone(), a))
+            .into_iter()
+            // An account that cannot be read is written again.
+            .filter_map(|item| items::decode::<AccountItem>(item).ok())
+            .map(|item| (item.account.id.clone(), item.account))
             .collect();
         let mut report = AccountLoad {
             accounts: accounts.len(),
@@ -47,9 +49,16 @@ impl AccountStore for DynamoStore {
                     report.domains_removed += 1;
                 }
             }
-            writes.push(account_item(account)?);
+            let item = AccountItem {
+                account: account.clone(),
+            };
+            writes.push(items::encode(&Key::account(&account.id), &item)?);
+            let owner = DomainItem {
+                account_id: account.id.clone(),
+                account: account.clone(),
+            };
             for domain in &account.domains {
-                writes.push(domain_item(domain, account)?);
+                writes.push(items::encode(&Key::domain(domain), &owner)?);
             }
             report.written += 1;
         }
@@ -64,38 +73,26 @@ impl AccountStore for DynamoStore {
         let keys = domains.iter().map(|d| Key::domain(d)).collect();
         let mut found = HashMap::new();
         for item in self.batch_get(keys, false).await? {
-            let pk = get_s(&item, "pk").unwrap_or_default();
-            let domain = keys::domain_of(&pk).unwrap_or_default().to_string();
-            found.insert(domain, decode(&item, "account")?);
+            let domain = Key::of(&item)
+                .and_then(|key| keys::domain_of(&key.pk).map(str::to_string))
+                .unwrap_or_default();
+            found.insert(domain, items::decode::<DomainItem>(item)?.account);
         }
         Ok(found)
     }
 
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
-        let item = self.get(&Key::account(id)).await?;
-        item.map(|i| decode(&i, "account")).transpose()
+        let item: Option<AccountItem> = self.read(&Key::account(id)).await?;
+        Ok(item.map(|i| i.account))
     }
 
     async fn contact(&self, key: &str) -> StoreResult<Option<Contact>> {
-        let item = self.get(&Key::contact(key)).await?;
-        Ok(item.map(|i| Contact {
+        let item: Option<ContactItem> = self.read(&Key::contact(key)).await?;
+        Ok(item.map(|c| Contact {
             key: key.to_string(),
-            lead_id: get_s(&i, "lead_id").unwrap_or_default(),
-            first_seen_at: get_s(&i, "first_seen_at").unwrap_or_default(),
-            leads: get_n(&i, "leads").unwrap_or(0).max(0) as u64,
+            lead_id: c.lead_id,
+            first_seen_at: c.first_seen_at,
+            leads: c.leads,
         }))
     }
-}
-
-fn account_item(account: &Account) -> StoreResult<Item> {
-    let mut item = Key::account(&account.id).item();
-    item.insert("account".into(), encode(account)?);
-    Ok(item)
-}
-
-fn domain_item(domain: &str, account: &Account) -> StoreResult<Item> {
-    let mut item = Key::domain(domain).item();
-    item.insert("account_id".into(), s(&account.id));
-    item.insert("account".into(), encode(account)?);
-    Ok(item)
 }

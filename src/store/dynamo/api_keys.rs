@@ -1,32 +1,23 @@
 //! Source and admin keys by hash ([`KeyStore`]); the key itself is never stored.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
-use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::keys::Key;
-use super::{applied, classify, DynamoStore, Item};
-use crate::store::{KeyRecord, KeyStore, StoreError, StoreResult};
+use super::{applied, classify, items, DynamoStore};
+use crate::store::{KeyRecord, KeyStore, StoreResult};
 
 #[async_trait]
 impl KeyStore for DynamoStore {
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyRecord>> {
-        let Some(item) = self.get(&Key::api_key(hash)).await? else {
-            return Ok(None);
-        };
-        from_item(item)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(format!("decode key: {e}")))
+        self.read(&Key::api_key(hash)).await
     }
 
     async fn put_key(&self, key: &KeyRecord) -> StoreResult<()> {
-        let mut item: Item =
-            to_item(key).map_err(|e| StoreError::Invalid(format!("encode key: {e}")))?;
-        item.extend(Key::api_key(&key.hash).item());
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(items::encode(&Key::api_key(&key.hash), key)?))
             .send()
             .await
             .map_err(classify)?;
@@ -34,13 +25,11 @@ impl KeyStore for DynamoStore {
     }
 
     async fn revoke_key(&self, hash: &str) -> StoreResult<bool> {
-        let result = self
-            .update(&Key::api_key(hash))
+        let revoke = self
+            .updating(&Key::api_key(hash))
             .update_expression("SET revoked = :yes")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .send()
-            .await;
-        applied(result.map_err(classify))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true));
+        applied(self.send_update(revoke, ReturnValue::None).await)
     }
 }

@@ -3,24 +3,16 @@
 //! outbox, and the open-lead count of a rep who loses a lead.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use serde_dynamo::aws_sdk_dynamodb_1::to_item;
 
+use super::items::{self, Due, TurnItem};
 use super::keys::{self, Key};
 use super::tx::{Guard, Transaction};
-use super::{encode, n, s, Item};
-use crate::domain::routing::{Owner, RepClaim};
-use crate::store::{DueKind, HistoryEntry, Outgoing, StoreError, StoreResult};
+use super::{n, s};
+use crate::domain::routing::RepClaim;
+use crate::store::{DueKind, HistoryEntry, Outgoing, StoreResult, StoredNotification};
 
 /// How long a cap counter is kept after its period (DynamoDB's TTL deletes it afterwards).
 const CAP_COUNTER_TTL_SECONDS: i64 = 9 * 24 * 60 * 60;
-
-/// The owner kind and status a lead has with this owner.
-pub(super) fn owner_status(owner: &Owner) -> (&'static str, &'static str) {
-    match owner {
-        Owner::Rep { .. } => ("rep", "open"),
-        Owner::Queue { .. } => ("queue", "queued"),
-    }
-}
 
 /// Adds a history entry to a lead; `suffix` keeps entries of the same instant apart.
 pub(super) fn history(
@@ -29,9 +21,7 @@ pub(super) fn history(
     entry: &HistoryEntry,
     suffix: &str,
 ) -> StoreResult<()> {
-    let mut item: Item =
-        to_item(entry).map_err(|e| StoreError::Invalid(format!("encode event: {e}")))?;
-    item.extend(Key::event(lead_id, &entry.at, suffix).item());
+    let item = items::encode(&Key::event(lead_id, &entry.at, suffix), entry)?;
     tx.put_new(item, Guard::Unique)
 }
 
@@ -56,14 +46,16 @@ pub(super) fn claim(
     at: &str,
 ) -> StoreResult<()> {
     if let Some((pool, turn)) = ticket {
-        let mut item = Key::turn(pool, *turn).item();
-        item.extend([
-            ("lead_id".into(), s(lead_id)),
-            ("owner_id".into(), s(owner_id)),
-            ("at".into(), s(at)),
-        ]);
+        let used = TurnItem {
+            lead_id,
+            owner_id,
+            at,
+        };
         // A ticket is used by exactly one lead.
-        tx.put_new(item, Guard::Unique)?;
+        tx.put_new(
+            items::encode(&Key::turn(pool, *turn), &used)?,
+            Guard::Unique,
+        )?;
     }
     if let Some(claim) = claim {
         roster(tx, claim, ticket.map(|(_, turn)| *turn), at)?;
@@ -132,16 +124,25 @@ pub(super) fn outbox(
     notifications: &[Outgoing],
 ) -> StoreResult<()> {
     for outgoing in notifications {
-        let mut item = Key::notification(lead_id, &outgoing.message.event_id).item();
-        item.extend([
-            ("lead_id".into(), s(lead_id)),
-            ("channel".into(), encode(&outgoing.channel)?),
-            ("message".into(), encode(&outgoing.message)?),
-            ("status".into(), s("pending")),
-            ("attempts".into(), n(0)),
-            ("due_pk".into(), s(keys::due_pk(DueKind::Outbox, lead_id))),
-            ("due_at".into(), n(outgoing.first_sweep_at)),
-        ]);
+        let pending = StoredNotification {
+            lead_id: lead_id.to_string(),
+            channel: outgoing.channel.clone(),
+            message: outgoing.message.clone(),
+            status: items::PENDING.to_string(),
+            attempts: 0,
+            last_error: None,
+            delivered_at: None,
+            next_attempt_at: None,
+        };
+        let due = Due {
+            due_pk: Some(keys::due_pk(DueKind::Outbox, lead_id)),
+            due_at: Some(outgoing.first_sweep_at),
+        };
+        let mut item = items::encode(
+            &Key::notification(lead_id, &outgoing.message.event_id),
+            &pending,
+        )?;
+        item.extend(items::fields(&due)?);
         tx.put_new(item, Guard::Unique)?;
     }
     Ok(())

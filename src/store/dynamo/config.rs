@@ -7,24 +7,25 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::Put;
 
+use super::items::{self, ConfigPointer, ConfigVersion};
 use super::keys::Key;
-use super::tx::{retry_conflicts, Guard, Transaction};
-use super::{classify, get_n, get_s, n, s, DynamoStore};
+use super::tx::{retry_conflicts, Guard};
+use super::{classify, n, DynamoStore};
 use crate::store::{ConfigStore, StoreResult, StoredConfig};
 
 #[async_trait]
 impl ConfigStore for DynamoStore {
     async fn active_config_version(&self) -> StoreResult<Option<u64>> {
-        let item = self.get(&Key::active_config()).await?;
-        Ok(item.and_then(|i| get_n(&i, "version")).map(|v| v as u64))
+        let pointer: Option<ConfigPointer> = self.read(&Key::active_config()).await?;
+        Ok(pointer.map(|p| p.version))
     }
 
     async fn config_version(&self, version: u64) -> StoreResult<Option<StoredConfig>> {
-        let item = self.get(&Key::config_version(version)).await?;
-        Ok(item.map(|i| StoredConfig {
+        let stored: Option<ConfigVersion> = self.read(&Key::config_version(version)).await?;
+        Ok(stored.map(|c| StoredConfig {
             version,
-            document: get_s(&i, "document").unwrap_or_default(),
-            created_at: get_s(&i, "created_at").unwrap_or_default(),
+            document: c.document,
+            created_at: c.created_at,
         }))
     }
 
@@ -32,14 +33,15 @@ impl ConfigStore for DynamoStore {
         retry_conflicts(|| async {
             let current = self.active_config_version().await?;
             let next = current.unwrap_or(0) + 1;
-            let mut version = Key::config_version(next).item();
-            version.extend([
-                ("version".into(), n(next)),
-                ("document".into(), s(document)),
-                ("created_at".into(), s(now)),
-            ]);
-            let mut pointer = Key::active_config().item();
-            pointer.extend([("version".into(), n(next)), ("activated_at".into(), s(now))]);
+            let version = ConfigVersion {
+                version: next,
+                document: document.to_string(),
+                created_at: now.to_string(),
+            };
+            let pointer = ConfigPointer {
+                version: next,
+                activated_at: now.to_string(),
+            };
             let expected = match current {
                 None => Put::builder().condition_expression("attribute_not_exists(pk)"),
                 Some(v) => Put::builder()
@@ -49,8 +51,12 @@ impl ConfigStore for DynamoStore {
                         n(v),
                     )]))),
             };
-            let mut tx = Transaction::new(&self.table);
-            tx.put_new(version, Guard::Unique)?;
+            let mut tx = self.transaction();
+            tx.put_new(
+                items::encode(&Key::config_version(next), &version)?,
+                Guard::Unique,
+            )?;
+            let pointer = items::encode(&Key::active_config(), &pointer)?;
             tx.put(expected, pointer, Guard::Unique)?;
             // A conflict: another publisher took this version number; read again and retry.
             tx.send(&self.client).await.map_err(classify)?;

@@ -148,6 +148,12 @@ impl Key {
         Self::new(format!("{DOMAIN}{domain}"), "DOMAIN")
     }
 
+    /// The key of an item as read.
+    pub fn of(item: &Item) -> Option<Self> {
+        let part = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        Some(Self::new(part("pk")?, part("sk")?))
+    }
+
     /// The key as DynamoDB takes it.
     pub fn item(&self) -> Item {
         HashMap::from([

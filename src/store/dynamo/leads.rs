@@ -1,22 +1,26 @@
 //! Leads ([`LeadStore`]): Idempotency-Key claims, pool tickets, the one transaction that
 //! records a routed lead with everything that goes with it, reading a lead back, and
-//! acknowledging or closing it.
+//! acknowledging or closing it (the transition itself is `domain::lifecycle`'s).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use serde_dynamo::aws_sdk_dynamodb_1::from_item;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::assign::{self, owner_status};
+use super::assign;
+use super::items::{
+    self, Changes, Claim, Completion, ContactItem, LeadItem, Rotation, SlaFields, StatusChange,
+    COMPLETED, IN_PROGRESS,
+};
 use super::keys::{self, Key, LeadPart};
 use super::tx::{retry_conflicts, Guard, Transaction};
-use super::{classify, decode, encode, get_n, get_s, n, s, DynamoStore, Item};
+use super::{applied, classify, n, s, DynamoStore, Item};
+use crate::domain::lifecycle::{self, Transition};
+use crate::domain::model::LeadStatus;
 use crate::domain::routing::Owner;
 use crate::store::{
-    ContactWrite, DueKind, HistoryEntry, IdempotencyClaim, IdempotencyToken, LeadStore, NewLead,
-    RecordError, StatusAction, StatusOutcome, StoreError, StoreResult, StoredLead,
-    StoredNotification, StoredResponse, Ticket,
+    ContactWrite, HistoryEntry, IdempotencyClaim, IdempotencyToken, LeadStore, NewLead,
+    RecordError, StatusAction, StatusOutcome, StoreResult, StoredLead, StoredResponse, Ticket,
 };
 
 #[async_trait]
@@ -29,56 +33,57 @@ impl LeadStore for DynamoStore {
         lease_seconds: i64,
         keep_seconds: i64,
     ) -> StoreResult<IdempotencyClaim> {
-        let mut item = Key::idempotency(&token.key).item();
-        item.extend([
-            ("status".into(), s("in_progress")),
-            ("token".into(), s(&token.token)),
-            ("request_hash".into(), s(request_hash)),
-            ("lease_until".into(), n(now_epoch + lease_seconds)),
-            ("expires_at".into(), n(now_epoch + keep_seconds)),
-        ]);
-        let claim = self
+        let claim = Claim {
+            status: IN_PROGRESS.to_string(),
+            token: token.token.clone(),
+            request_hash: request_hash.to_string(),
+            lease_until: now_epoch + lease_seconds,
+            expires_at: now_epoch + keep_seconds,
+            response: None,
+            lead_id: None,
+        };
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(items::encode(&Key::idempotency(&token.key), &claim)?))
             // Free, expired by TTL time (TTL deletion lags), or abandoned by a crashed holder.
             .condition_expression(
                 "attribute_not_exists(pk) OR expires_at < :now OR (#status = :in_progress AND lease_until < :now)",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", n(now_epoch))
-            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let existing = match claim {
+        let existing = match put {
             Ok(_) => return Ok(IdempotencyClaim::Claimed),
             Err(SdkError::ServiceError(service))
                 if service.err().is_conditional_check_failed_exception() =>
             {
                 match service.into_err() {
-                    PutItemError::ConditionalCheckFailedException(e) => e.item.unwrap_or_default(),
-                    _ => Item::new(),
+                    PutItemError::ConditionalCheckFailedException(e) => e.item,
+                    _ => None,
                 }
             }
             Err(e) => return Err(classify(e)),
         };
+        // The condition failed, so a claim exists; if DynamoDB did not say whose, a retry will.
+        let Some(existing) = existing else {
+            return Ok(IdempotencyClaim::InProgress);
+        };
+        let existing: Claim = items::decode(existing)?;
         // Our own claim: the SDK retried the put after a lost answer, and the first attempt had
         // succeeded.
-        if get_s(&existing, "token").as_deref() == Some(token.token.as_str())
-            && get_s(&existing, "status").as_deref() == Some("in_progress")
-        {
+        if existing.token == token.token && existing.status == IN_PROGRESS {
             return Ok(IdempotencyClaim::Claimed);
         }
-        if get_s(&existing, "request_hash").as_deref() != Some(request_hash) {
+        if existing.request_hash != request_hash {
             return Ok(IdempotencyClaim::Mismatch);
         }
-        match (
-            get_s(&existing, "status").as_deref(),
-            get_s(&existing, "response"),
-        ) {
-            (Some("completed"), Some(body)) => {
+        match existing.response {
+            Some(body) if existing.status == COMPLETED => {
                 Ok(IdempotencyClaim::Completed(StoredResponse { body }))
             }
             _ => Ok(IdempotencyClaim::InProgress),
@@ -92,77 +97,40 @@ impl LeadStore for DynamoStore {
             .expression_attribute_names("#token", "token")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":token", s(&token.token))
-            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .send()
             .await;
         // Not ours any more (completed, or taken over): nothing to give back.
-        super::applied(result.map_err(classify)).map(|_| ())
+        applied(result.map_err(classify)).map(|_| ())
     }
 
     async fn claim_next_turn(&self, pool: &str) -> StoreResult<Ticket> {
-        let out = self
-            .update(&Key::rotation(pool))
+        let next = self
+            .updating(&Key::rotation(pool))
             .update_expression("ADD turn :one")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(classify)?;
-        let attributes = out.attributes.unwrap_or_default();
-        let turn = get_n(&attributes, "turn")
-            .ok_or_else(|| StoreError::Corrupt("rotation counter returned no turn".into()))?;
+            .expression_attribute_values(":one", n(1));
+        let rotation: Rotation = items::decode(self.send_update(next, ReturnValue::AllNew).await?)?;
         Ok(Ticket {
-            turn: turn as u64,
-            cycle_start: get_n(&attributes, "cycle_start").unwrap_or(0) as u64,
-            cycle_config: get_n(&attributes, "cycle_config").unwrap_or(0) as u64,
+            turn: rotation.turn,
+            cycle_start: rotation.cycle_start,
+            cycle_config: rotation.cycle_config,
         })
     }
 
     async fn record_assignment(&self, new: &NewLead) -> Result<(), RecordError> {
         let a = &new.assignment;
-        let (owner_kind, status) = owner_status(&a.owner);
-        let status = if new.spam { "spam" } else { status };
-        let owner_id = a.owner.id();
-        let owners: Vec<AttributeValue> = match &a.owner {
-            Owner::Rep { id, .. } => vec![s(id)],
-            Owner::Queue { .. } => vec![],
-        };
-        let mut lead_item = Key::lead(&new.lead_id).item();
-        lead_item.extend([
-            ("lead_id".into(), s(&new.lead_id)),
-            ("source".into(), s(&new.source)),
-            ("received_at".into(), s(&new.received_at)),
-            ("assigned_at".into(), s(&new.received_at)),
-            ("owner_kind".into(), s(owner_kind)),
-            ("owner_id".into(), s(owner_id)),
-            ("status".into(), s(status)),
-            ("assignment_no".into(), n(1)),
-            ("escalations".into(), n(0)),
-            ("owners".into(), AttributeValue::L(owners)),
-            ("lead".into(), encode(&new.lead)?),
-            ("assignment".into(), encode(a)?),
-        ]);
+        let owner = &a.owner;
+        let lead = LeadItem::new(new);
+        let mut item = items::encode(&Key::lead(&new.lead_id), &lead)?;
         if let Some(deadline) = &new.deadline {
-            lead_item.insert("sla".into(), encode(&deadline.policy)?);
-            lead_item.insert("sla_due_at".into(), s(deadline.due.to_string()));
-            lead_item.insert("due_pk".into(), s(keys::due_pk(DueKind::Sla, &new.lead_id)));
-            lead_item.insert("due_at".into(), n(deadline.due.as_second()));
-        }
-        if let Some(contact) = &new.contact {
-            let key = match contact {
-                ContactWrite::New { key } | ContactWrite::Returning { key, .. } => key,
-            };
-            lead_item.insert("contact".into(), s(key));
-            if let ContactWrite::Returning { owning_lead, .. } = contact {
-                lead_item.insert("returning_of".into(), s(owning_lead));
-            }
+            item.extend(items::fields(&SlaFields::new(&new.lead_id, deadline))?);
         }
         let event = HistoryEntry {
             at: new.received_at.clone(),
-            event: match (new.spam, owner_kind) {
+            event: match (new.spam, owner) {
                 (true, _) => "spam",
-                (false, "rep") => "assigned",
-                (false, _) => "queued",
+                (false, Owner::Rep { .. }) => "assigned",
+                (false, Owner::Queue { .. }) => "queued",
             }
             .into(),
             reason: a.reason.clone(),
@@ -171,38 +139,112 @@ impl LeadStore for DynamoStore {
         if let Some(contact) = &new.contact {
             contact_writes(&mut tx, contact, &new.lead_id, &new.received_at)?;
         }
-        tx.put_new(lead_item, Guard::Unique)?;
+        tx.put_new(item, Guard::Unique)?;
         assign::history(&mut tx, &new.lead_id, &event, "0001")?;
+        let (claim, ticket) = (new.claim.as_ref(), new.ticket.as_ref());
         assign::claim(
             &mut tx,
             &new.lead_id,
-            owner_id,
-            new.claim.as_ref(),
-            new.ticket.as_ref(),
+            owner.id(),
+            claim,
+            ticket,
             &new.received_at,
         )?;
         assign::outbox(&mut tx, &new.lead_id, &new.notifications)?;
         if let Some((token, response)) = &new.idempotency {
-            let update = tx
-                .updating(&Key::idempotency(&token.key))
-                .update_expression(
-                    "SET #status = :completed, #response = :response, lead_id = :lead",
-                )
+            let completion = Completion {
+                status: COMPLETED,
+                response: &response.body,
+                lead_id: &new.lead_id,
+            };
+            let update = Changes::set(&completion)?
+                .on(tx.updating(&Key::idempotency(&token.key)))
                 .condition_expression("#token = :token AND #status = :in_progress")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#token", "token")
-                .expression_attribute_names("#response", "response")
-                .expression_attribute_values(":completed", s("completed"))
-                .expression_attribute_values(":in_progress", s("in_progress"))
-                .expression_attribute_values(":response", s(&response.body))
-                .expression_attribute_values(":lead", s(&new.lead_id))
+                .expression_attribute_values(":in_progress", s(IN_PROGRESS))
                 .expression_attribute_values(":token", s(&token.token));
             tx.update(update, Guard::Unique)?;
         }
-        tx.commit(&self.client, new.claim.as_ref()).await
+        tx.commit(&self.client, claim).await
     }
 
     async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>> {
+        let (mut lead, mut history, mut notifications) = (None, Vec::new(), Vec::new());
+        for item in self.lead_partition(lead_id).await? {
+            match Key::of(&item).and_then(|key| LeadPart::of(&key.sk)) {
+                Some(LeadPart::Lead) => lead = Some(items::decode::<LeadItem>(item)?),
+                Some(LeadPart::Event) => history.push(items::decode::<HistoryEntry>(item)?),
+                Some(LeadPart::Notification) => notifications.push(items::notification(item)?),
+                None => {}
+            }
+        }
+        let Some(lead) = lead else {
+            return Ok(None);
+        };
+        Ok(Some(stored_lead(lead_id, lead, history, notifications)))
+    }
+
+    async fn change_status(
+        &self,
+        lead_id: &str,
+        action: StatusAction,
+        at: jiff::Timestamp,
+        assignment: Option<u64>,
+    ) -> StoreResult<StatusOutcome> {
+        let key = Key::lead(lead_id);
+        retry_conflicts(|| async {
+            let Some(lead) = self.read::<LeadItem>(&key).await? else {
+                return Ok(StatusOutcome::NotFound);
+            };
+            let status = lead.status();
+            if assignment.is_some_and(|a| a != lead.assignment_no) {
+                return Ok(StatusOutcome::Superseded);
+            }
+            let target = match lifecycle::transition(status, action) {
+                Transition::To(target) => target,
+                Transition::Unchanged => return Ok(StatusOutcome::Unchanged(status.to_string())),
+                Transition::NotAllowed => return Ok(StatusOutcome::NotAllowed(status.to_string())),
+            };
+            let mut tx = self.transaction();
+            // The SLA clock stops: the lead leaves the sweeper's index.
+            let update = Changes::set(&status_change(&lead, action, target, at))?
+                .remove(&["due_pk", "due_at"])
+                .on(tx.updating(&key))
+                .condition_expression(
+                    "(#status = :seen OR (attribute_not_exists(#status) AND :seen = :open)) AND (attribute_not_exists(assignment_no) OR assignment_no = :number)",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":seen", s(status.as_str()))
+                .expression_attribute_values(":open", s(LeadStatus::Open.as_str()))
+                .expression_attribute_values(":number", n(lead.assignment_no));
+            tx.update(update, Guard::Lead)?;
+            let event = target.as_str();
+            let history = HistoryEntry {
+                at: at.to_string(),
+                event: event.into(),
+                reason: match assignment {
+                    Some(_) => format!("{event} by the owner's link"),
+                    None => format!("{event} by an admin"),
+                },
+            };
+            let suffix = format!("{:08x}", rand::random::<u32>());
+            assign::history(&mut tx, lead_id, &history, &suffix)?;
+            if status == LeadStatus::Open {
+                // It no longer counts towards its owner's open leads.
+                assign::open_leads_change(&mut tx, &lead.owner_id, -1)?;
+            }
+            // A conflict (someone changed the lead meanwhile) reads it again.
+            tx.send(&self.client).await.map_err(classify)?;
+            Ok(StatusOutcome::Changed(target.to_string()))
+        })
+        .await
+    }
+}
+
+impl DynamoStore {
+    /// Every item of a lead's partition: the lead, its history and its notifications.
+    async fn lead_partition(&self, lead_id: &str) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -218,139 +260,67 @@ impl LeadStore for DynamoStore {
                 .await
                 .map_err(classify)?;
             items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
             }
         }
-        let part = |i: &Item| get_s(i, "sk").and_then(|sk| LeadPart::of(&sk));
-        let Some(main) = items.iter().find(|i| part(i) == Some(LeadPart::Lead)) else {
-            return Ok(None);
-        };
-        let history = items
-            .iter()
-            .filter(|i| part(i) == Some(LeadPart::Event))
-            .map(|i| {
-                from_item(i.clone()).map_err(|e| StoreError::Corrupt(format!("decode event: {e}")))
-            })
-            .collect::<StoreResult<Vec<HistoryEntry>>>()?;
-        let mut notifications = items
-            .iter()
-            .filter(|i| part(i) == Some(LeadPart::Notification))
-            .map(notification_of)
-            .collect::<StoreResult<Vec<_>>>()?;
-        notifications.sort_by_key(|n| n.message.occurred_at);
-        let received_at = get_s(main, "received_at").unwrap_or_default();
-        Ok(Some(StoredLead {
-            lead_id: lead_id.to_string(),
-            source: get_s(main, "source").unwrap_or_default(),
-            assigned_at: get_s(main, "assigned_at").unwrap_or_else(|| received_at.clone()),
-            received_at,
-            status: lead_status(main),
-            lead: decode(main, "lead")?,
-            assignment: decode(main, "assignment")?,
-            assignment_number: get_n(main, "assignment_no").unwrap_or(1) as u64,
-            escalations: get_n(main, "escalations").unwrap_or(0) as u32,
-            sla: match main.get("sla") {
-                Some(_) => Some(decode(main, "sla")?),
-                None => None,
-            },
-            sla_due_at: get_s(main, "sla_due_at"),
-            due_at: get_n(main, "due_at"),
-            owners: main
-                .get("owners")
-                .and_then(|o| o.as_l().ok())
-                .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
-                .unwrap_or_default(),
-            acknowledged_at: get_s(main, "acknowledged_at"),
-            time_to_ack_seconds: get_n(main, "time_to_ack_seconds"),
-            owner_ack_seconds: get_n(main, "owner_ack_seconds"),
-            history,
-            notifications,
-        }))
     }
+}
 
-    async fn change_status(
-        &self,
-        lead_id: &str,
-        action: StatusAction,
-        at: jiff::Timestamp,
-        assignment: Option<u64>,
-    ) -> StoreResult<StatusOutcome> {
-        let key = Key::lead(lead_id);
-        retry_conflicts(|| async {
-            let Some(item) = self.get(&key).await? else {
-                return Ok(StatusOutcome::NotFound);
-            };
-            let status = lead_status(&item);
-            let number = get_n(&item, "assignment_no").unwrap_or(1) as u64;
-            if assignment.is_some_and(|a| a != number) {
-                return Ok(StatusOutcome::Superseded);
-            }
-            let (target, stamp, event) = match action {
-                StatusAction::Acknowledge => ("acknowledged", "acknowledged_at", "acknowledged"),
-                StatusAction::Close => ("closed", "closed_at", "closed"),
-            };
-            if status == target {
-                return Ok(StatusOutcome::Unchanged(status));
-            }
-            if action == StatusAction::Acknowledge && status != "open" {
-                return Ok(StatusOutcome::NotAllowed(status));
-            }
-            if status == "closed" {
-                return Ok(StatusOutcome::NotAllowed(status));
-            }
-            let mut tx = self.transaction();
-            let mut expression = format!("SET #status = :target, {stamp} = :at");
-            let mut lead = tx
-                .updating(&key)
-                .condition_expression(
-                    "(#status = :seen OR (attribute_not_exists(#status) AND :seen = :open)) AND (attribute_not_exists(assignment_no) OR assignment_no = :number)",
-                )
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":target", s(target))
-                .expression_attribute_values(":at", s(at.to_string()))
-                .expression_attribute_values(":seen", s(&status))
-                .expression_attribute_values(":open", s("open"))
-                .expression_attribute_values(":number", n(number));
-            if action == StatusAction::Acknowledge {
-                let since = |key: &str| {
-                    get_s(&item, key)
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                        .map(|t| at.as_second() - t.as_second())
-                };
-                if let Some(seconds) = since("received_at") {
-                    expression.push_str(", time_to_ack_seconds = :to_ack");
-                    lead = lead.expression_attribute_values(":to_ack", n(seconds));
-                }
-                if let Some(seconds) = since("assigned_at").or(since("received_at")) {
-                    expression.push_str(", owner_ack_seconds = :owner_ack");
-                    lead = lead.expression_attribute_values(":owner_ack", n(seconds));
-                }
-            }
-            // The SLA clock stops: the lead leaves the sweeper's index.
-            expression.push_str(" REMOVE due_pk, due_at");
-            tx.update(lead.update_expression(expression), Guard::Lead)?;
-            let history = HistoryEntry {
-                at: at.to_string(),
-                event: event.into(),
-                reason: match assignment {
-                    Some(_) => format!("{event} by the owner's link"),
-                    None => format!("{event} by an admin"),
-                },
-            };
-            let suffix = format!("{:08x}", rand::random::<u32>());
-            assign::history(&mut tx, lead_id, &history, &suffix)?;
-            if status == "open" {
-                // It no longer counts towards its owner's open leads.
-                let owner = get_s(&item, "owner_id").unwrap_or_default();
-                assign::open_leads_change(&mut tx, &owner, -1)?;
-            }
-            // A conflict (someone changed the lead meanwhile) reads it again.
-            tx.send(&self.client).await.map_err(classify)?;
-            Ok(StatusOutcome::Changed(target.to_string()))
-        })
-        .await
+/// What acknowledging or closing `lead` at `at` sets: the status, when, and for an
+/// acknowledgement the speed to lead and the owner's own time to acknowledge.
+fn status_change(
+    lead: &LeadItem,
+    action: StatusAction,
+    target: LeadStatus,
+    at: jiff::Timestamp,
+) -> StatusChange {
+    let since = |t: &str| {
+        t.parse::<jiff::Timestamp>()
+            .ok()
+            .map(|t| at.as_second() - t.as_second())
+    };
+    let acknowledging = action == StatusAction::Acknowledge;
+    let to_owner = lead.assigned_at.as_deref().and_then(since);
+    StatusChange {
+        status: target,
+        acknowledged_at: acknowledging.then(|| at.to_string()),
+        closed_at: (!acknowledging).then(|| at.to_string()),
+        time_to_ack_seconds: since(&lead.received_at).filter(|_| acknowledging),
+        owner_ack_seconds: to_owner
+            .or(since(&lead.received_at))
+            .filter(|_| acknowledging),
+    }
+}
+
+/// A lead as the store's callers see it.
+fn stored_lead(
+    lead_id: &str,
+    lead: LeadItem,
+    history: Vec<HistoryEntry>,
+    mut notifications: Vec<crate::store::StoredNotification>,
+) -> StoredLead {
+    notifications.sort_by_key(|n| n.message.occurred_at);
+    StoredLead {
+        lead_id: lead_id.to_string(),
+        status: lead.status().to_string(),
+        source: lead.source,
+        assigned_at: lead.assigned_at.unwrap_or_else(|| lead.received_at.clone()),
+        received_at: lead.received_at,
+        lead: lead.lead,
+        assignment: lead.assignment,
+        assignment_number: lead.assignment_no,
+        escalations: lead.escalations,
+        sla: lead.sla,
+        sla_due_at: lead.sla_due_at,
+        due_at: lead.due_at,
+        owners: lead.owners,
+        acknowledged_at: lead.acknowledged_at,
+        time_to_ack_seconds: lead.time_to_ack_seconds,
+        owner_ack_seconds: lead.owner_ack_seconds,
+        history,
+        notifications,
     }
 }
 
@@ -364,15 +334,14 @@ fn contact_writes(
 ) -> StoreResult<()> {
     match contact {
         ContactWrite::New { key } => {
-            let mut item = Key::contact(key).item();
-            item.extend([
-                ("key".into(), s(key)),
-                ("lead_id".into(), s(lead_id)),
-                ("last_lead_id".into(), s(lead_id)),
-                ("first_seen_at".into(), s(at)),
-                ("leads".into(), n(1)),
-            ]);
-            tx.put_new(item, Guard::Contact)
+            let item = ContactItem {
+                key: key.clone(),
+                lead_id: lead_id.to_string(),
+                last_lead_id: lead_id.to_string(),
+                first_seen_at: at.to_string(),
+                leads: 1,
+            };
+            tx.put_new(items::encode(&Key::contact(key), &item)?, Guard::Contact)
         }
         ContactWrite::Returning {
             key,
@@ -395,32 +364,4 @@ fn contact_writes(
             assign::history(tx, owning_lead, note, lead_id)
         }
     }
-}
-
-/// A notification item as the store's callers see it.
-pub(super) fn notification_of(item: &Item) -> StoreResult<StoredNotification> {
-    let status = get_s(item, "status").unwrap_or_default();
-    Ok(StoredNotification {
-        lead_id: get_s(item, "lead_id").unwrap_or_default(),
-        channel: decode(item, "channel")?,
-        message: decode(item, "message")?,
-        attempts: get_n(item, "attempts").unwrap_or(0) as u32,
-        last_error: get_s(item, "last_error"),
-        delivered_at: get_s(item, "delivered_at"),
-        next_attempt_at: (status == "pending")
-            .then(|| get_n(item, "due_at"))
-            .flatten(),
-        status,
-    })
-}
-
-/// A lead's status; leads stored before statuses existed are open (rep) or queued.
-fn lead_status(item: &Item) -> String {
-    get_s(item, "status").unwrap_or_else(|| {
-        match get_s(item, "owner_kind").as_deref() {
-            Some("rep") => "open",
-            _ => "queued",
-        }
-        .to_string()
-    })
 }

@@ -10,6 +10,7 @@ mod assign;
 mod batch;
 pub(crate) mod classify;
 mod config;
+mod items;
 pub mod keys;
 mod leads;
 mod roster;
@@ -21,10 +22,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
-use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Update};
 use aws_sdk_dynamodb::Client;
-use serde_dynamo::aws_sdk_dynamodb_1::{from_attribute_value, to_attribute_value};
+use serde::de::DeserializeOwned;
 
 pub use keys::DUE_SHARDS;
 pub use tx::{retry_conflicts, Retryable};
@@ -108,12 +109,38 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// An UpdateItem of the item at `key`, to finish and send.
-    fn update(&self, key: &Key) -> UpdateItemFluentBuilder {
-        self.client
+    /// The item at `key` as what it should be, read consistently.
+    async fn read<T: DeserializeOwned>(&self, key: &Key) -> StoreResult<Option<T>> {
+        self.get(key).await?.map(items::decode).transpose()
+    }
+
+    /// An update of the item at `key`, to finish and send alone ([`Self::send_update`]) or in
+    /// a transaction.
+    fn updating(&self, key: &Key) -> UpdateBuilder {
+        updating(&self.table, key)
+    }
+
+    /// Sends an update alone; the item's attributes as `returning` asks.
+    async fn send_update(
+        &self,
+        update: UpdateBuilder,
+        returning: ReturnValue,
+    ) -> StoreResult<Item> {
+        let update = update.build().map_err(invalid)?;
+        let out = self
+            .client
             .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.item()))
+            .table_name(update.table_name)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .return_values(returning)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.attributes.unwrap_or_default())
     }
 
     /// A transaction on this store's table.
@@ -130,6 +157,13 @@ impl DynamoStore {
     }
 }
 
+/// An update of the item at `key` on `table`.
+fn updating(table: &str, key: &Key) -> UpdateBuilder {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(key.item()))
+}
+
 /// Whether a conditional write was applied: `false` when its condition did not hold (or it
 /// lost a race to a transaction on the same item).
 fn applied<T>(result: StoreResult<T>) -> StoreResult<bool> {
@@ -140,32 +174,15 @@ fn applied<T>(result: StoreResult<T>) -> StoreResult<bool> {
     }
 }
 
+/// A request that could not be built: a bug.
+fn invalid(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(e.to_string())
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
 fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
-}
-
-fn get_s(item: &Item, key: &str) -> Option<String> {
-    item.get(key).and_then(|v| v.as_s().ok()).cloned()
-}
-
-fn get_n(item: &Item, key: &str) -> Option<i64> {
-    item.get(key)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> StoreResult<AttributeValue> {
-    to_attribute_value(value).map_err(|e| StoreError::Invalid(format!("encode: {e}")))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(item: &Item, key: &str) -> StoreResult<T> {
-    let value = item
-        .get(key)
-        .cloned()
-        .ok_or_else(|| StoreError::Corrupt(format!("item has no {key}")))?;
-    from_attribute_value(value).map_err(|e| StoreError::Corrupt(format!("decode {key}: {e}")))
 }

@@ -2,18 +2,18 @@
 //! leases on due items, delivery results, and reassignments after a missed deadline.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
-use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::assign::{self, owner_status};
+use super::assign;
+use super::items::{self, owner_kind, Attempt, Changes, DeadCount, Reassigned, SlaFields};
 use super::keys::{self, IndexKey, Key, DUE_INDEX};
-use super::leads::notification_of;
 use super::tx::{self, Guard};
-use super::{applied, classify, encode, get_n, n, s, DynamoStore};
+use super::{applied, classify, n, s, DynamoStore};
+use crate::domain::model::LeadStatus;
 use crate::domain::routing::Owner;
 use crate::store::{
-    Delivery, DueItem, DueKind, DuePage, HistoryEntry, Reassignment, RecordError, StoreError,
-    StoreResult, StoredNotification, SweepStore,
+    Delivery, DueItem, DueKind, DuePage, HistoryEntry, Reassignment, RecordError, StoreResult,
+    StoredNotification, SweepStore,
 };
 
 #[async_trait]
@@ -27,10 +27,7 @@ impl SweepStore for DynamoStore {
         limit: i32,
     ) -> StoreResult<DuePage> {
         let start = match cursor {
-            Some(text) => Some(
-                to_item(IndexKey::from_cursor(text)?)
-                    .map_err(|e| StoreError::Invalid(format!("encode cursor: {e}")))?,
-            ),
+            Some(text) => Some(items::fields(&IndexKey::from_cursor(text)?)?),
             None => None,
         };
         let out = self
@@ -46,15 +43,11 @@ impl SweepStore for DynamoStore {
             .send()
             .await
             .map_err(classify)?;
-        let index_key = |item| {
-            from_item::<IndexKey>(item)
-                .map_err(|e| StoreError::Corrupt(format!("decode due index key: {e}")))
-        };
-        let mut items = Vec::new();
+        let mut due = Vec::new();
         for item in out.items.unwrap_or_default() {
-            let key = index_key(item)?;
+            let key: IndexKey = items::decode(item)?;
             if let Some((lead_id, event_id)) = key.target() {
-                items.push(DueItem {
+                due.push(DueItem {
                     lead_id,
                     event_id,
                     due_at: key.due_at(),
@@ -62,22 +55,20 @@ impl SweepStore for DynamoStore {
             }
         }
         let next = match out.last_evaluated_key {
-            Some(key) => Some(index_key(key)?.cursor()),
+            Some(key) => Some(items::decode::<IndexKey>(key)?.cursor()),
             None => None,
         };
-        Ok(DuePage { items, next })
+        Ok(DuePage { items: due, next })
     }
 
     async fn lease_due(&self, item: &DueItem, seen_due_at: i64, until: i64) -> StoreResult<bool> {
-        let result = self
-            .update(&Key::due(&item.lead_id, item.event_id.as_deref()))
+        let lease = self
+            .updating(&Key::due(&item.lead_id, item.event_id.as_deref()))
             .update_expression("SET due_at = :until")
             .condition_expression("due_at = :seen")
             .expression_attribute_values(":until", n(until))
-            .expression_attribute_values(":seen", n(seen_due_at))
-            .send()
-            .await;
-        applied(result.map_err(classify))
+            .expression_attribute_values(":seen", n(seen_due_at));
+        applied(self.send_update(lease, ReturnValue::None).await)
     }
 
     async fn notification(
@@ -86,7 +77,7 @@ impl SweepStore for DynamoStore {
         event_id: &str,
     ) -> StoreResult<Option<StoredNotification>> {
         let item = self.get(&Key::notification(lead_id, event_id)).await?;
-        item.as_ref().map(notification_of).transpose()
+        item.map(items::notification).transpose()
     }
 
     async fn record_delivery(
@@ -96,51 +87,36 @@ impl SweepStore for DynamoStore {
         attempts: u32,
         result: &Delivery,
     ) -> StoreResult<()> {
-        let mut tx = self.transaction();
-        let update = tx
-            .updating(&Key::notification(lead_id, event_id))
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":attempts", n(attempts));
-        let (update, dead) = match result {
-            Delivery::Delivered { at } => (
-                update
-                    .update_expression(
-                        "SET #status = :delivered, attempts = :attempts, delivered_at = :at REMOVE due_pk, due_at",
-                    )
-                    .expression_attribute_values(":delivered", s("delivered"))
-                    .expression_attribute_values(":at", s(at)),
-                false,
-            ),
-            Delivery::Failed {
-                error,
-                retry_at: Some(retry_at),
-            } => (
-                update
-                    .update_expression(
-                        "SET attempts = :attempts, last_error = :error, due_at = :retry",
-                    )
-                    .expression_attribute_values(":error", s(error))
-                    .expression_attribute_values(":retry", n(retry_at)),
-                false,
-            ),
-            // Dead: out of the sweeper's way, kept on the lead and counted.
-            Delivery::Failed {
-                error,
-                retry_at: None,
-            } => (
-                update
-                    .update_expression(
-                        "SET #status = :dead, attempts = :attempts, last_error = :error REMOVE due_pk, due_at",
-                    )
-                    .expression_attribute_values(":dead", s("dead"))
-                    .expression_attribute_values(":error", s(error)),
-                true,
+        let (status, delivered_at, last_error, due_at) = match result {
+            Delivery::Delivered { at } => (Some("delivered"), Some(at.as_str()), None, None),
+            // Without a next attempt it is dead: kept on the lead and counted.
+            Delivery::Failed { error, retry_at } => (
+                retry_at.is_none().then_some("dead"),
+                None,
+                Some(error.as_str()),
+                *retry_at,
             ),
         };
+        let attempt = Attempt {
+            attempts,
+            status,
+            delivered_at,
+            last_error,
+            due_at,
+        };
+        let mut changes = Changes::set(&attempt)?;
+        if status.is_some() {
+            // Delivered or dead: out of the sweeper's way.
+            changes = changes.remove(&["due_pk", "due_at"]);
+        }
+        let mut tx = self.transaction();
+        let update = changes
+            .on(tx.updating(&Key::notification(lead_id, event_id)))
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s(items::PENDING));
         tx.update(update, Guard::Unique)?;
-        if dead {
+        if status == Some("dead") {
             let count = tx
                 .updating(&Key::dead_notifications())
                 .update_expression("ADD dead :one")
@@ -157,91 +133,61 @@ impl SweepStore for DynamoStore {
 
     async fn reassign(&self, change: &Reassignment) -> Result<(), RecordError> {
         let a = &change.assignment;
-        let (owner_kind, status) = owner_status(&a.owner);
-        let owner_id = a.owner.id();
-        let mut set = vec![
-            "#status = :status",
-            "owner_kind = :kind",
-            "owner_id = :owner",
-            "assignment = :assignment",
-            "assignment_no = :next",
-            "assigned_at = :at",
-            "escalations = :escalations",
-        ];
-        let mut remove = Vec::new();
+        let owner = &a.owner;
+        let next = change.seen_assignment + 1;
+        let reassigned = Reassigned {
+            status: LeadStatus::assigned_to(owner),
+            owner_kind: owner_kind(owner),
+            owner_id: owner.id(),
+            assignment: a,
+            assignment_no: next,
+            assigned_at: &change.at,
+            escalations: change.escalations,
+        };
+        let mut changes = Changes::set(&reassigned)?;
+        if let Owner::Rep { id, .. } = owner {
+            changes = changes.append("owners", vec![s(id)]);
+        }
+        changes = match &change.deadline {
+            Some(deadline) => changes.and(&SlaFields::new(&change.lead_id, deadline))?,
+            None => changes.remove(&["sla_due_at", "due_pk", "due_at"]),
+        };
         let mut tx = self.transaction();
-        let mut lead = tx
-            .updating(&Key::lead(&change.lead_id))
+        let lead = changes
+            .on(tx.updating(&Key::lead(&change.lead_id)))
             .condition_expression("#status = :open AND assignment_no = :seen")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status))
-            .expression_attribute_values(":open", s("open"))
-            .expression_attribute_values(":seen", n(change.seen_assignment))
-            .expression_attribute_values(":next", n(change.seen_assignment + 1))
-            .expression_attribute_values(":kind", s(owner_kind))
-            .expression_attribute_values(":owner", s(owner_id))
-            .expression_attribute_values(":assignment", encode(a)?)
-            .expression_attribute_values(":at", s(&change.at))
-            .expression_attribute_values(":escalations", n(change.escalations));
-        if let Owner::Rep { id, .. } = &a.owner {
-            set.push("owners = list_append(if_not_exists(owners, :none), :new_owner)");
-            lead = lead
-                .expression_attribute_values(":none", AttributeValue::L(vec![]))
-                .expression_attribute_values(":new_owner", AttributeValue::L(vec![s(id)]));
-        }
-        match &change.deadline {
-            Some(deadline) => {
-                set.extend([
-                    "sla = :sla",
-                    "sla_due_at = :due_text",
-                    "due_pk = :due_pk",
-                    "due_at = :due",
-                ]);
-                lead = lead
-                    .expression_attribute_values(":sla", encode(&deadline.policy)?)
-                    .expression_attribute_values(":due_text", s(deadline.due.to_string()))
-                    .expression_attribute_values(
-                        ":due_pk",
-                        s(keys::due_pk(DueKind::Sla, &change.lead_id)),
-                    )
-                    .expression_attribute_values(":due", n(deadline.due.as_second()));
-            }
-            None => remove.extend(["sla_due_at", "due_pk", "due_at"]),
-        }
-        let mut expression = format!("SET {}", set.join(", "));
-        if !remove.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
-        }
-        tx.update(lead.update_expression(expression), Guard::Lead)?;
+            .expression_attribute_values(":open", s(LeadStatus::Open.as_str()))
+            .expression_attribute_values(":seen", n(change.seen_assignment));
+        tx.update(lead, Guard::Lead)?;
         let event = HistoryEntry {
             at: change.at.clone(),
-            event: if owner_kind == "rep" {
-                "reassigned"
-            } else {
-                "queued"
+            event: match owner {
+                Owner::Rep { .. } => "reassigned",
+                Owner::Queue { .. } => "queued",
             }
             .into(),
             reason: a.reason.clone(),
         };
-        let suffix = format!("{:04}", change.seen_assignment + 1);
-        assign::history(&mut tx, &change.lead_id, &event, &suffix)?;
+        assign::history(&mut tx, &change.lead_id, &event, &format!("{next:04}"))?;
         if let Some(previous) = &change.previous_rep {
             assign::open_leads_change(&mut tx, previous, -1)?;
         }
+        let (claim, ticket) = (change.claim.as_ref(), change.ticket.as_ref());
         assign::claim(
             &mut tx,
             &change.lead_id,
-            owner_id,
-            change.claim.as_ref(),
-            change.ticket.as_ref(),
+            owner.id(),
+            claim,
+            ticket,
             &change.at,
         )?;
         assign::outbox(&mut tx, &change.lead_id, &change.notifications)?;
-        tx.commit(&self.client, change.claim.as_ref()).await
+        tx.commit(&self.client, claim).await
     }
 
     async fn dead_notifications(&self) -> StoreResult<u64> {
-        let item = self.get(&Key::dead_notifications()).await?;
-        Ok(item.and_then(|i| get_n(&i, "dead")).unwrap_or(0).max(0) as u64)
+        let count: Option<DeadCount> = self.read(&Key::dead_notifications()).await?;
+        Ok(count.map_or(0, |c| c.dead.max(0) as u64))
     }
 }

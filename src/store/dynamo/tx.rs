@@ -8,12 +8,13 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::builders::{PutBuilder, UpdateBuilder};
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{CancellationReason, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use super::classify::classify;
+use super::items::{self, RepState};
 use super::keys::Key;
-use super::Item;
+use super::{invalid, updating, Item};
 use crate::domain::routing::{Period, RepClaim};
 use crate::store::{RecordError, Refusal, StoreError, StoreResult};
 
@@ -54,9 +55,7 @@ impl Transaction {
 
     /// An update of the item at `key`, to finish and [`Transaction::update`].
     pub fn updating(&self, key: &Key) -> UpdateBuilder {
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key.item()))
+        updating(&self.table, key)
     }
 
     /// Adds an update.
@@ -120,10 +119,10 @@ impl Transaction {
                 return Err(classify(err).into());
             };
             let refusal = match self.guards[index] {
-                Guard::Roster if reason.item().is_some_and(|old| !on_roster(old, claim)) => {
-                    Refusal::NotOnRoster
-                }
-                Guard::Roster => Refusal::LoadRose,
+                Guard::Roster => match reason.item() {
+                    Some(old) if !on_roster(old, claim)? => Refusal::NotOnRoster,
+                    _ => Refusal::LoadRose,
+                },
                 Guard::Cap(period) => Refusal::AtCap(period),
                 Guard::Lead => Refusal::LeadChanged,
                 Guard::Contact => Refusal::ContactChanged,
@@ -139,10 +138,6 @@ impl Transaction {
         })
         .await
     }
-}
-
-fn invalid(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Invalid(e.to_string())
 }
 
 /// The first write of a cancelled transaction whose condition failed, with its reason.
@@ -163,19 +158,16 @@ pub(super) fn failed_condition(
 
 /// Whether a rep's entry (as it was when a condition failed) still allows the claim's
 /// membership; if so, only the load bound failed. A rep without a roster entry is on it.
-fn on_roster(item: &Item, claim: Option<&RepClaim>) -> bool {
-    if !item.contains_key("active") {
-        return true;
-    }
-    let active = matches!(item.get("active"), Some(AttributeValue::Bool(true)));
+fn on_roster(item: &Item, claim: Option<&RepClaim>) -> StoreResult<bool> {
+    let rep: RepState = items::decode(item.clone())?;
+    let Some(active) = rep.active else {
+        return Ok(true);
+    };
     let member = match claim.and_then(|c| c.pool.as_deref()) {
         None => true,
-        Some(pool) => item
-            .get("pools")
-            .and_then(|p| p.as_l().ok())
-            .is_some_and(|list| list.iter().any(|p| p.as_s().is_ok_and(|p| p == pool))),
+        Some(pool) => rep.pools.iter().any(|p| p == pool),
     };
-    active && member
+    Ok(active && member)
 }
 
 /// Errors that may say "a concurrent writer got there first; try again".
@@ -277,10 +269,10 @@ mod tests {
                 ),
             ])
         };
-        assert!(on_roster(&Item::new(), Some(&claim)));
-        assert!(on_roster(&entry(true, &["smb"]), Some(&claim)));
-        assert!(!on_roster(&entry(true, &["emea"]), Some(&claim)));
-        assert!(!on_roster(&entry(false, &["smb"]), Some(&claim)));
-        assert!(on_roster(&entry(true, &[]), Some(&RepClaim::named("ava"))));
+        assert!(on_roster(&Item::new(), Some(&claim)).unwrap());
+        assert!(on_roster(&entry(true, &["smb"]), Some(&claim)).unwrap());
+        assert!(!on_roster(&entry(true, &["emea"]), Some(&claim)).unwrap());
+        assert!(!on_roster(&entry(false, &["smb"]), Some(&claim)).unwrap());
+        assert!(on_roster(&entry(true, &[]), Some(&RepClaim::named("ava"))).unwrap());
     }
 }

@@ -1,0 +1,512 @@
+//! The table's items as types, encoded and decoded whole with serde_dynamo: a field's name is
+//! the attribute's name, numbers are N, strings S, lists L, nested types M, and a `None` is an
+//! absent attribute (the encoder leaves top-level nulls out; nested ones stay). An item may be
+//! read through several of these views at once (unknown attributes are ignored). Also
+//! [`Changes`]: update expressions whose values come from these types. Which key holds which
+//! item is in `keys`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
+
+use super::keys::{self, Key};
+use super::Item;
+use crate::domain::account::Account;
+use crate::domain::lead::Lead;
+use crate::domain::model::LeadStatus;
+use crate::domain::routing::{Assignment, Owner};
+use crate::domain::sla::SlaPolicy;
+use crate::store::{
+    ContactWrite, Deadline, DueKind, NewLead, StoreError, StoreResult, StoredNotification,
+};
+
+/// `body` as the item at `key`.
+pub(super) fn encode<T: Serialize>(key: &Key, body: &T) -> StoreResult<Item> {
+    let mut item = fields(body)?;
+    item.extend(key.item());
+    Ok(item)
+}
+
+/// The attributes `body` (a struct) serialises to, without its `None`s.
+pub(super) fn fields<T: Serialize>(body: &T) -> StoreResult<Item> {
+    let mut item: Item = dynamo::to_item(body).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    item.retain(|_, value| !value.is_null());
+    Ok(item)
+}
+
+/// An item as what it should be (its key and other attributes are ignored).
+pub(super) fn decode<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
+    dynamo::from_item(item).map_err(corrupt::<T>)
+}
+
+/// One attribute's value as what it should be.
+pub(super) fn value_of<T: DeserializeOwned>(value: AttributeValue) -> StoreResult<T> {
+    dynamo::from_attribute_value(value).map_err(corrupt::<T>)
+}
+
+fn corrupt<T>(e: serde_dynamo::Error) -> StoreError {
+    StoreError::Corrupt(format!("not a {}: {e}", std::any::type_name::<T>()))
+}
+
+/// A config version (`CONFIG`, `VERSION#<n>`).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ConfigVersion {
+    pub version: u64,
+    pub document: String,
+    pub created_at: String,
+}
+
+/// The active config pointer (`CONFIG`, `ACTIVE`).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ConfigPointer {
+    pub version: u64,
+    #[serde(default)]
+    pub activated_at: String,
+}
+
+/// An Idempotency-Key claim (`IDEMPOTENCY#...`): `in_progress` while its holder works, then
+/// `completed` with the response to replay.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Claim {
+    pub status: String,
+    pub token: String,
+    pub request_hash: String,
+    pub lease_until: i64,
+    pub expires_at: i64,
+    pub response: Option<String>,
+    pub lead_id: Option<String>,
+}
+
+/// A claim's status while its holder works.
+pub(super) const IN_PROGRESS: &str = "in_progress";
+/// A claim's status once its response is stored.
+pub(super) const COMPLETED: &str = "completed";
+
+/// What completing a claim sets.
+#[derive(Debug, Serialize)]
+pub(super) struct Completion<'a> {
+    pub status: &'static str,
+    pub response: &'a str,
+    pub lead_id: &'a str,
+}
+
+/// A lead (`LEAD#<id>`, `LEAD`), fields in attribute order. Leads stored before some
+/// attributes existed read with defaults: no status (open with a rep, else queued), no
+/// `assigned_at` (the arrival), no `assignment_no` (the first).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct LeadItem {
+    pub acknowledged_at: Option<String>,
+    pub assigned_at: Option<String>,
+    pub assignment: Assignment,
+    #[serde(default = "first")]
+    pub assignment_no: u64,
+    pub contact: Option<String>,
+    pub due_at: Option<i64>,
+    pub due_pk: Option<String>,
+    #[serde(default)]
+    pub escalations: u32,
+    pub lead: Lead,
+    pub lead_id: String,
+    pub owner_ack_seconds: Option<i64>,
+    pub owner_id: String,
+    pub owner_kind: String,
+    #[serde(default)]
+    pub owners: Vec<String>,
+    pub received_at: String,
+    pub returning_of: Option<String>,
+    pub sla: Option<SlaPolicy>,
+    pub sla_due_at: Option<String>,
+    pub source: String,
+    pub status: Option<LeadStatus>,
+    pub time_to_ack_seconds: Option<i64>,
+}
+
+fn first() -> u64 {
+    1
+}
+
+/// The `owner_kind` of a lead with this owner.
+pub(super) fn owner_kind(owner: &Owner) -> &'static str {
+    match owner {
+        Owner::Rep { .. } => "rep",
+        Owner::Queue { .. } => "queue",
+    }
+}
+
+impl LeadItem {
+    /// The item a newly routed lead is stored as (its SLA is added as [`SlaFields`]).
+    pub fn new(new: &NewLead) -> Self {
+        let owner = &new.assignment.owner;
+        let owners = match owner {
+            Owner::Rep { id, .. } => vec![id.clone()],
+            Owner::Queue { .. } => Vec::new(),
+        };
+        let (contact, returning_of) = match &new.contact {
+            Some(ContactWrite::New { key }) => (Some(key.clone()), None),
+            Some(ContactWrite::Returning {
+                key, owning_lead, ..
+            }) => (Some(key.clone()), Some(owning_lead.clone())),
+            None => (None, None),
+        };
+        Self {
+            acknowledged_at: None,
+            assigned_at: Some(new.received_at.clone()),
+            assignment: new.assignment.clone(),
+            assignment_no: 1,
+            contact,
+            due_at: None,
+            due_pk: None,
+            escalations: 0,
+            lead: new.lead.clone(),
+            lead_id: new.lead_id.clone(),
+            owner_ack_seconds: None,
+            owner_id: owner.id().to_string(),
+            owner_kind: owner_kind(owner).to_string(),
+            owners,
+            received_at: new.received_at.clone(),
+            returning_of,
+            sla: None,
+            sla_due_at: None,
+            source: new.source.clone(),
+            status: Some(match new.spam {
+                true => LeadStatus::Spam,
+                false => LeadStatus::assigned_to(owner),
+            }),
+            time_to_ack_seconds: None,
+        }
+    }
+
+    /// The lead's status.
+    pub fn status(&self) -> LeadStatus {
+        self.status.unwrap_or(match self.owner_kind.as_str() {
+            "rep" => LeadStatus::Open,
+            _ => LeadStatus::Queued,
+        })
+    }
+}
+
+/// A lead's SLA and its place in the due index, while its owner has a deadline.
+#[derive(Debug, Serialize)]
+pub(super) struct SlaFields {
+    pub sla: SlaPolicy,
+    pub sla_due_at: String,
+    pub due_pk: String,
+    pub due_at: i64,
+}
+
+impl SlaFields {
+    /// The attributes that hold `deadline` for lead `lead_id`.
+    pub fn new(lead_id: &str, deadline: &Deadline) -> Self {
+        Self {
+            sla: deadline.policy.clone(),
+            sla_due_at: deadline.due.to_string(),
+            due_pk: keys::due_pk(DueKind::Sla, lead_id),
+            due_at: deadline.due.as_second(),
+        }
+    }
+}
+
+/// What acknowledging or closing a lead sets.
+#[derive(Debug, Serialize)]
+pub(super) struct StatusChange {
+    pub status: LeadStatus,
+    pub acknowledged_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub time_to_ack_seconds: Option<i64>,
+    pub owner_ack_seconds: Option<i64>,
+}
+
+/// What giving a lead to its next owner sets (with [`SlaFields`] if the owner has a deadline).
+#[derive(Debug, Serialize)]
+pub(super) struct Reassigned<'a> {
+    pub status: LeadStatus,
+    pub owner_kind: &'static str,
+    pub owner_id: &'a str,
+    pub assignment: &'a Assignment,
+    pub assignment_no: u64,
+    pub assigned_at: &'a str,
+    pub escalations: u32,
+}
+
+/// An item's place in the sparse due index, while it has one: with [`StoredNotification`],
+/// the view of a notification in the outbox (`LEAD#<id>`, `NOTIFY#<event id>`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct Due {
+    pub due_pk: Option<String>,
+    pub due_at: Option<i64>,
+}
+
+/// A notification's status until it is delivered or given up on.
+pub(super) const PENDING: &str = "pending";
+
+/// A notification as stored: the record and its place in the due index.
+pub(super) fn notification(item: Item) -> StoreResult<StoredNotification> {
+    let due: Due = decode(item.clone())?;
+    let mut notification: StoredNotification = decode(item)?;
+    notification.next_attempt_at = due.due_at.filter(|_| notification.status == PENDING);
+    Ok(notification)
+}
+
+/// What recording a delivery attempt sets.
+#[derive(Debug, Serialize)]
+pub(super) struct Attempt<'a> {
+    pub attempts: u32,
+    pub status: Option<&'static str>,
+    pub delivered_at: Option<&'a str>,
+    pub last_error: Option<&'a str>,
+    pub due_at: Option<i64>,
+}
+
+/// The count of dead notifications (`STATS`, `NOTIFICATIONS`).
+#[derive(Debug, Deserialize)]
+pub(super) struct DeadCount {
+    #[serde(default)]
+    pub dead: i64,
+}
+
+/// A pool's ticket counter (`POOL#<pool>`, `ROTATION`) as the ADD returns it.
+#[derive(Debug, Deserialize)]
+pub(super) struct Rotation {
+    pub turn: u64,
+    #[serde(default)]
+    pub cycle_start: u64,
+    #[serde(default)]
+    pub cycle_config: u64,
+}
+
+/// The record of one used ticket (`POOL#<pool>`, `TURN#<ticket>`).
+#[derive(Debug, Serialize)]
+pub(super) struct TurnItem<'a> {
+    pub lead_id: &'a str,
+    pub owner_id: &'a str,
+    pub at: &'a str,
+}
+
+/// A rep's roster entry and load (`REP#<rep>`, `STATE`), as read; `ticket:<pool>` attributes
+/// are read one by one (see `keys::ticket_attribute`).
+#[derive(Debug, Deserialize)]
+pub(super) struct RepState {
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub pools: Vec<String>,
+    #[serde(default)]
+    pub open: i64,
+    pub floor_open: Option<i64>,
+    pub floor_until: Option<i64>,
+}
+
+/// What a publish writes to a rep's entry.
+#[derive(Debug, Serialize)]
+pub(super) struct RosterChange<'a> {
+    pub active: bool,
+    pub pools: &'a [String],
+    pub roster_at: &'a str,
+    pub floor_open: Option<u64>,
+    pub floor_until: Option<i64>,
+}
+
+/// A contact (`CONTACT#<email>`, `CONTACT`).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ContactItem {
+    pub key: String,
+    pub lead_id: String,
+    pub last_lead_id: String,
+    pub first_seen_at: String,
+    pub leads: u64,
+}
+
+/// An account (`ACCOUNT#<id>`, `ACCOUNT`).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct AccountItem {
+    pub account: Account,
+}
+
+/// The account owning a domain (`DOMAIN#<domain>`, `DOMAIN`).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct DomainItem {
+    pub account_id: String,
+    pub account: Account,
+}
+
+/// The SET and REMOVE clauses of an update. Attribute names always go through
+/// placeholders (`#status`), so reserved words and names like `ticket:<pool>` need no care.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Changes {
+    set: Vec<String>,
+    remove: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Changes {
+    /// Sets every attribute `body` serialises to (a struct: field name = attribute).
+    pub fn set<T: Serialize>(body: &T) -> StoreResult<Self> {
+        Self::default().and(body)
+    }
+
+    /// Also sets every attribute `body` serialises to.
+    pub fn and<T: Serialize>(mut self, body: &T) -> StoreResult<Self> {
+        let mut attributes: Vec<_> = fields(body)?.into_iter().collect();
+        attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, value) in attributes {
+            self = self.set_value(&name, value);
+        }
+        Ok(self)
+    }
+
+    /// Sets one attribute.
+    fn set_value(mut self, name: &str, value: AttributeValue) -> Self {
+        let clause = format!("{} = {}", self.name(name), self.value(value));
+        self.set.push(clause);
+        self
+    }
+
+    /// Appends `items` to a list attribute, creating it if missing.
+    pub fn append(mut self, name: &str, items: Vec<AttributeValue>) -> Self {
+        let (name, empty) = (self.name(name), self.value(AttributeValue::L(Vec::new())));
+        let items = self.value(AttributeValue::L(items));
+        let clause = format!("{name} = list_append(if_not_exists({name}, {empty}), {items})");
+        self.set.push(clause);
+        self
+    }
+
+    /// Removes attributes.
+    pub fn remove(mut self, names: &[&str]) -> Self {
+        for name in names {
+            let name = self.name(name);
+            self.remove.push(name);
+        }
+        self
+    }
+
+    /// The update expression, names and values, on `update` (whose own condition may use
+    /// the same `#name` placeholders, and values named otherwise than `:v<n>`).
+    pub fn on(self, update: UpdateBuilder) -> UpdateBuilder {
+        let expression = [("SET", &self.set), ("REMOVE", &self.remove)]
+            .iter()
+            .filter(|(_, clauses)| !clauses.is_empty())
+            .map(|(verb, clauses)| format!("{verb} {}", clauses.join(", ")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let update = self
+            .names
+            .into_iter()
+            .fold(update, |u, (k, v)| u.expression_attribute_names(k, v));
+        self.values
+            .into_iter()
+            .fold(update, |u, (k, v)| u.expression_attribute_values(k, v))
+            .update_expression(expression)
+    }
+
+    fn name(&mut self, attribute: &str) -> String {
+        let safe: String = attribute
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let mut placeholder = format!("#{safe}");
+        if self.names.get(&placeholder).is_some_and(|a| a != attribute) {
+            placeholder = format!("#n{}", self.names.len());
+        }
+        self.names
+            .insert(placeholder.clone(), attribute.to_string());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::Update;
+
+    #[test]
+    fn a_new_lead_item_has_the_stored_attribute_types() {
+        let new = NewLead {
+            lead_id: "l1".into(),
+            source: "web".into(),
+            received_at: "2026-11-24T15:00:00Z".into(),
+            lead: Lead::default(),
+            assignment: crate::domain::routing::fallback("unrouted", "no config"),
+            claim: None,
+            ticket: None,
+            idempotency: None,
+            deadline: None,
+            notifications: Vec::new(),
+            contact: None,
+            spam: false,
+        };
+        let item = LeadItem::new(&new);
+        let stored = encode(&Key::lead("l1"), &item).unwrap();
+        let mut names: Vec<_> = stored.keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "assigned_at",
+                "assignment",
+                "assignment_no",
+                "escalations",
+                "lead",
+                "lead_id",
+                "owner_id",
+                "owner_kind",
+                "owners",
+                "pk",
+                "received_at",
+                "sk",
+                "source",
+                "status"
+            ]
+        );
+        assert_eq!(stored["owners"], AttributeValue::L(Vec::new()));
+        assert_eq!(stored["assignment_no"], AttributeValue::N("1".into()));
+        assert_eq!(stored["escalations"], AttributeValue::N("0".into()));
+        assert_eq!(stored["status"], AttributeValue::S("queued".into()));
+        assert!(stored["lead"].is_m() && stored["assignment"].is_m());
+        let back: LeadItem = decode(stored).unwrap();
+        assert_eq!(back.status(), LeadStatus::Queued);
+        assert!(back.due_at.is_none());
+    }
+
+    #[test]
+    fn changes_make_one_expression_with_placeholders() {
+        let attempt = Attempt {
+            attempts: 3,
+            status: Some("dead"),
+            delivered_at: None,
+            last_error: Some("timeout"),
+            due_at: None,
+        };
+        let update = Changes::set(&attempt)
+            .unwrap()
+            .append("owners", vec![AttributeValue::S("ava".into())])
+            .set_value("ticket:smb", AttributeValue::N("7".into()))
+            .remove(&["due_pk", "due_at"])
+            .on(Update::builder()
+                .table_name("t")
+                .set_key(Some(Key::lead("l1").item())))
+            .build()
+            .unwrap();
+        assert_eq!(
+            update.update_expression(),
+            "SET #attempts = :v0, #last_error = :v1, #status = :v2, \
+             #owners = list_append(if_not_exists(#owners, :v3), :v4), #ticket_smb = :v5 \
+             REMOVE #due_pk, #due_at"
+        );
+        let names = update.expression_attribute_names().unwrap();
+        assert_eq!(names["#ticket_smb"], "ticket:smb");
+        assert_eq!(names["#status"], "status");
+        let values = update.expression_attribute_values().unwrap();
+        assert_eq!(values[":v0"], AttributeValue::N("3".into()));
+        assert_eq!(values[":v5"], AttributeValue::N("7".into()));
+    }
+}
