@@ -8,12 +8,14 @@ use axum::response::Html;
 use axum::routing::get;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::app::config::PublishError;
+use crate::app::{generate_key, hash_secret};
 use crate::domain::config::RoutingConfig;
 use crate::domain::lead::Lead;
 use crate::domain::routing;
 use crate::runtime::Settings;
-use crate::service::{generate_key, hash_secret};
-use crate::store::{tables, AccountStore, ConfigStore, KeyKind, KeyRecord, KeyStore};
+use crate::store::dynamo::tables;
+use crate::store::{AccountStore, ConfigStore, KeyKind, KeyRecord, KeyStore};
 
 /// Source key the `dev` command installs for local experiments.
 pub const DEV_SOURCE_KEY: &str = "lrs_local_dev_source_key";
@@ -300,13 +302,13 @@ async fn load_config(
     parse_config(&text, file)?;
     match settings.app().await.publish_config(&text).await {
         Ok(version) => Ok(version),
-        Err(Ok(errors)) => Err(errors
+        Err(PublishError::Invalid(errors)) => Err(errors
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n")
             .into()),
-        Err(Err(store)) => Err(store.into()),
+        Err(PublishError::Store(store)) => Err(store.into()),
     }
 }
 
@@ -324,7 +326,7 @@ async fn create_key(
         name: name.to_string(),
         revoked: false,
         allowed_redirects,
-        created_at: jiff::Timestamp::now().to_string(),
+        created_at: jiff::Timestamp::now(),
     };
     settings.store().await.put_key(&record).await?;
     Ok(key)
@@ -438,7 +440,7 @@ mod dev_inbox {
 }
 
 /// The local stand-in for the scheduled sweeper Lambda.
-async fn sweep_forever(app: std::sync::Arc<crate::service::App>, every: u64) {
+async fn sweep_forever(app: std::sync::Arc<crate::app::App>, every: u64) {
     let period = std::time::Duration::from_secs(every);
     tracing::info!(every_seconds = every, "SLA sweeper running");
     loop {

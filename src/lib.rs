@@ -1,16 +1,17 @@
 //! leadrouter: routes inbound leads to the right sales rep within seconds, with a reason.
 //!
-//! Layers: [`domain`] (pure rules and decisions), [`store`] (DynamoDB behind narrow traits),
-//! [`service`] (the intake use case tying them together), [`http`] (the axum router that runs
-//! both in Lambda and locally), and [`cli`] (the local tool).
+//! Layers, each importing only the ones below it: [`domain`] (pure rules and decisions: the
+//! routing walk, distribution, availability, SLAs, what a notification says), [`store`]
+//! (storage behind narrow traits; DynamoDB), [`delivery`] (sending one notification over HTTP),
+//! [`app`] (the use cases: intake, routing, escalation, the sweep, ...), [`http`] (the axum
+//! router that runs both in Lambda and locally), and [`cli`] (the local tool). [`runtime`]
+//! wires a process; [`metrics`] counts.
 
+pub mod app;
 pub mod cli;
 pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod metrics;
-pub mod outbox;
 pub mod runtime;
-pub mod service;
 pub mod store;
-pub mod sweep;

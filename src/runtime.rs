@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::app::{App, SystemClock};
 use crate::delivery::{Notifier, NotifySettings};
 use crate::domain::notify::{SecretRef, Setting};
-use crate::service::{App, SystemClock};
 use crate::store::dynamo::{self, DynamoStore};
 
 /// Settings read from the environment.

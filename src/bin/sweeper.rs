@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
-            let report = leadrouter::sweep::scheduled(&app, event.context.deadline).await?;
+            let report = leadrouter::app::sweep::scheduled(&app, event.context.deadline).await?;
             tracing::info!(?report, "sweep finished");
             Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
         }

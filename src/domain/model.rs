@@ -328,3 +328,14 @@ pub enum NotificationStatus {
     /// Given up on after the last attempt.
     Dead,
 }
+
+impl NotificationStatus {
+    /// The status as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+}

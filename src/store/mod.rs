@@ -1,24 +1,29 @@
-//! Storage behind narrow traits named for what the router needs ("claim the next turn of a
-//! pool", "record an assignment"). The one real implementation is DynamoDB ([`dynamo`]); tests
-//! run it against DynamoDB Local. Nothing here decides routing.
+//! Storage behind narrow traits, one per use case and named for what it needs ("take a pool's
+//! next ticket", "record a lead", "settle a claim"). The one real implementation is DynamoDB
+//! ([`dynamo`]); tests run it against DynamoDB Local, and unit tests script the one trait a use
+//! case needs. Nothing here decides routing; the records carry typed statuses and timestamps.
 
 pub mod dynamo;
 mod error;
 
-pub use dynamo::tables;
 pub use error::{StoreError, StoreResult};
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::account::Account;
+pub use crate::domain::audience::Deadline;
+use crate::domain::channel::Channel;
 use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
 pub use crate::domain::lifecycle::StatusAction;
-use crate::domain::notify::{Channel, Message};
+use crate::domain::model::{
+    Assignment, HistoryEvent, LeadStatus, NotificationStatus, Refusal, RepClaim, Ticket,
+};
+use crate::domain::notify::Message;
 pub use crate::domain::roster::RosterEntry;
-pub use crate::domain::routing::Ticket;
-use crate::domain::routing::{Assignment, Period, RepClaim};
+use crate::domain::routing::PoolTicket;
 use crate::domain::sla::SlaPolicy;
 
 /// A routing config version as stored: immutable once written.
@@ -28,8 +33,8 @@ pub struct StoredConfig {
     pub version: u64,
     /// The document as uploaded (YAML or JSON).
     pub document: String,
-    /// When it was published (RFC 3339).
-    pub created_at: String,
+    /// When it was published.
+    pub created_at: Timestamp,
 }
 
 /// Routing config versions with an active pointer.
@@ -41,7 +46,7 @@ pub trait ConfigStore: Send + Sync {
     async fn config_version(&self, version: u64) -> StoreResult<Option<StoredConfig>>;
     /// Stores the document as the next version and makes it active, atomically. This is the
     /// raw step: publish through `App::publish_config`, which also updates the roster.
-    async fn activate_config(&self, document: &str, now: &str) -> StoreResult<u64>;
+    async fn activate_config(&self, document: &str, now: Timestamp) -> StoreResult<u64>;
 }
 
 /// What a key lets its holder do.
@@ -69,8 +74,8 @@ pub struct KeyRecord {
     /// URL prefixes an HTML form may be redirected to after submitting.
     #[serde(default)]
     pub allowed_redirects: Vec<String>,
-    /// When it was made (RFC 3339).
-    pub created_at: String,
+    /// When it was made.
+    pub created_at: Timestamp,
 }
 
 /// Stored keys, looked up by hash.
@@ -120,18 +125,24 @@ pub struct NewLead {
     pub lead_id: String,
     /// The integration that sent it.
     pub source: String,
-    /// When it arrived (RFC 3339).
-    pub received_at: String,
-    /// The parsed lead.
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// The parsed lead, qualified and matched.
     pub lead: Lead,
+    /// `open` (a rep owns it), `queued`, or `spam` (a honeypot caught it: routed nowhere,
+    /// nobody told).
+    pub status: LeadStatus,
     /// Who got it and why.
     pub assignment: Assignment,
     /// What the owning rep's records must allow (membership, caps, load), checked and
     /// counted in the same transaction; `None` when a queue gets the lead.
     pub claim: Option<RepClaim>,
     /// The pool's rotation ticket the lead uses, recorded so no ticket is used twice.
-    pub ticket: Option<(String, u64)>,
-    /// The response to keep for retries, with the claim it completes.
+    pub ticket: Option<PoolTicket>,
+    /// Tickets of pools the lead passed through, recorded as spent on it.
+    pub passed: Vec<PoolTicket>,
+    /// The response to keep for retries, with the claim it completes (the transaction
+    /// commits only while the request still holds the claim).
     pub idempotency: Option<(IdempotencyToken, StoredResponse)>,
     /// The owner's acknowledgement deadline, if an SLA applies.
     pub deadline: Option<Deadline>,
@@ -139,8 +150,6 @@ pub struct NewLead {
     pub notifications: Vec<Outgoing>,
     /// The contact the lead belongs to, created or updated in the same transaction.
     pub contact: Option<ContactWrite>,
-    /// A honeypot caught it: stored with status `spam`, routed nowhere, nobody told.
-    pub spam: bool,
 }
 
 /// A contact: one person (by normalised email), however many leads they send.
@@ -150,8 +159,8 @@ pub struct Contact {
     pub key: String,
     /// The lead whose owner owns the contact.
     pub lead_id: String,
-    /// When the contact was first seen (RFC 3339).
-    pub first_seen_at: String,
+    /// When the contact was first seen.
+    pub first_seen_at: Timestamp,
     /// Leads the contact sent.
     pub leads: u64,
 }
@@ -191,15 +200,6 @@ pub struct AccountLoad {
     pub domains_removed: usize,
 }
 
-/// An acknowledgement deadline and the policy that set it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deadline {
-    /// The policy (kept with the lead, so a breach is handled as promised at assignment).
-    pub policy: SlaPolicy,
-    /// When the owner must have acknowledged.
-    pub due: jiff::Timestamp,
-}
-
 /// A notification to record in the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
@@ -221,16 +221,16 @@ pub struct StoredNotification {
     pub channel: Channel,
     /// What it says.
     pub message: Message,
-    /// `pending`, `delivered` or `dead`.
-    pub status: String,
+    /// Pending, delivered or dead.
+    pub status: NotificationStatus,
     /// Attempts made so far.
     pub attempts: u32,
     /// The last failure, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    /// When it was delivered (RFC 3339).
+    /// When it was delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivered_at: Option<String>,
+    pub delivered_at: Option<Timestamp>,
     /// When the next attempt is due (Unix seconds), while pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<i64>,
@@ -241,8 +241,8 @@ pub struct StoredNotification {
 pub enum Delivery {
     /// The receiver accepted it.
     Delivered {
-        /// When (RFC 3339).
-        at: String,
+        /// When.
+        at: Timestamp,
     },
     /// It failed; `retry_at` is when to try again, `None` if this was the last attempt.
     Failed {
@@ -252,6 +252,9 @@ pub enum Delivery {
         retry_at: Option<i64>,
     },
 }
+
+/// Partitions of the sparse due index per kind of due item; the sweeper reads each.
+pub const DUE_SHARDS: u32 = 4;
 
 /// Which kind of due item the sweeper asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,8 +291,8 @@ pub struct DuePage {
 pub struct Reassignment {
     /// The lead.
     pub lead_id: String,
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    pub at: Timestamp,
     /// The assignment number the breach was found on; anything else means someone acted first.
     pub seen_assignment: u64,
     /// The rep losing the lead (their open count drops).
@@ -299,7 +302,9 @@ pub struct Reassignment {
     /// What the new rep's records must allow.
     pub claim: Option<RepClaim>,
     /// The pool ticket used, if any.
-    pub ticket: Option<(String, u64)>,
+    pub ticket: Option<PoolTicket>,
+    /// Tickets of pools the lead passed through, recorded as spent on it.
+    pub passed: Vec<PoolTicket>,
     /// The new owner's deadline.
     pub deadline: Option<Deadline>,
     /// Escalations after this one.
@@ -308,41 +313,43 @@ pub struct Reassignment {
     pub notifications: Vec<Outgoing>,
 }
 
-/// Why storage refused to give a lead to a rep (nothing was written).
+/// Why storing an offer (a new lead, a reassignment) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The rep's records refused it; nothing was written: offer the lead to the next rep.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    /// What the commit was based on changed; nothing was written by it.
+    #[error("stale: {0:?}")]
+    Stale(Stale),
+    /// Storage failed (for [`StoreError::Unavailable`], whether it was written is unknown).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What changed under a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The rep already has their cap of pool leads for this period.
-    AtCap(Period),
-    /// The rep was removed from the pool or made inactive by a newer config.
-    NotOnRoster,
-    /// The rep's open leads rose above the bound meanwhile (`least_loaded`): choose again.
-    LoadRose,
+pub enum Stale {
     /// The lead was acknowledged, closed or reassigned meanwhile: nothing to escalate.
     LeadChanged,
     /// The contact was created or changed owner meanwhile: look again.
     ContactChanged,
-}
-
-/// Why recording an assignment failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    /// The rep's records refused it; try another rep.
-    #[error("refused: {0:?}")]
-    Refused(Refusal),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// The request no longer holds its Idempotency-Key claim: a retry took it over.
+    ClaimLost,
+    /// The lead already exists: an earlier attempt of this same transaction (the SDK retried
+    /// after a lost answer) stored it.
+    AlreadyStored,
 }
 
 /// What a status change did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusOutcome {
     /// Changed; the lead's new status.
-    Changed(String),
+    Changed(LeadStatus),
     /// The lead already had that status; nothing changed.
-    Unchanged(String),
+    Unchanged(LeadStatus),
     /// Not allowed from the lead's status (acknowledging a closed or queued lead).
-    NotAllowed(String),
+    NotAllowed(LeadStatus),
     /// The link was for an earlier assignment: the lead has been reassigned since.
     Superseded,
     /// No such lead.
@@ -352,10 +359,10 @@ pub enum StatusOutcome {
 /// One entry in a lead's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
-    /// When it happened (RFC 3339).
-    pub at: String,
-    /// What happened (`assigned`, `queued`, ...).
-    pub event: String,
+    /// When it happened.
+    pub at: Timestamp,
+    /// What happened.
+    pub event: HistoryEvent,
     /// The readable reason.
     pub reason: String,
 }
@@ -368,33 +375,33 @@ pub struct StoredLead {
     /// The integration that sent it.
     pub source: String,
     /// When it arrived.
-    pub received_at: String,
+    pub received_at: Timestamp,
     /// The parsed lead.
     pub lead: Lead,
-    /// `open` (a rep owns it, not yet acknowledged), `acknowledged`, `queued` or `closed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: LeadStatus,
     /// Current owner and why.
     pub assignment: Assignment,
     /// Which assignment this is: 1 for the first owner, one more per reassignment.
     pub assignment_number: u64,
-    /// When the current owner got it (RFC 3339).
-    pub assigned_at: String,
+    /// When the current owner got it.
+    pub assigned_at: Timestamp,
     /// Escalations so far.
     pub escalations: u32,
     /// The SLA the current owner is held to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla: Option<SlaPolicy>,
-    /// The current owner's deadline (RFC 3339), while awaiting acknowledgement.
+    /// The current owner's deadline, while awaiting acknowledgement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sla_due_at: Option<String>,
+    pub sla_due_at: Option<Timestamp>,
     /// When the sweeper may next look at it (Unix seconds), while awaiting acknowledgement.
     #[serde(skip)]
     pub due_at: Option<i64>,
     /// Reps who owned it, first to last.
     pub owners: Vec<String>,
-    /// When it was acknowledged (RFC 3339).
+    /// When it was acknowledged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acknowledged_at: Option<String>,
+    pub acknowledged_at: Option<Timestamp>,
     /// Seconds from arrival to acknowledgement (speed to lead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_ack_seconds: Option<i64>,
@@ -407,12 +414,36 @@ pub struct StoredLead {
     pub notifications: Vec<StoredNotification>,
 }
 
-/// Leads, their assignments and the pools' rotation turns.
+/// What settling a failed request's claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The claim was this request's and still in progress: it is given back, so the request's
+    /// lead transaction (which completes the claim) can never commit.
+    Released,
+    /// A lead transaction completed the claim: that lead is stored, with this answer.
+    Completed {
+        /// The lead the claim was completed with.
+        lead_id: String,
+        /// The answer kept for retries.
+        response: StoredResponse,
+    },
+    /// The claim is gone or belongs to another request.
+    NotHeld,
+}
+
+/// What repairing a pool's rotation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationRepair {
+    /// Tickets found unused long after they were taken, given back for later leads.
+    pub returned: Vec<u64>,
+}
+
+/// Idempotency-Key claims: one per lead submission, which fences its lead transaction.
 #[async_trait]
-pub trait LeadStore: Send + Sync {
-    /// Claims an Idempotency-Key for this request, or says who has it. A claim whose holder
-    /// vanished (crashed) longer than `lease_seconds` ago can be taken over; the record (and
-    /// the response it keeps) expires `keep_seconds` from now, by DynamoDB's TTL.
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims a key for this request (or recognises this request's own claim), or says who
+    /// has it. A claim whose holder vanished longer than `lease_seconds` ago can be taken over;
+    /// the record (and the answer it keeps) expires `keep_seconds` from now, by DynamoDB's TTL.
     async fn claim_idempotency(
         &self,
         token: &IdempotencyToken,
@@ -421,64 +452,29 @@ pub trait LeadStore: Send + Sync {
         lease_seconds: i64,
         keep_seconds: i64,
     ) -> StoreResult<IdempotencyClaim>;
-    /// Gives a claimed key back after a failure so a retry can proceed.
-    async fn release_idempotency(&self, token: &IdempotencyToken) -> StoreResult<()>;
-    /// Claims the next ticket of a pool's rotation. Every call returns a turn no other call
-    /// ever returns, in increasing order.
-    async fn claim_next_turn(&self, pool: &str) -> StoreResult<Ticket>;
-    /// Records a lead with its assignment, its pool ticket, its first history entry, its
-    /// idempotency response and the owning rep's counters in one transaction, or refuses if
-    /// the rep's records do not allow it.
-    async fn record_assignment(&self, lead: &NewLead) -> Result<(), RecordError>;
-    /// A lead with its history.
-    async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>>;
-    /// Acknowledges or closes a lead, keeping its owner's open-lead count right and stopping
-    /// its SLA clock. With `assignment`, only while the lead still has that assignment number
-    /// (a signed link's); otherwise [`StatusOutcome::Superseded`].
-    async fn change_status(
-        &self,
-        lead_id: &str,
-        action: StatusAction,
-        at: jiff::Timestamp,
-        assignment: Option<u64>,
-    ) -> StoreResult<StatusOutcome>;
+    /// Settles the claim of a request that failed: gives it back if it is still this
+    /// request's and in progress, or says which lead completed it.
+    async fn settle_idempotency(&self, token: &IdempotencyToken) -> StoreResult<Settled>;
 }
 
-/// What the SLA sweeper and the outbox need: the sparse due index, leases, reassignments and
-/// delivery results.
+/// Pools' rotations: tickets, tickets given back, and the repair that finds lost ones.
 #[async_trait]
-pub trait SweepStore: Send + Sync {
-    /// One page of items of `kind` due by `now_epoch` in one shard of the due index.
-    async fn due(
+pub trait RotationStore: Send + Sync {
+    /// A ticket of the pool's rotation no other lead holds: the oldest one given back, if
+    /// any, else the next new one.
+    async fn take_ticket(&self, pool: &str) -> StoreResult<Ticket>;
+    /// Gives unused tickets back, so later leads take those turns.
+    async fn return_tickets(&self, pool: &str, turns: &[u64]) -> StoreResult<()>;
+    /// Gives back the tickets taken more than `lease_seconds` ago (by `now_epoch`) that no
+    /// stored lead uses and nobody gave back: their requests died.
+    async fn repair_rotation(
         &self,
-        kind: DueKind,
-        shard: u32,
+        pool: &str,
         now_epoch: i64,
-        cursor: Option<&str>,
-        limit: i32,
-    ) -> StoreResult<DuePage>;
-    /// Takes a due item for `until - now` seconds by moving its due time to `until`, only if
-    /// it is still due at `seen_due_at`. False if another sweeper (or an ack) got there first.
-    async fn lease_due(&self, item: &DueItem, seen_due_at: i64, until: i64) -> StoreResult<bool>;
-    /// One notification.
-    async fn notification(
-        &self,
-        lead_id: &str,
-        event_id: &str,
-    ) -> StoreResult<Option<StoredNotification>>;
-    /// Records an attempt's result: delivered, retry later, or dead (counted).
-    async fn record_delivery(
-        &self,
-        lead_id: &str,
-        event_id: &str,
-        attempts: u32,
-        result: &Delivery,
-    ) -> StoreResult<()>;
-    /// Reassigns a lead after a breach, or refuses ([`Refusal::LeadChanged`] if the lead moved
-    /// on; the new rep's refusals as for a new lead).
-    async fn reassign(&self, change: &Reassignment) -> Result<(), RecordError>;
-    /// Notifications marked dead, ever.
-    async fn dead_notifications(&self) -> StoreResult<u64>;
+        lease_seconds: i64,
+    ) -> StoreResult<RotationRepair>;
+    /// Starts a new rotation cycle for a pool: the next ticket gets slot 0.
+    async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()>;
 }
 
 /// Reps' standing as storage enforces it, and their loads.
@@ -494,11 +490,73 @@ pub trait RosterStore: Send + Sync {
         pool: &str,
         now_epoch: i64,
     ) -> StoreResult<Vec<(String, Load)>>;
-    /// Starts a new rotation cycle for a pool: the next ticket gets slot 0.
-    async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()>;
 }
 
-/// Accounts and contacts: who the team already knows.
+/// Leads and their contacts.
+#[async_trait]
+pub trait LeadStore: Send + Sync {
+    /// Records a lead with its assignment, pool ticket, first history entry, contact, outbox
+    /// and the owning rep's counters, completing its claim, in one transaction; or refuses if
+    /// the rep's records do not allow it, or says what changed under it.
+    async fn record_assignment(&self, lead: &NewLead) -> Result<(), CommitError>;
+    /// A lead with its history and notifications.
+    async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>>;
+    /// Acknowledges or closes a lead, keeping its owner's open-lead count right and stopping
+    /// its SLA clock. With `assignment`, only while the lead still has that assignment number
+    /// (a signed link's); otherwise [`StatusOutcome::Superseded`].
+    async fn change_status(
+        &self,
+        lead_id: &str,
+        action: StatusAction,
+        at: Timestamp,
+        assignment: Option<u64>,
+    ) -> StoreResult<StatusOutcome>;
+    /// A contact by normalised email.
+    async fn contact(&self, key: &str) -> StoreResult<Option<Contact>>;
+}
+
+/// What the SLA sweeper needs: the sparse due index, leases and reassignments.
+#[async_trait]
+pub trait SweepStore: Send + Sync {
+    /// One page of items of `kind` due by `now_epoch` in one shard of the due index.
+    async fn due(
+        &self,
+        kind: DueKind,
+        shard: u32,
+        now_epoch: i64,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> StoreResult<DuePage>;
+    /// Takes a due item for `until - now` seconds by moving its due time to `until`, only if
+    /// it is still due at `seen_due_at`. False if another sweeper (or an ack) got there first.
+    async fn lease_due(&self, item: &DueItem, seen_due_at: i64, until: i64) -> StoreResult<bool>;
+    /// Reassigns a lead after a breach, or refuses ([`Stale::LeadChanged`] if the lead moved
+    /// on; the new rep's refusals as for a new lead).
+    async fn reassign(&self, change: &Reassignment) -> Result<(), CommitError>;
+}
+
+/// The outbox: notifications and their delivery results.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// One notification.
+    async fn notification(
+        &self,
+        lead_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredNotification>>;
+    /// Records an attempt's result: delivered, retry later, or dead (counted).
+    async fn record_delivery(
+        &self,
+        lead_id: &str,
+        event_id: &str,
+        attempts: u32,
+        result: &Delivery,
+    ) -> StoreResult<()>;
+    /// Notifications marked dead, ever.
+    async fn dead_notifications(&self) -> StoreResult<u64>;
+}
+
+/// Accounts: who the team already knows.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Stores accounts by id, idempotently: unchanged ones are not written, a domain an
@@ -511,13 +569,30 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<std::collections::HashMap<String, Account>>;
     /// One account.
     async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
-    /// A contact by normalised email.
-    async fn contact(&self, key: &str) -> StoreResult<Option<Contact>>;
 }
 
 /// Everything the router stores.
 pub trait Store:
-    ConfigStore + KeyStore + LeadStore + RosterStore + SweepStore + AccountStore
+    ConfigStore
+    + KeyStore
+    + IdempotencyStore
+    + RotationStore
+    + RosterStore
+    + LeadStore
+    + SweepStore
+    + OutboxStore
+    + AccountStore
 {
 }
-impl<T: ConfigStore + KeyStore + LeadStore + RosterStore + SweepStore + AccountStore> Store for T {}
+impl<T> Store for T where
+    T: ConfigStore
+        + KeyStore
+        + IdempotencyStore
+        + RotationStore
+        + RosterStore
+        + LeadStore
+        + SweepStore
+        + OutboxStore
+        + AccountStore
+{
+}

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use crate::domain::config::RoutingConfig;
-use crate::domain::model::{Assignment, Owner};
+use crate::domain::model::{Assignment, LeadStatus, Owner};
 
 use super::explain::rep_owner;
 
@@ -16,8 +16,8 @@ pub struct EarlierLead<'a> {
     pub lead_id: &'a str,
     /// Its current owner.
     pub owner: &'a Owner,
-    /// Its status (`open`, `acknowledged`, `closed`, ...).
-    pub status: &'a str,
+    /// Where it stands.
+    pub status: LeadStatus,
     /// When it arrived.
     pub received_at: Timestamp,
 }
@@ -57,7 +57,7 @@ pub fn returning_owner(
         {
             return Returning::Rules(format!("its earlier lead is older than {} days", rule.days))
         }
-        ReturningWhen::Open if earlier.status == "closed" => {
+        ReturningWhen::Open if earlier.status == LeadStatus::Closed => {
             return Returning::Rules("its earlier lead is closed".into())
         }
         _ => {}
@@ -126,17 +126,17 @@ mod tests {
         };
         let now = office_hours();
         assert_eq!(
-            returning_owner(&c, &earlier(&ana, "closed", 400), now),
+            returning_owner(&c, &earlier(&ana, LeadStatus::Closed, 400), now),
             Returning::Owner("ana".into())
         );
         assert!(
-            matches!(returning_owner(&c, &earlier(&erin, "open", 1), now), Returning::Rules(why) if why.starts_with("its owner Erin is out of office"))
+            matches!(returning_owner(&c, &earlier(&erin, LeadStatus::Open, 1), now), Returning::Rules(why) if why.starts_with("its owner Erin is out of office"))
         );
         assert!(
-            matches!(returning_owner(&c, &earlier(&dana, "open", 1), now), Returning::Rules(why) if why == "its owner Dana is inactive")
+            matches!(returning_owner(&c, &earlier(&dana, LeadStatus::Open, 1), now), Returning::Rules(why) if why == "its owner Dana is inactive")
         );
         assert!(matches!(
-            returning_owner(&c, &earlier(&queue, "queued", 1), now),
+            returning_owner(&c, &earlier(&queue, LeadStatus::Queued, 1), now),
             Returning::Rules(_)
         ));
         c.returning = Rule {
@@ -144,22 +144,22 @@ mod tests {
             days: 30,
         };
         assert_eq!(
-            returning_owner(&c, &earlier(&ana, "open", 29), now),
+            returning_owner(&c, &earlier(&ana, LeadStatus::Open, 29), now),
             Returning::Owner("ana".into())
         );
         assert!(
-            matches!(returning_owner(&c, &earlier(&ana, "open", 31), now), Returning::Rules(why) if why == "its earlier lead is older than 30 days")
+            matches!(returning_owner(&c, &earlier(&ana, LeadStatus::Open, 31), now), Returning::Rules(why) if why == "its earlier lead is older than 30 days")
         );
         c.returning = Rule {
             when: ReturningWhen::Open,
             days: 30,
         };
         assert_eq!(
-            returning_owner(&c, &earlier(&ana, "acknowledged", 400), now),
+            returning_owner(&c, &earlier(&ana, LeadStatus::Acknowledged, 400), now),
             Returning::Owner("ana".into())
         );
         assert!(matches!(
-            returning_owner(&c, &earlier(&ana, "closed", 1), now),
+            returning_owner(&c, &earlier(&ana, LeadStatus::Closed, 1), now),
             Returning::Rules(_)
         ));
         c.returning = Rule {
@@ -167,7 +167,7 @@ mod tests {
             days: 30,
         };
         assert_eq!(
-            returning_owner(&c, &earlier(&ana, "open", 1), now),
+            returning_owner(&c, &earlier(&ana, LeadStatus::Open, 1), now),
             Returning::Off
         );
     }

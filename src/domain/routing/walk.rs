@@ -49,7 +49,7 @@ pub struct WalkContext<'a> {
     pub exclude: &'a [String],
     /// Whether a rep's cap counter is already known to be full (counters only grow within
     /// their period, so a process may remember); such reps are passed over as at cap.
-    pub known_full: &'a dyn Fn(&str, &CapCounter) -> bool,
+    pub known_full: &'a (dyn Fn(&str, &CapCounter) -> bool + Sync),
 }
 
 /// A pool's rotation ticket, as used by an offer.
@@ -81,8 +81,18 @@ pub struct Proposal {
     pub claim: Option<RepClaim>,
     /// The pool ticket the offer uses; a ticket is stored with at most one lead.
     pub ticket: Option<PoolTicket>,
+    /// Tickets of pools the lead passed through (nobody there could take it): spent on this
+    /// lead, and stored with it, so no later lead takes those turns.
+    pub passed: Vec<PoolTicket>,
     /// How the walk got here.
     pub via: Via,
+}
+
+impl Proposal {
+    /// Whether storing this offer stores `ticket` with the lead (used or passed).
+    pub fn takes(&self, ticket: &PoolTicket) -> bool {
+        self.ticket.as_ref() == Some(ticket) || self.passed.contains(ticket)
+    }
 }
 
 /// What the walk needs next.
@@ -112,6 +122,8 @@ pub struct Walk<'a> {
     prefix: Vec<String>,
     trail: Trail,
     at: At,
+    /// Tickets of pools the walk passed through.
+    passed: Vec<PoolTicket>,
     /// The offer that is out, if any.
     last: Option<Proposal>,
 }
@@ -201,6 +213,7 @@ impl<'a> Walk<'a> {
                                 assignment,
                                 claim: Some(RepClaim::named(&rep)),
                                 ticket: None,
+                                passed: Vec::new(),
                                 via: Via::ReturningOwner,
                             },
                             then: rules,
@@ -226,6 +239,7 @@ impl<'a> Walk<'a> {
             prefix,
             trail: Trail::default(),
             at,
+            passed: Vec::new(),
             last: None,
         }
     }
@@ -244,6 +258,7 @@ impl<'a> Walk<'a> {
             prefix: prefix.into_iter().collect(),
             trail: Trail::default(),
             at: At::Follow(start),
+            passed: Vec::new(),
             last: None,
         }
     }
@@ -305,7 +320,13 @@ impl<'a> Walk<'a> {
                 At::Follow(Destination::Pool(id)) => self.at = At::Pool(self.enter(id)),
                 At::Pool(visit) => match self.in_pool(visit) {
                     Ok(step) => return step,
-                    Err(pool) => {
+                    Err((pool, ticket)) => {
+                        if let Some(ticket) = ticket {
+                            self.passed.push(PoolTicket {
+                                pool: pool.id.clone(),
+                                turn: ticket.turn,
+                            });
+                        }
                         self.trail.overflowed.push(pool.id.clone());
                         self.at = At::Follow(overflow_of(config, pool));
                     }
@@ -432,12 +453,13 @@ impl<'a> Walk<'a> {
         visit
     }
 
-    /// The pool's next step, or the pool back when nobody in it can take the lead.
-    fn in_pool(&mut self, mut visit: PoolVisit) -> Result<Step, &'a Pool> {
+    /// The pool's next step, or the pool back (with the ticket it took, if any) when nobody
+    /// in it can take the lead.
+    fn in_pool(&mut self, mut visit: PoolVisit) -> Result<Step, (&'a Pool, Option<Ticket>)> {
         let config = self.ctx.config;
         let pool = &config.pools[&visit.pool];
         if visit.available.is_empty() {
-            return Err(pool);
+            return Err((pool, visit.ticket));
         }
         let Some(ticket) = visit.ticket else {
             let step = Step::Ticket {
@@ -472,7 +494,7 @@ impl<'a> Walk<'a> {
             match queue.pop_front() {
                 Some(offer) if visit.available.contains(&offer.member) => break offer,
                 Some(_) => continue,
-                None => return Err(pool),
+                None => return Err((pool, Some(ticket))),
             }
         };
         let rep = &config.reps[&pool.reps[offer.member]];
@@ -516,6 +538,7 @@ impl<'a> Walk<'a> {
             assignment,
             claim,
             ticket,
+            passed: self.passed.clone(),
             via,
         };
         self.last = Some(proposal.clone());
@@ -562,6 +585,7 @@ pub fn simulate(config: &RoutingConfig, lead: &Lead, turn: u64, now: Timestamp) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::model::LeadStatus;
     use crate::domain::routing::fixtures::{config, lead, office_hours};
 
     #[test]
@@ -648,6 +672,22 @@ mod tests {
         }
     }
 
+    fn never_full(_: &str, _: &CapCounter) -> bool {
+        false
+    }
+
+    /// A walk context at office hours, version 1, nobody excluded, no cap known to be full.
+    fn context<'a>(config: &'a RoutingConfig, lead: &'a Lead) -> WalkContext<'a> {
+        WalkContext {
+            config,
+            version: 1,
+            lead,
+            now: office_hours(),
+            exclude: &[],
+            known_full: &never_full,
+        }
+    }
+
     fn offered(step: Step) -> Proposal {
         match step {
             Step::Offer(p) => *p,
@@ -672,14 +712,9 @@ rules:
     fn a_refused_member_is_passed_over_and_the_next_in_rotation_is_offered() {
         let c = RoutingConfig::parse(CAPPED).unwrap();
         let l = lead(&[("email", "x@small.com")]);
-        let none = |_: &str, _: &CapCounter| false;
         let ctx = WalkContext {
-            config: &c,
             version: 7,
-            lead: &l,
-            now: office_hours(),
-            exclude: &[],
-            known_full: &none,
+            ..context(&c, &l)
         };
         let mut walk = Walk::intake(ctx, "form", None);
         assert_eq!(walk.step(), Step::Ticket { pool: "p".into() });
@@ -710,27 +745,27 @@ rules:
             "{}",
             third.assignment.reason
         );
-        // Nobody left: the pool overflows to the fallback queue.
+        // Nobody left: the pool overflows to the fallback queue, its ticket spent.
         walk.refused(Refusal::NotOnRoster);
         let last = offered(walk.step());
         assert_eq!(last.assignment.owner.id(), "unrouted");
         assert_eq!(last.claim, None);
         assert_eq!(last.assignment.overflowed, ["p"]);
+        assert_eq!(last.ticket, None);
+        assert_eq!(
+            last.passed,
+            [PoolTicket {
+                pool: "p".into(),
+                turn: 1
+            }]
+        );
     }
 
     #[test]
     fn a_used_ticket_asks_for_another_and_rising_loads_are_read_again() {
         let c = RoutingConfig::parse(CAPPED).unwrap();
         let l = lead(&[("email", "x@small.com"), ("product", "load")]);
-        let none = |_: &str, _: &CapCounter| false;
-        let ctx = WalkContext {
-            config: &c,
-            version: 1,
-            lead: &l,
-            now: office_hours(),
-            exclude: &[],
-            known_full: &none,
-        };
+        let ctx = context(&c, &l);
         let mut walk = Walk::intake(ctx, "form", None);
         assert_eq!(walk.step(), Step::Ticket { pool: "ll".into() });
         walk.ticket(ticket(3));
@@ -789,12 +824,9 @@ rules:
         let ana_full = |rep: &str, _: &CapCounter| rep == "ana";
         let had_it = ["ben".to_string()];
         let ctx = WalkContext {
-            config: &c,
-            version: 1,
-            lead: &l,
-            now: office_hours(),
             exclude: &had_it,
             known_full: &ana_full,
+            ..context(&c, &l)
         };
         let decision = decide(&c, &l);
         let mut walk = Walk::escalation(
@@ -834,18 +866,10 @@ rules:
         let earlier = EarlierLead {
             lead_id: "l1",
             owner: &ana,
-            status: "open",
+            status: LeadStatus::Open,
             received_at: office_hours(),
         };
-        let none = |_: &str, _: &CapCounter| false;
-        let ctx = WalkContext {
-            config: &c,
-            version: 1,
-            lead: &l,
-            now: office_hours(),
-            exclude: &[],
-            known_full: &none,
-        };
+        let ctx = context(&c, &l);
         let mut walk = Walk::intake(ctx, "form", Some(&earlier));
         let back = offered(walk.step());
         assert_eq!(back.via, Via::ReturningOwner);
@@ -862,16 +886,8 @@ rules:
     #[test]
     fn spam_and_missing_fields_are_decided_before_the_rules() {
         let c = config();
-        let none = |_: &str, _: &CapCounter| false;
         let first = |l: &Lead| {
-            let ctx = WalkContext {
-                config: &c,
-                version: 1,
-                lead: l,
-                now: office_hours(),
-                exclude: &[],
-                known_full: &none,
-            };
+            let ctx = context(&c, l);
             offered(Walk::intake(ctx, "demo", None).step())
         };
         let mut l = lead(&[("email", "x@small.com")]);
@@ -902,15 +918,10 @@ rules:
     fn a_named_owner_who_was_removed_sends_the_lead_to_the_fallback_queue() {
         let c = config();
         let l = lead(&[("email", "x@big.com"), ("employees", "900")]);
-        let none = |_: &str, _: &CapCounter| false;
         let later: Timestamp = "2026-11-28T00:00:00Z".parse().unwrap();
         let ctx = WalkContext {
-            config: &c,
-            version: 1,
-            lead: &l,
             now: later,
-            exclude: &[],
-            known_full: &none,
+            ..context(&c, &l)
         };
         let mut walk = Walk::intake(ctx, "form", None);
         assert_eq!(offered(walk.step()).assignment.owner.id(), "erin");

@@ -1,15 +1,17 @@
-//! Accounts and contacts ([`AccountStore`]): accounts by id and by each of their domains
-//! (a copy per domain, so matching a lead is one batch read), and contacts by email.
+//! Accounts ([`AccountStore`]): accounts by id and by each of their domains (a copy per
+//! domain, so matching a lead is one batch read).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 
-use super::items::{self, AccountItem, ContactItem, DomainItem};
+use super::attr::{applied, s};
+use super::classify::classify;
+use super::client::DynamoStore;
+use super::items::{self, AccountItem, DomainItem};
 use super::keys::{self, Key};
-use super::{applied, classify, s, DynamoStore};
 use crate::domain::account::Account;
-use crate::store::{AccountLoad, AccountStore, Contact, StoreResult};
+use crate::store::{AccountLoad, AccountStore, StoreResult};
 
 #[async_trait]
 impl AccountStore for DynamoStore {
@@ -84,15 +86,5 @@ impl AccountStore for DynamoStore {
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
         let item: Option<AccountItem> = self.read(&Key::account(id)).await?;
         Ok(item.map(|i| i.account))
-    }
-
-    async fn contact(&self, key: &str) -> StoreResult<Option<Contact>> {
-        let item: Option<ContactItem> = self.read(&Key::contact(key)).await?;
-        Ok(item.map(|c| Contact {
-            key: key.to_string(),
-            lead_id: c.lead_id,
-            first_seen_at: c.first_seen_at,
-            leads: c.leads,
-        }))
     }
 }

@@ -3,8 +3,11 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use super::attr::applied;
+use super::classify::classify;
+use super::client::DynamoStore;
+use super::items;
 use super::keys::Key;
-use super::{applied, classify, items, DynamoStore};
 use crate::store::{KeyRecord, KeyStore, StoreResult};
 
 #[async_trait]

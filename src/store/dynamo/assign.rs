@@ -4,11 +4,14 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
+use jiff::Timestamp;
+
+use super::attr::{n, s};
 use super::items::{self, Due, TurnItem};
 use super::keys::{self, Key};
 use super::tx::{Guard, Transaction};
-use super::{n, s};
-use crate::domain::routing::RepClaim;
+use crate::domain::model::{NotificationStatus, RepClaim};
+use crate::domain::routing::PoolTicket;
 use crate::store::{DueKind, HistoryEntry, Outgoing, StoreResult, StoredNotification};
 
 /// How long a cap counter is kept after its period (DynamoDB's TTL deletes it afterwards).
@@ -21,7 +24,7 @@ pub(super) fn history(
     entry: &HistoryEntry,
     suffix: &str,
 ) -> StoreResult<()> {
-    let item = items::encode(&Key::event(lead_id, &entry.at, suffix), entry)?;
+    let item = items::encode(&Key::event(lead_id, &entry.at.to_string(), suffix), entry)?;
     tx.put_new(item, Guard::Unique)
 }
 
@@ -35,30 +38,34 @@ pub(super) fn open_leads_change(tx: &mut Transaction, rep: &str, by: i64) -> Sto
     tx.update(update, Guard::Unique)
 }
 
-/// The new owner's side of an assignment: their pool ticket, roster entry (membership, load
-/// bound) and cap counters.
+/// The new owner's side of an assignment: the tickets the lead takes (the one it uses and
+/// those of pools it passed through), the owner's roster entry (membership, load bound) and
+/// cap counters.
 pub(super) fn claim(
     tx: &mut Transaction,
     lead_id: &str,
     owner_id: &str,
     claim: Option<&RepClaim>,
-    ticket: Option<&(String, u64)>,
-    at: &str,
+    ticket: Option<&PoolTicket>,
+    passed: &[PoolTicket],
+    at: Timestamp,
 ) -> StoreResult<()> {
-    if let Some((pool, turn)) = ticket {
-        let used = TurnItem {
+    let used = ticket.map(|t| (t, false));
+    for (ticket, passed) in used.into_iter().chain(passed.iter().map(|t| (t, true))) {
+        let record = TurnItem {
             lead_id,
             owner_id,
             at,
+            passed: passed.then_some(true),
         };
-        // A ticket is used by exactly one lead.
+        // A ticket is taken by exactly one stored lead.
         tx.put_new(
-            items::encode(&Key::turn(pool, *turn), &used)?,
-            Guard::Unique,
+            items::encode(&Key::turn(&ticket.pool, ticket.turn), &record)?,
+            Guard::Ticket,
         )?;
     }
     if let Some(claim) = claim {
-        roster(tx, claim, ticket.map(|(_, turn)| *turn), at)?;
+        roster(tx, claim, ticket.map(|t| t.turn), at)?;
         let expires = jiff::Timestamp::now().as_second() + CAP_COUNTER_TTL_SECONDS;
         for cap in &claim.caps {
             let update = tx
@@ -81,7 +88,7 @@ fn roster(
     tx: &mut Transaction,
     claim: &RepClaim,
     ticket: Option<u64>,
-    at: &str,
+    at: Timestamp,
 ) -> StoreResult<()> {
     let mut update = tx
         .updating(&Key::rep(&claim.rep))
@@ -90,7 +97,7 @@ fn roster(
         .expression_attribute_names("#open", "open")
         .expression_attribute_values(":yes", AttributeValue::Bool(true))
         .expression_attribute_values(":one", n(1))
-        .expression_attribute_values(":at", s(at))
+        .expression_attribute_values(":at", s(at.to_string()))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     if let (Some(pool), Some(ticket)) = (&claim.pool, ticket) {
         update = update
@@ -128,7 +135,7 @@ pub(super) fn outbox(
             lead_id: lead_id.to_string(),
             channel: outgoing.channel.clone(),
             message: outgoing.message.clone(),
-            status: items::PENDING.to_string(),
+            status: NotificationStatus::Pending,
             attempts: 0,
             last_error: None,
             delivered_at: None,

@@ -7,8 +7,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use super::attr::{invalid, Item};
+use super::classify::classify;
+use super::client::DynamoStore;
 use super::keys::Key;
-use super::{classify, invalid, DynamoStore, Item};
 use crate::store::StoreResult;
 
 impl DynamoStore {

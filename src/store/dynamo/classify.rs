@@ -5,10 +5,14 @@
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::CancellationReason;
 use aws_sdk_dynamodb::Error as DynamoError;
 
-use crate::store::StoreError;
+use super::attr::Item;
+use crate::store::{StoreError, StoreResult};
 
 /// What a DynamoDB failure means to the caller.
 pub(crate) fn classify<E>(err: SdkError<E, HttpResponse>) -> StoreError
@@ -123,6 +127,52 @@ fn cancelled(reasons: &[CancellationReason], described: String) -> StoreError {
         // Cancelled for no reason DynamoDB named: treat it like a conflict, which a retry
         // may win and which is known not to have been applied.
         StoreError::Conflict(described)
+    }
+}
+
+/// Errors of a write whose failed condition can carry the item it saw (asked for with
+/// `ReturnValuesOnConditionCheckFailure::AllOld`).
+pub(crate) trait FailedCondition {
+    /// Whether the write's condition did not hold.
+    fn failed_condition(&self) -> bool;
+    /// The item the failed condition saw, if DynamoDB returned it.
+    fn seen(self) -> Option<Item>;
+}
+
+macro_rules! failed_condition {
+    ($($error:ident),+) => {$(
+        impl FailedCondition for $error {
+            fn failed_condition(&self) -> bool {
+                self.is_conditional_check_failed_exception()
+            }
+
+            fn seen(self) -> Option<Item> {
+                match self {
+                    $error::ConditionalCheckFailedException(e) => e.item,
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+failed_condition!(PutItemError, UpdateItemError, DeleteItemError);
+
+/// A conditional write's result: `Ok(Ok(output))` when it was applied, `Ok(Err(item))` when its
+/// condition did not hold (with the item it saw, if returned), or the error.
+pub(crate) fn condition<O, E>(
+    result: Result<O, SdkError<E, HttpResponse>>,
+) -> StoreResult<Result<O, Option<Item>>>
+where
+    E: FailedCondition + std::error::Error + Send + Sync + 'static,
+    DynamoError: From<SdkError<E, HttpResponse>>,
+{
+    match result {
+        Ok(output) => Ok(Ok(output)),
+        Err(SdkError::ServiceError(service)) if service.err().failed_condition() => {
+            Ok(Err(service.into_err().seen()))
+        }
+        Err(other) => Err(classify(other)),
     }
 }
 

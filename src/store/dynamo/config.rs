@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::Put;
 
+use super::attr::n;
+use super::classify::classify;
+use super::client::DynamoStore;
 use super::items::{self, ConfigPointer, ConfigVersion};
 use super::keys::Key;
 use super::tx::{retry_conflicts, Guard};
-use super::{classify, n, DynamoStore};
 use crate::store::{ConfigStore, StoreResult, StoredConfig};
 
 #[async_trait]
@@ -29,18 +31,18 @@ impl ConfigStore for DynamoStore {
         }))
     }
 
-    async fn activate_config(&self, document: &str, now: &str) -> StoreResult<u64> {
+    async fn activate_config(&self, document: &str, now: jiff::Timestamp) -> StoreResult<u64> {
         retry_conflicts(|| async {
             let current = self.active_config_version().await?;
             let next = current.unwrap_or(0) + 1;
             let version = ConfigVersion {
                 version: next,
                 document: document.to_string(),
-                created_at: now.to_string(),
+                created_at: now,
             };
             let pointer = ConfigPointer {
                 version: next,
-                activated_at: now.to_string(),
+                activated_at: Some(now),
             };
             let expected = match current {
                 None => Put::builder().condition_expression("attribute_not_exists(pk)"),

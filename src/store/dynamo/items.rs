@@ -13,12 +13,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 
+use super::attr::Item;
 use super::keys::{self, Key};
-use super::Item;
+use jiff::Timestamp;
+
 use crate::domain::account::Account;
 use crate::domain::lead::Lead;
-use crate::domain::model::LeadStatus;
-use crate::domain::routing::{Assignment, Owner};
+use crate::domain::model::{Assignment, LeadStatus, NotificationStatus, Owner};
 use crate::domain::sla::SlaPolicy;
 use crate::store::{
     ContactWrite, Deadline, DueKind, NewLead, StoreError, StoreResult, StoredNotification,
@@ -57,7 +58,7 @@ fn corrupt<T>(e: serde_dynamo::Error) -> StoreError {
 pub(super) struct ConfigVersion {
     pub version: u64,
     pub document: String,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// The active config pointer (`CONFIG`, `ACTIVE`).
@@ -65,14 +66,14 @@ pub(super) struct ConfigVersion {
 pub(super) struct ConfigPointer {
     pub version: u64,
     #[serde(default)]
-    pub activated_at: String,
+    pub activated_at: Option<Timestamp>,
 }
 
 /// An Idempotency-Key claim (`IDEMPOTENCY#...`): `in_progress` while its holder works, then
 /// `completed` with the response to replay.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Claim {
-    pub status: String,
+    pub status: ClaimStatus,
     pub token: String,
     pub request_hash: String,
     pub lease_until: i64,
@@ -81,15 +82,30 @@ pub(super) struct Claim {
     pub lead_id: Option<String>,
 }
 
-/// A claim's status while its holder works.
-pub(super) const IN_PROGRESS: &str = "in_progress";
-/// A claim's status once its response is stored.
-pub(super) const COMPLETED: &str = "completed";
+/// Where a claim stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ClaimStatus {
+    /// Its holder is at work.
+    InProgress,
+    /// Its lead is stored, with the response to replay.
+    Completed,
+}
+
+impl ClaimStatus {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+        }
+    }
+}
 
 /// What completing a claim sets.
 #[derive(Debug, Serialize)]
 pub(super) struct Completion<'a> {
-    pub status: &'static str,
+    pub status: ClaimStatus,
     pub response: &'a str,
     pub lead_id: &'a str,
 }
@@ -99,8 +115,8 @@ pub(super) struct Completion<'a> {
 /// `assigned_at` (the arrival), no `assignment_no` (the first).
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct LeadItem {
-    pub acknowledged_at: Option<String>,
-    pub assigned_at: Option<String>,
+    pub acknowledged_at: Option<Timestamp>,
+    pub assigned_at: Option<Timestamp>,
     pub assignment: Assignment,
     #[serde(default = "first")]
     pub assignment_no: u64,
@@ -116,10 +132,10 @@ pub(super) struct LeadItem {
     pub owner_kind: String,
     #[serde(default)]
     pub owners: Vec<String>,
-    pub received_at: String,
+    pub received_at: Timestamp,
     pub returning_of: Option<String>,
     pub sla: Option<SlaPolicy>,
-    pub sla_due_at: Option<String>,
+    pub sla_due_at: Option<Timestamp>,
     pub source: String,
     pub status: Option<LeadStatus>,
     pub time_to_ack_seconds: Option<i64>,
@@ -154,7 +170,7 @@ impl LeadItem {
         };
         Self {
             acknowledged_at: None,
-            assigned_at: Some(new.received_at.clone()),
+            assigned_at: Some(new.received_at),
             assignment: new.assignment.clone(),
             assignment_no: 1,
             contact,
@@ -167,15 +183,12 @@ impl LeadItem {
             owner_id: owner.id().to_string(),
             owner_kind: owner_kind(owner).to_string(),
             owners,
-            received_at: new.received_at.clone(),
+            received_at: new.received_at,
             returning_of,
             sla: None,
             sla_due_at: None,
             source: new.source.clone(),
-            status: Some(match new.spam {
-                true => LeadStatus::Spam,
-                false => LeadStatus::assigned_to(owner),
-            }),
+            status: Some(new.status),
             time_to_ack_seconds: None,
         }
     }
@@ -193,7 +206,7 @@ impl LeadItem {
 #[derive(Debug, Serialize)]
 pub(super) struct SlaFields {
     pub sla: SlaPolicy,
-    pub sla_due_at: String,
+    pub sla_due_at: Timestamp,
     pub due_pk: String,
     pub due_at: i64,
 }
@@ -203,7 +216,7 @@ impl SlaFields {
     pub fn new(lead_id: &str, deadline: &Deadline) -> Self {
         Self {
             sla: deadline.policy.clone(),
-            sla_due_at: deadline.due.to_string(),
+            sla_due_at: deadline.due,
             due_pk: keys::due_pk(DueKind::Sla, lead_id),
             due_at: deadline.due.as_second(),
         }
@@ -214,8 +227,8 @@ impl SlaFields {
 #[derive(Debug, Serialize)]
 pub(super) struct StatusChange {
     pub status: LeadStatus,
-    pub acknowledged_at: Option<String>,
-    pub closed_at: Option<String>,
+    pub acknowledged_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
     pub time_to_ack_seconds: Option<i64>,
     pub owner_ack_seconds: Option<i64>,
 }
@@ -228,7 +241,7 @@ pub(super) struct Reassigned<'a> {
     pub owner_id: &'a str,
     pub assignment: &'a Assignment,
     pub assignment_no: u64,
-    pub assigned_at: &'a str,
+    pub assigned_at: Timestamp,
     pub escalations: u32,
 }
 
@@ -240,14 +253,12 @@ pub(super) struct Due {
     pub due_at: Option<i64>,
 }
 
-/// A notification's status until it is delivered or given up on.
-pub(super) const PENDING: &str = "pending";
-
 /// A notification as stored: the record and its place in the due index.
 pub(super) fn notification(item: Item) -> StoreResult<StoredNotification> {
     let due: Due = decode(item.clone())?;
     let mut notification: StoredNotification = decode(item)?;
-    notification.next_attempt_at = due.due_at.filter(|_| notification.status == PENDING);
+    let pending = notification.status == NotificationStatus::Pending;
+    notification.next_attempt_at = due.due_at.filter(|_| pending);
     Ok(notification)
 }
 
@@ -255,8 +266,8 @@ pub(super) fn notification(item: Item) -> StoreResult<StoredNotification> {
 #[derive(Debug, Serialize)]
 pub(super) struct Attempt<'a> {
     pub attempts: u32,
-    pub status: Option<&'static str>,
-    pub delivered_at: Option<&'a str>,
+    pub status: Option<NotificationStatus>,
+    pub delivered_at: Option<Timestamp>,
     pub last_error: Option<&'a str>,
     pub due_at: Option<i64>,
 }
@@ -268,22 +279,41 @@ pub(super) struct DeadCount {
     pub dead: i64,
 }
 
-/// A pool's ticket counter (`POOL#<pool>`, `ROTATION`) as the ADD returns it.
-#[derive(Debug, Deserialize)]
+/// A pool's ticket counter (`POOL#<pool>`, `ROTATION`): the last ticket handed out, the
+/// cycle it started, tickets given back for later leads (oldest first), and the rotation
+/// repair's progress (every ticket up to `checked_through` is used or given back; `mark_turn`
+/// was the last ticket at `mark_at`).
+#[derive(Debug, Default, Deserialize)]
 pub(super) struct Rotation {
+    #[serde(default)]
     pub turn: u64,
     #[serde(default)]
     pub cycle_start: u64,
     #[serde(default)]
     pub cycle_config: u64,
+    #[serde(default)]
+    pub returned: Vec<u64>,
+    pub checked_through: Option<u64>,
+    pub mark_turn: Option<u64>,
+    pub mark_at: Option<i64>,
 }
 
-/// The record of one used ticket (`POOL#<pool>`, `TURN#<ticket>`).
+/// What the rotation repair records of its progress.
+#[derive(Debug, Serialize)]
+pub(super) struct RepairMark {
+    pub checked_through: u64,
+    pub mark_turn: u64,
+    pub mark_at: i64,
+}
+
+/// The record of one ticket taken by a stored lead (`POOL#<pool>`, `TURN#<ticket>`): the lead
+/// and its owner; `passed` when the lead passed through the pool (nobody there could take it).
 #[derive(Debug, Serialize)]
 pub(super) struct TurnItem<'a> {
     pub lead_id: &'a str,
     pub owner_id: &'a str,
-    pub at: &'a str,
+    pub at: Timestamp,
+    pub passed: Option<bool>,
 }
 
 /// A rep's roster entry and load (`REP#<rep>`, `STATE`), as read; `ticket:<pool>` attributes
@@ -304,7 +334,7 @@ pub(super) struct RepState {
 pub(super) struct RosterChange<'a> {
     pub active: bool,
     pub pools: &'a [String],
-    pub roster_at: &'a str,
+    pub roster_at: Timestamp,
     pub floor_open: Option<u64>,
     pub floor_until: Option<i64>,
 }
@@ -315,7 +345,7 @@ pub(super) struct ContactItem {
     pub key: String,
     pub lead_id: String,
     pub last_lead_id: String,
-    pub first_seen_at: String,
+    pub first_seen_at: Timestamp,
     pub leads: u64,
 }
 
@@ -433,16 +463,17 @@ mod tests {
         let new = NewLead {
             lead_id: "l1".into(),
             source: "web".into(),
-            received_at: "2026-11-24T15:00:00Z".into(),
+            received_at: "2026-11-24T15:00:00Z".parse().unwrap(),
             lead: Lead::default(),
+            status: LeadStatus::Queued,
             assignment: crate::domain::routing::fallback("unrouted", "no config"),
             claim: None,
             ticket: None,
+            passed: Vec::new(),
             idempotency: None,
             deadline: None,
             notifications: Vec::new(),
             contact: None,
-            spam: false,
         };
         let item = LeadItem::new(&new);
         let stored = encode(&Key::lead("l1"), &item).unwrap();
@@ -481,7 +512,7 @@ mod tests {
     fn changes_make_one_expression_with_placeholders() {
         let attempt = Attempt {
             attempts: 3,
-            status: Some("dead"),
+            status: Some(NotificationStatus::Dead),
             delivered_at: None,
             last_error: Some("timeout"),
             due_at: None,

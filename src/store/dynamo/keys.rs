@@ -7,8 +7,8 @@
 //! | `LEAD#<lead id>` | `EVENT#<time>#<suffix>` | one history entry | Put (if not exists) with the change it records; the same Query |
 //! | `LEAD#<lead id>` | `NOTIFY#<event id>` | outbox: channel (secret references only), frozen message, status, attempts, last error | Put in the assignment's transaction; conditional Update per delivery attempt |
 //! | `STATS` | `NOTIFICATIONS` | dead notifications, ever | ADD 1 with the Update that marks one dead |
-//! | `POOL#<pool>` | `ROTATION` | ticket counter `turn`, `cycle_start`, `cycle_config` | UpdateItem ADD returning the ticket; SET `cycle_start` when the team changes |
-//! | `POOL#<pool>` | `TURN#<ticket, 20 digits>` | lead id and owner of one ticket | Put if not exists, in the lead's transaction (a ticket is used once) |
+//! | `POOL#<pool>` | `ROTATION` | ticket counter `turn`, `cycle_start`, `cycle_config`; `returned` (tickets given back, oldest first); the repair's `checked_through`, `mark_turn`, `mark_at` | UpdateItem ADD returning the ticket while nothing is given back, else REMOVE `returned[0]` (conditional on it); list_append to give back; SET `cycle_start` when the team changes; the sweeper's repair |
+//! | `POOL#<pool>` | `TURN#<ticket, 20 digits>` | lead id and owner of one ticket | Put if not exists, in the lead's transaction (a ticket is used once); Query of a range by the sweeper's repair |
 //! | `REP#<rep>` | `STATE` | roster (`active`, `pools`), `open` leads, newcomer floor, `ticket:<pool>` (latest ticket per pool) | conditional Update in the lead's transaction; BatchGet for loads; Update on publish, acknowledge and close |
 //! | `REP#<rep>` | `CAP#DAY#<date>`, `CAP#WEEK#<yyyy-Www>` | pool leads in the rep's local day / ISO week | ADD 1 if below the cap, in the lead's transaction; TTL `expires_at` |
 //! | `CONFIG` | `ACTIVE` | the active config version | GetItem (cached in warm Lambdas); Put conditional on the version read |
@@ -35,12 +35,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::Item;
+use super::attr::Item;
 use crate::domain::routing::Period;
-use crate::store::{DueKind, StoreError, StoreResult};
+use crate::store::{DueKind, StoreError, StoreResult, DUE_SHARDS};
 
-/// Partitions of the sparse due index per kind; the sweeper queries each.
-pub const DUE_SHARDS: u32 = 4;
 /// The sparse due index.
 pub(super) const DUE_INDEX: &str = "due";
 
@@ -96,7 +94,7 @@ impl Key {
 
     /// The record of one ticket of a pool.
     pub fn turn(pool: &str, turn: u64) -> Self {
-        Self::new(format!("POOL#{pool}"), format!("TURN#{turn:020}"))
+        Self::new(format!("POOL#{pool}"), format!("{TURN}{turn:020}"))
     }
 
     /// A rep's roster entry and load.
@@ -164,11 +162,17 @@ impl Key {
 }
 
 const LEAD: &str = "LEAD";
+const TURN: &str = "TURN#";
 const LEAD_PREFIX: &str = "LEAD#";
 const EVENT: &str = "EVENT#";
 const NOTIFY: &str = "NOTIFY#";
 const REP: &str = "REP#";
 const DOMAIN: &str = "DOMAIN#";
+
+/// The ticket a pool's `TURN#` sort key records.
+pub(super) fn turn_of(sk: &str) -> Option<u64> {
+    sk.strip_prefix(TURN)?.parse().ok()
+}
 
 /// The partition holding a lead, its history and its notifications (one Query reads it all).
 pub(super) fn lead_partition(lead_id: &str) -> String {

@@ -1,123 +1,29 @@
-//! Leads ([`LeadStore`]): Idempotency-Key claims, pool tickets, the one transaction that
-//! records a routed lead with everything that goes with it, reading a lead back, and
-//! acknowledging or closing it (the transition itself is `domain::lifecycle`'s).
+//! Leads ([`LeadStore`]): the one transaction that records a routed lead with everything that
+//! goes with it (completing its claim), reading a lead back, acknowledging or closing it (the
+//! transition itself is `domain::lifecycle`'s), and contacts.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use jiff::Timestamp;
 
 use super::assign;
+use super::attr::{n, s, Item};
+use super::classify::classify;
+use super::client::DynamoStore;
 use super::items::{
-    self, Changes, Claim, Completion, ContactItem, LeadItem, Rotation, SlaFields, StatusChange,
-    COMPLETED, IN_PROGRESS,
+    self, Changes, ClaimStatus, Completion, ContactItem, LeadItem, SlaFields, StatusChange,
 };
 use super::keys::{self, Key, LeadPart};
 use super::tx::{retry_conflicts, Guard, Transaction};
-use super::{applied, classify, n, s, DynamoStore, Item};
 use crate::domain::lifecycle::{self, Transition};
-use crate::domain::model::LeadStatus;
-use crate::domain::routing::Owner;
+use crate::domain::model::{HistoryEvent, LeadStatus};
 use crate::store::{
-    ContactWrite, HistoryEntry, IdempotencyClaim, IdempotencyToken, LeadStore, NewLead,
-    RecordError, StatusAction, StatusOutcome, StoreResult, StoredLead, StoredResponse, Ticket,
+    CommitError, Contact, ContactWrite, HistoryEntry, LeadStore, NewLead, StatusAction,
+    StatusOutcome, StoreResult, StoredLead,
 };
 
 #[async_trait]
 impl LeadStore for DynamoStore {
-    async fn claim_idempotency(
-        &self,
-        token: &IdempotencyToken,
-        request_hash: &str,
-        now_epoch: i64,
-        lease_seconds: i64,
-        keep_seconds: i64,
-    ) -> StoreResult<IdempotencyClaim> {
-        let claim = Claim {
-            status: IN_PROGRESS.to_string(),
-            token: token.token.clone(),
-            request_hash: request_hash.to_string(),
-            lease_until: now_epoch + lease_seconds,
-            expires_at: now_epoch + keep_seconds,
-            response: None,
-            lead_id: None,
-        };
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(items::encode(&Key::idempotency(&token.key), &claim)?))
-            // Free, expired by TTL time (TTL deletion lags), or abandoned by a crashed holder.
-            .condition_expression(
-                "attribute_not_exists(pk) OR expires_at < :now OR (#status = :in_progress AND lease_until < :now)",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", n(now_epoch))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let existing = match put {
-            Ok(_) => return Ok(IdempotencyClaim::Claimed),
-            Err(SdkError::ServiceError(service))
-                if service.err().is_conditional_check_failed_exception() =>
-            {
-                match service.into_err() {
-                    PutItemError::ConditionalCheckFailedException(e) => e.item,
-                    _ => None,
-                }
-            }
-            Err(e) => return Err(classify(e)),
-        };
-        // The condition failed, so a claim exists; if DynamoDB did not say whose, a retry will.
-        let Some(existing) = existing else {
-            return Ok(IdempotencyClaim::InProgress);
-        };
-        let existing: Claim = items::decode(existing)?;
-        // Our own claim: the SDK retried the put after a lost answer, and the first attempt had
-        // succeeded.
-        if existing.token == token.token && existing.status == IN_PROGRESS {
-            return Ok(IdempotencyClaim::Claimed);
-        }
-        if existing.request_hash != request_hash {
-            return Ok(IdempotencyClaim::Mismatch);
-        }
-        match existing.response {
-            Some(body) if existing.status == COMPLETED => {
-                Ok(IdempotencyClaim::Completed(StoredResponse { body }))
-            }
-            _ => Ok(IdempotencyClaim::InProgress),
-        }
-    }
-
-    async fn release_idempotency(&self, token: &IdempotencyToken) -> StoreResult<()> {
-        let result = self
-            .delete(&Key::idempotency(&token.key))
-            .condition_expression("#token = :token AND #status = :in_progress")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":token", s(&token.token))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .send()
-            .await;
-        // Not ours any more (completed, or taken over): nothing to give back.
-        applied(result.map_err(classify)).map(|_| ())
-    }
-
-    async fn claim_next_turn(&self, pool: &str) -> StoreResult<Ticket> {
-        let next = self
-            .updating(&Key::rotation(pool))
-            .update_expression("ADD turn :one")
-            .expression_attribute_values(":one", n(1));
-        let rotation: Rotation = items::decode(self.send_update(next, ReturnValue::AllNew).await?)?;
-        Ok(Ticket {
-            turn: rotation.turn,
-            cycle_start: rotation.cycle_start,
-            cycle_config: rotation.cycle_config,
-        })
-    }
-
-    async fn record_assignment(&self, new: &NewLead) -> Result<(), RecordError> {
+    async fn record_assignment(&self, new: &NewLead) -> Result<(), CommitError> {
         let a = &new.assignment;
         let owner = &a.owner;
         let lead = LeadItem::new(new);
@@ -126,20 +32,19 @@ impl LeadStore for DynamoStore {
             item.extend(items::fields(&SlaFields::new(&new.lead_id, deadline))?);
         }
         let event = HistoryEntry {
-            at: new.received_at.clone(),
-            event: match (new.spam, owner) {
-                (true, _) => "spam",
-                (false, Owner::Rep { .. }) => "assigned",
-                (false, Owner::Queue { .. }) => "queued",
-            }
-            .into(),
+            at: new.received_at,
+            event: match new.status {
+                LeadStatus::Spam => HistoryEvent::Spam,
+                _ => HistoryEvent::assigned_to(owner, false),
+            },
             reason: a.reason.clone(),
         };
         let mut tx = self.transaction();
         if let Some(contact) = &new.contact {
-            contact_writes(&mut tx, contact, &new.lead_id, &new.received_at)?;
+            contact_writes(&mut tx, contact, &new.lead_id, new.received_at)?;
         }
-        tx.put_new(item, Guard::Unique)?;
+        // The lead's id is minted once per request: if it exists, this transaction committed.
+        tx.put_new(item, Guard::NewLead)?;
         assign::history(&mut tx, &new.lead_id, &event, "0001")?;
         let (claim, ticket) = (new.claim.as_ref(), new.ticket.as_ref());
         assign::claim(
@@ -148,12 +53,13 @@ impl LeadStore for DynamoStore {
             owner.id(),
             claim,
             ticket,
-            &new.received_at,
+            &new.passed,
+            new.received_at,
         )?;
         assign::outbox(&mut tx, &new.lead_id, &new.notifications)?;
         if let Some((token, response)) = &new.idempotency {
             let completion = Completion {
-                status: COMPLETED,
+                status: ClaimStatus::Completed,
                 response: &response.body,
                 lead_id: &new.lead_id,
             };
@@ -162,9 +68,9 @@ impl LeadStore for DynamoStore {
                 .condition_expression("#token = :token AND #status = :in_progress")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#token", "token")
-                .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+                .expression_attribute_values(":in_progress", s(ClaimStatus::InProgress.as_str()))
                 .expression_attribute_values(":token", s(&token.token));
-            tx.update(update, Guard::Unique)?;
+            tx.update(update, Guard::Claim)?;
         }
         tx.commit(&self.client, claim).await
     }
@@ -189,7 +95,7 @@ impl LeadStore for DynamoStore {
         &self,
         lead_id: &str,
         action: StatusAction,
-        at: jiff::Timestamp,
+        at: Timestamp,
         assignment: Option<u64>,
     ) -> StoreResult<StatusOutcome> {
         let key = Key::lead(lead_id);
@@ -203,8 +109,8 @@ impl LeadStore for DynamoStore {
             }
             let target = match lifecycle::transition(status, action) {
                 Transition::To(target) => target,
-                Transition::Unchanged => return Ok(StatusOutcome::Unchanged(status.to_string())),
-                Transition::NotAllowed => return Ok(StatusOutcome::NotAllowed(status.to_string())),
+                Transition::Unchanged => return Ok(StatusOutcome::Unchanged(status)),
+                Transition::NotAllowed => return Ok(StatusOutcome::NotAllowed(status)),
             };
             let mut tx = self.transaction();
             // The SLA clock stops: the lead leaves the sweeper's index.
@@ -219,13 +125,16 @@ impl LeadStore for DynamoStore {
                 .expression_attribute_values(":open", s(LeadStatus::Open.as_str()))
                 .expression_attribute_values(":number", n(lead.assignment_no));
             tx.update(update, Guard::Lead)?;
-            let event = target.as_str();
+            let event = match action {
+                StatusAction::Acknowledge => HistoryEvent::Acknowledged,
+                StatusAction::Close => HistoryEvent::Closed,
+            };
             let history = HistoryEntry {
-                at: at.to_string(),
-                event: event.into(),
+                at,
+                event,
                 reason: match assignment {
-                    Some(_) => format!("{event} by the owner's link"),
-                    None => format!("{event} by an admin"),
+                    Some(_) => format!("{target} by the owner's link"),
+                    None => format!("{target} by an admin"),
                 },
             };
             let suffix = format!("{:08x}", rand::random::<u32>());
@@ -236,35 +145,32 @@ impl LeadStore for DynamoStore {
             }
             // A conflict (someone changed the lead meanwhile) reads it again.
             tx.send(&self.client).await.map_err(classify)?;
-            Ok(StatusOutcome::Changed(target.to_string()))
+            Ok(StatusOutcome::Changed(target))
         })
         .await
+    }
+
+    async fn contact(&self, key: &str) -> StoreResult<Option<Contact>> {
+        let item: Option<ContactItem> = self.read(&Key::contact(key)).await?;
+        Ok(item.map(|c| Contact {
+            key: key.to_string(),
+            lead_id: c.lead_id,
+            first_seen_at: c.first_seen_at,
+            leads: c.leads,
+        }))
     }
 }
 
 impl DynamoStore {
     /// Every item of a lead's partition: the lead, its history and its notifications.
     async fn lead_partition(&self, lead_id: &str) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::lead_partition(lead_id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::lead_partition(lead_id)))
+            .consistent_read(true);
+        self.query_all(query).await
     }
 }
 
@@ -274,23 +180,17 @@ fn status_change(
     lead: &LeadItem,
     action: StatusAction,
     target: LeadStatus,
-    at: jiff::Timestamp,
+    at: Timestamp,
 ) -> StatusChange {
-    let since = |t: &str| {
-        t.parse::<jiff::Timestamp>()
-            .ok()
-            .map(|t| at.as_second() - t.as_second())
-    };
     let acknowledging = action == StatusAction::Acknowledge;
-    let to_owner = lead.assigned_at.as_deref().and_then(since);
+    let since = |t: Timestamp| at.as_second() - t.as_second();
+    let assigned = lead.assigned_at.unwrap_or(lead.received_at);
     StatusChange {
         status: target,
-        acknowledged_at: acknowledging.then(|| at.to_string()),
-        closed_at: (!acknowledging).then(|| at.to_string()),
-        time_to_ack_seconds: since(&lead.received_at).filter(|_| acknowledging),
-        owner_ack_seconds: to_owner
-            .or(since(&lead.received_at))
-            .filter(|_| acknowledging),
+        acknowledged_at: acknowledging.then_some(at),
+        closed_at: (!acknowledging).then_some(at),
+        time_to_ack_seconds: acknowledging.then(|| since(lead.received_at)),
+        owner_ack_seconds: acknowledging.then(|| since(assigned)),
     }
 }
 
@@ -304,9 +204,9 @@ fn stored_lead(
     notifications.sort_by_key(|n| n.message.occurred_at);
     StoredLead {
         lead_id: lead_id.to_string(),
-        status: lead.status().to_string(),
+        status: lead.status(),
         source: lead.source,
-        assigned_at: lead.assigned_at.unwrap_or_else(|| lead.received_at.clone()),
+        assigned_at: lead.assigned_at.unwrap_or(lead.received_at),
         received_at: lead.received_at,
         lead: lead.lead,
         assignment: lead.assignment,
@@ -330,7 +230,7 @@ fn contact_writes(
     tx: &mut Transaction,
     contact: &ContactWrite,
     lead_id: &str,
-    at: &str,
+    at: Timestamp,
 ) -> StoreResult<()> {
     match contact {
         ContactWrite::New { key } => {
@@ -338,7 +238,7 @@ fn contact_writes(
                 key: key.clone(),
                 lead_id: lead_id.to_string(),
                 last_lead_id: lead_id.to_string(),
-                first_seen_at: at.to_string(),
+                first_seen_at: at,
                 leads: 1,
             };
             tx.put_new(items::encode(&Key::contact(key), &item)?, Guard::Contact)

@@ -1,25 +1,25 @@
-//! Reps' standing as storage enforces it ([`RosterStore`]): roster entries, loads for
-//! `least_loaded`, and rotation cycles.
+//! Reps' standing as storage enforces it ([`RosterStore`]): roster entries and loads for
+//! `least_loaded`.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
+use super::client::DynamoStore;
 use super::items::{self, Changes, RepState, RosterChange};
 use super::keys::{self, Key};
 use super::tx::retry_conflicts;
-use super::{n, DynamoStore};
 use crate::domain::distribution::Load;
 use crate::store::{RosterEntry, RosterStore, StoreResult};
 
 #[async_trait]
 impl RosterStore for DynamoStore {
     async fn write_roster(&self, entries: &[RosterEntry]) -> StoreResult<()> {
-        let now = jiff::Timestamp::now().to_string();
+        let now = jiff::Timestamp::now();
         for entry in entries {
             let change = RosterChange {
                 active: entry.active,
                 pools: &entry.pools,
-                roster_at: &now,
+                roster_at: now,
                 floor_open: entry.floor.map(|(floor, _)| floor),
                 floor_until: entry.floor.map(|(_, until)| until),
             };
@@ -67,17 +67,5 @@ impl RosterStore for DynamoStore {
             loads.push((rep, load));
         }
         Ok(loads)
-    }
-
-    async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()> {
-        let restart = self
-            .updating(&Key::rotation(pool))
-            .update_expression(
-                "SET cycle_start = if_not_exists(turn, :zero), cycle_config = :version",
-            )
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":version", n(config_version));
-        self.send_update(restart, ReturnValue::None).await?;
-        Ok(())
     }
 }

@@ -1,19 +1,19 @@
-//! What the SLA sweeper and the outbox need ([`SweepStore`]): pages of the sparse due index,
-//! leases on due items, delivery results, and reassignments after a missed deadline.
+//! What the SLA sweeper needs ([`SweepStore`]): pages of the sparse due index, leases on due
+//! items, and reassignments after a missed deadline.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::assign;
-use super::items::{self, owner_kind, Attempt, Changes, DeadCount, Reassigned, SlaFields};
+use super::attr::{applied, n, s};
+use super::classify::classify;
+use super::client::DynamoStore;
+use super::items::{self, owner_kind, Changes, Reassigned, SlaFields};
 use super::keys::{self, IndexKey, Key, DUE_INDEX};
-use super::tx::{self, Guard};
-use super::{applied, classify, n, s, DynamoStore};
-use crate::domain::model::LeadStatus;
-use crate::domain::routing::Owner;
+use super::tx::Guard;
+use crate::domain::model::{HistoryEvent, LeadStatus, Owner};
 use crate::store::{
-    Delivery, DueItem, DueKind, DuePage, HistoryEntry, Reassignment, RecordError, StoreResult,
-    StoredNotification, SweepStore,
+    CommitError, DueItem, DueKind, DuePage, HistoryEntry, Reassignment, StoreResult, SweepStore,
 };
 
 #[async_trait]
@@ -71,67 +71,7 @@ impl SweepStore for DynamoStore {
         applied(self.send_update(lease, ReturnValue::None).await)
     }
 
-    async fn notification(
-        &self,
-        lead_id: &str,
-        event_id: &str,
-    ) -> StoreResult<Option<StoredNotification>> {
-        let item = self.get(&Key::notification(lead_id, event_id)).await?;
-        item.map(items::notification).transpose()
-    }
-
-    async fn record_delivery(
-        &self,
-        lead_id: &str,
-        event_id: &str,
-        attempts: u32,
-        result: &Delivery,
-    ) -> StoreResult<()> {
-        let (status, delivered_at, last_error, due_at) = match result {
-            Delivery::Delivered { at } => (Some("delivered"), Some(at.as_str()), None, None),
-            // Without a next attempt it is dead: kept on the lead and counted.
-            Delivery::Failed { error, retry_at } => (
-                retry_at.is_none().then_some("dead"),
-                None,
-                Some(error.as_str()),
-                *retry_at,
-            ),
-        };
-        let attempt = Attempt {
-            attempts,
-            status,
-            delivered_at,
-            last_error,
-            due_at,
-        };
-        let mut changes = Changes::set(&attempt)?;
-        if status.is_some() {
-            // Delivered or dead: out of the sweeper's way.
-            changes = changes.remove(&["due_pk", "due_at"]);
-        }
-        let mut tx = self.transaction();
-        let update = changes
-            .on(tx.updating(&Key::notification(lead_id, event_id)))
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s(items::PENDING));
-        tx.update(update, Guard::Unique)?;
-        if status == Some("dead") {
-            let count = tx
-                .updating(&Key::dead_notifications())
-                .update_expression("ADD dead :one")
-                .expression_attribute_values(":one", n(1));
-            tx.update(count, Guard::Unique)?;
-        }
-        match tx.send(&self.client).await {
-            Ok(()) => Ok(()),
-            // Already recorded by another attempt: nothing to do.
-            Err(err) if tx::failed_condition(&err).is_some() => Ok(()),
-            Err(err) => Err(classify(err)),
-        }
-    }
-
-    async fn reassign(&self, change: &Reassignment) -> Result<(), RecordError> {
+    async fn reassign(&self, change: &Reassignment) -> Result<(), CommitError> {
         let a = &change.assignment;
         let owner = &a.owner;
         let next = change.seen_assignment + 1;
@@ -141,7 +81,7 @@ impl SweepStore for DynamoStore {
             owner_id: owner.id(),
             assignment: a,
             assignment_no: next,
-            assigned_at: &change.at,
+            assigned_at: change.at,
             escalations: change.escalations,
         };
         let mut changes = Changes::set(&reassigned)?;
@@ -161,12 +101,8 @@ impl SweepStore for DynamoStore {
             .expression_attribute_values(":seen", n(change.seen_assignment));
         tx.update(lead, Guard::Lead)?;
         let event = HistoryEntry {
-            at: change.at.clone(),
-            event: match owner {
-                Owner::Rep { .. } => "reassigned",
-                Owner::Queue { .. } => "queued",
-            }
-            .into(),
+            at: change.at,
+            event: HistoryEvent::assigned_to(owner, true),
             reason: a.reason.clone(),
         };
         assign::history(&mut tx, &change.lead_id, &event, &format!("{next:04}"))?;
@@ -180,14 +116,10 @@ impl SweepStore for DynamoStore {
             owner.id(),
             claim,
             ticket,
-            &change.at,
+            &change.passed,
+            change.at,
         )?;
         assign::outbox(&mut tx, &change.lead_id, &change.notifications)?;
         tx.commit(&self.client, claim).await
-    }
-
-    async fn dead_notifications(&self) -> StoreResult<u64> {
-        let count: Option<DeadCount> = self.read(&Key::dead_notifications()).await?;
-        Ok(count.map_or(0, |c| c.dead.max(0) as u64))
     }
 }

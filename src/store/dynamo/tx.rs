@@ -1,6 +1,6 @@
 //! One TransactWriteItems: its writes, what a failed condition on each would mean, and the
-//! commit that turns a cancelled transaction into a [`Refusal`] or a typed error. Also the
-//! bounded, jittered retry of writes that lost a race.
+//! commit that turns a cancelled transaction into a [`Refusal`], a [`Stale`] or a typed error.
+//! Also the bounded, jittered retry of writes that lost a race.
 
 use std::time::Duration;
 
@@ -8,24 +8,30 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::builders::{PutBuilder, UpdateBuilder};
-use aws_sdk_dynamodb::types::{CancellationReason, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{CancellationReason, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
+use super::attr::{invalid, Item};
 use super::classify::classify;
 use super::items::{self, RepState};
 use super::keys::Key;
-use super::{invalid, updating, Item};
-use crate::domain::routing::{Period, RepClaim};
-use crate::store::{RecordError, Refusal, StoreError, StoreResult};
+use crate::domain::model::{Period, Refusal, RepClaim};
+use crate::store::{CommitError, Stale, StoreError, StoreResult};
 
 /// Attempts for a write that meets a conflicting one before giving up.
 const MAX_CONFLICT_ATTEMPTS: u32 = 6;
 
 /// What a failed condition on one write of a transaction means.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Guard {
-    /// A failure here is a bug or a lost race on a unique id: nothing to refuse.
+    /// A failure here is a bug (a history entry, an outbox item, a counter).
     Unique,
+    /// A new lead's own item: it exists, so an earlier attempt of this transaction stored it.
+    NewLead,
+    /// The Idempotency-Key claim the lead completes: the request no longer holds it.
+    Claim,
+    /// The record of a pool ticket: another lead used it.
+    Ticket,
     /// The rep's roster and load entry.
     Roster,
     /// A cap counter.
@@ -103,57 +109,77 @@ impl Transaction {
             .map(|_| ())
     }
 
-    /// Commits it, retrying conflicts, and says which condition refused it: the rep's roster
-    /// entry (`claim` is what it had to allow), a cap, the lead or the contact.
+    /// Commits it, retrying conflicts, and says which condition refused it. When several
+    /// failed, the one that explains the others wins: the lead already stored (an earlier
+    /// attempt of this very transaction), then the claim lost, the lead or the contact
+    /// changed, the ticket used, the rep's roster entry (`claim` is what it had to allow),
+    /// a cap.
     pub async fn commit(
         &self,
         client: &Client,
         claim: Option<&RepClaim>,
-    ) -> Result<(), RecordError> {
+    ) -> Result<(), CommitError> {
         retry_conflicts(|| async {
             let err = match self.send(client).await {
                 Ok(()) => return Ok(()),
                 Err(err) => err,
             };
-            let Some((index, reason)) = failed_condition(&err) else {
+            let failed = failed_conditions(&err);
+            let Some(&(index, reason)) = failed
+                .iter()
+                .min_by_key(|(i, _)| precedence(self.guards[*i]))
+            else {
                 return Err(classify(err).into());
             };
-            let refusal = match self.guards[index] {
-                Guard::Roster => match reason.item() {
+            Err(match self.guards[index] {
+                Guard::NewLead => CommitError::Stale(Stale::AlreadyStored),
+                Guard::Claim => CommitError::Stale(Stale::ClaimLost),
+                Guard::Lead => CommitError::Stale(Stale::LeadChanged),
+                Guard::Contact => CommitError::Stale(Stale::ContactChanged),
+                Guard::Ticket => CommitError::Refused(Refusal::TicketUsed),
+                Guard::Roster => CommitError::Refused(match reason.item() {
                     Some(old) if !on_roster(old, claim)? => Refusal::NotOnRoster,
                     _ => Refusal::LoadRose,
-                },
-                Guard::Cap(period) => Refusal::AtCap(period),
-                Guard::Lead => Refusal::LeadChanged,
-                Guard::Contact => Refusal::ContactChanged,
-                Guard::Unique => {
-                    return Err(StoreError::Invalid(format!(
-                        "write {index} of the lead transaction failed its condition (a unique id \
-                         taken, or an Idempotency-Key claim lost)"
-                    ))
-                    .into())
-                }
-            };
-            Err(RecordError::Refused(refusal))
+                }),
+                Guard::Cap(period) => CommitError::Refused(Refusal::AtCap(period)),
+                Guard::Unique => CommitError::Store(StoreError::Invalid(format!(
+                    "write {index} of a transaction failed a condition that only a bug can fail"
+                ))),
+            })
         })
         .await
     }
 }
 
-/// The first write of a cancelled transaction whose condition failed, with its reason.
-pub(super) fn failed_condition(
+/// Which failed condition explains a cancelled transaction best (lower first).
+fn precedence(guard: Guard) -> u8 {
+    match guard {
+        Guard::NewLead => 0,
+        Guard::Claim => 1,
+        Guard::Lead => 2,
+        Guard::Contact => 3,
+        Guard::Ticket => 4,
+        Guard::Roster => 5,
+        Guard::Cap(_) => 6,
+        Guard::Unique => 7,
+    }
+}
+
+/// The writes of a cancelled transaction whose condition failed, with their reasons.
+pub(super) fn failed_conditions(
     err: &SdkError<TransactWriteItemsError, HttpResponse>,
-) -> Option<(usize, &CancellationReason)> {
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) =
-        err.as_service_error()?
+) -> Vec<(usize, &CancellationReason)> {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
     else {
-        return None;
+        return Vec::new();
     };
     cancelled
         .cancellation_reasons()
         .iter()
         .enumerate()
-        .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+        .collect()
 }
 
 /// Whether a rep's entry (as it was when a condition failed) still allows the claim's
@@ -182,9 +208,9 @@ impl Retryable for StoreError {
     }
 }
 
-impl Retryable for RecordError {
+impl Retryable for CommitError {
     fn is_conflict(&self) -> bool {
-        matches!(self, RecordError::Store(StoreError::Conflict(_)))
+        matches!(self, CommitError::Store(StoreError::Conflict(_)))
     }
 }
 
@@ -212,6 +238,13 @@ where
     }
 }
 
+/// An update of the item at `key` on `table`.
+pub(super) fn updating(table: &str, key: &Key) -> UpdateBuilder {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(key.item()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,9 +265,9 @@ mod tests {
         assert!(crate::metrics::snapshot().conflict_retries >= before + 2);
 
         calls.store(0, Ordering::SeqCst);
-        let result: Result<(), RecordError> = retry_conflicts(|| async {
+        let result: Result<(), CommitError> = retry_conflicts(|| async {
             calls.fetch_add(1, Ordering::SeqCst);
-            Err(RecordError::Store(StoreError::Conflict("always".into())))
+            Err(CommitError::Store(StoreError::Conflict("always".into())))
         })
         .await;
         assert!(result.is_err());
@@ -242,12 +275,12 @@ mod tests {
 
         // A refusal is an answer, not a conflict: never retried.
         calls.store(0, Ordering::SeqCst);
-        let result: Result<(), RecordError> = retry_conflicts(|| async {
+        let result: Result<(), CommitError> = retry_conflicts(|| async {
             calls.fetch_add(1, Ordering::SeqCst);
-            Err(RecordError::Refused(Refusal::NotOnRoster))
+            Err(CommitError::Refused(Refusal::NotOnRoster))
         })
         .await;
-        assert!(matches!(result, Err(RecordError::Refused(_))));
+        assert!(matches!(result, Err(CommitError::Refused(_))));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 

@@ -1,0 +1,89 @@
+//! What a warm process remembers between requests: the active routing config (for at most its
+//! cache time, so a new version takes effect within that bound) and the reps it has seen at a
+//! cap this period (counters only grow within their period, so that stays true until the
+//! period, part of the counter's key, ends). Memory only: nothing here decides anything.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::domain::config::RoutingConfig;
+use crate::domain::model::CapCounter;
+
+/// Most (rep, cap) pairs remembered as full before the memory is reset.
+const KNOWN_FULL_LIMIT: usize = 10_000;
+
+struct Cached {
+    version: u64,
+    config: Arc<RoutingConfig>,
+    checked: Instant,
+}
+
+/// The active routing config, as last read.
+pub struct ConfigCache {
+    ttl: Duration,
+    cached: Mutex<Option<Cached>>,
+}
+
+impl ConfigCache {
+    /// A cache that trusts what it read for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The config read less than the cache time ago, if any.
+    pub fn fresh(&self) -> Option<(u64, Arc<RoutingConfig>)> {
+        let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        cached
+            .as_ref()
+            .filter(|c| c.checked.elapsed() < self.ttl)
+            .map(|c| (c.version, c.config.clone()))
+    }
+
+    /// The cached config if it is this version (however old the check).
+    pub fn version(&self, version: u64) -> Option<Arc<RoutingConfig>> {
+        let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        cached
+            .as_ref()
+            .filter(|c| c.version == version)
+            .map(|c| c.config.clone())
+    }
+
+    /// Remembers `config` as the active version, checked now.
+    pub fn keep(&self, version: u64, config: Arc<RoutingConfig>) {
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(Cached {
+            version,
+            config,
+            checked: Instant::now(),
+        });
+    }
+
+    /// Drops the config so the next request reads the active one.
+    pub fn forget(&self) {
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// The (rep, cap counter) pairs this process saw full.
+#[derive(Default)]
+pub struct CapMemory(Mutex<HashSet<(String, CapCounter)>>);
+
+impl CapMemory {
+    /// Whether this process already saw `rep` at this cap.
+    pub fn is_full(&self, rep: &str, cap: &CapCounter) -> bool {
+        let full = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        full.contains(&(rep.to_string(), cap.clone()))
+    }
+
+    /// Remembers that `rep` is at this cap for the rest of its period.
+    pub fn remember(&self, rep: &str, cap: CapCounter) {
+        let mut full = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if full.len() >= KNOWN_FULL_LIMIT {
+            full.clear(); // old periods' entries are never asked for again
+        }
+        full.insert((rep.to_string(), cap));
+    }
+}

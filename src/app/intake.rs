@@ -1,0 +1,589 @@
+//! Intake: a parsed lead in; out, the lead stored exactly once with its owner and the reason,
+//! and an answer that is true. Qualifies the lead, finds its account and returning contact,
+//! drives the routing walk, records the lead with its outbox and completes its claim in one
+//! transaction, then delivers the notifications. When storage fails midway, the claim settles
+//! what happened (see [`super::idempotency`]): the answer says "stored" only if it was, and
+//! "nothing was stored" only if that is certain; otherwise it says the outcome is unknown and
+//! how to retry safely.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::account::{self, AccountMatch};
+use crate::domain::audience::{self, About};
+use crate::domain::config::{RoutingConfig, DEFAULT_FALLBACK_QUEUE};
+use crate::domain::lead::Lead;
+use crate::domain::model::{Assignment, HistoryEvent, LeadStatus, Owner};
+use crate::domain::qualify;
+use crate::domain::routing::{fallback, EarlierLead, Proposal, Via, Walk, WalkContext};
+use crate::metrics;
+use crate::store::{
+    CommitError, Contact, ContactWrite, HistoryEntry, NewLead, Outgoing, Stale, StoreError,
+    StoreResult, StoredLead, StoredResponse,
+};
+
+use super::auth::hash_secret;
+use super::config::ActiveConfig;
+use super::deliver::outgoing;
+use super::idempotency::{self, Admission, Claim, Settlement, ANSWER_RESERVE};
+use super::route::{Commit, RouteError, Router};
+use super::state::App;
+
+/// How often intake routes again because the lead's contact changed under it.
+const CONTACT_RETRIES: u32 = 3;
+/// Time kept back from the deadline for delivering notifications right after the commit.
+const DELIVERY_RESERVE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The answer to a routed lead, as sent to the client (and replayed to retries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadReceipt {
+    /// The new lead's id.
+    pub lead_id: String,
+    /// `assigned` (a rep owns it) or `queued`.
+    pub status: String,
+    /// The owner: a rep or a queue.
+    pub owner: Owner,
+    /// The pool the rep was chosen from, if any.
+    pub pool: Option<String>,
+    /// The rule that matched.
+    pub rule_id: Option<String>,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// When the lead arrived.
+    pub received_at: jiff::Timestamp,
+}
+
+impl LeadReceipt {
+    fn of(lead_id: &str, received_at: jiff::Timestamp, a: &Assignment) -> Self {
+        Self {
+            lead_id: lead_id.to_string(),
+            status: match a.owner {
+                Owner::Rep { .. } => "assigned",
+                Owner::Queue { .. } => "queued",
+            }
+            .to_string(),
+            owner: a.owner.clone(),
+            pool: a.pool().map(str::to_string),
+            rule_id: a.rule_id.clone(),
+            reason: a.reason.clone(),
+            received_at,
+        }
+    }
+}
+
+/// What intake produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intake {
+    /// The receipt.
+    pub receipt: LeadReceipt,
+    /// True when this is the answer of an earlier request, given again (a retry, a double
+    /// click); false when this request stored the lead.
+    pub replayed: bool,
+}
+
+/// Why intake did not store a lead, each variant true about what storage holds.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// Storage failed and nothing was stored: certain.
+    #[error("storage failed; nothing was stored: {0}")]
+    NotStored(StoreError),
+    /// Storage did not answer: the lead may or may not be stored. Retrying with the same
+    /// Idempotency-Key, or without one the same lead within `retry_within` seconds, is safe.
+    #[error("storage did not answer; the lead may or may not have been stored: {cause}")]
+    Unknown {
+        /// What failed.
+        cause: StoreError,
+        /// Without an Idempotency-Key: how long a resubmission still counts as the same one.
+        retry_within: Option<i64>,
+    },
+    /// A request with the same Idempotency-Key is still being processed.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    InProgress,
+    /// The Idempotency-Key was used before with a different lead.
+    #[error("this Idempotency-Key was already used with a different lead")]
+    KeyReused,
+}
+
+/// A lead as handed to intake.
+#[derive(Debug, Clone)]
+pub struct IntakeRequest {
+    /// The authenticated integration's name.
+    pub source: String,
+    /// The client's Idempotency-Key, if any.
+    pub idempotency_key: Option<String>,
+    /// The parsed lead.
+    pub lead: Lead,
+    /// The URL the request came in on (scheme and host), for acknowledge links when no public
+    /// URL is configured.
+    pub base_url: Option<String>,
+    /// When the invocation must have answered (Lambda's deadline), if known.
+    pub deadline: Option<Instant>,
+}
+
+/// How routing and recording failed, before the claim settles it.
+enum Failure {
+    /// Storage failed; `in_commit` when the failed call may have stored the lead.
+    Store {
+        error: StoreError,
+        in_commit: bool,
+        tickets: Vec<crate::domain::routing::PoolTicket>,
+    },
+    /// A retry of this request took the claim over (this one outlived its lease).
+    ClaimLost,
+    /// An earlier attempt of the lead's own transaction stored it.
+    AlreadyStored,
+}
+
+impl From<RouteError> for Failure {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::Failed {
+                error,
+                in_commit,
+                tickets,
+            } => Failure::Store {
+                error,
+                in_commit,
+                tickets,
+            },
+            RouteError::Stale(Stale::AlreadyStored) => Failure::AlreadyStored,
+            RouteError::Stale(Stale::ClaimLost) => Failure::ClaimLost,
+            // Intake gives up on a contact that keeps changing, or a lead that "changed"
+            // (which only reassignments can meet): nothing was stored.
+            RouteError::Stale(other) => Failure::Store {
+                error: StoreError::Conflict(format!("{other:?} after retries")),
+                in_commit: false,
+                tickets: Vec::new(),
+            },
+        }
+    }
+}
+
+impl Failure {
+    /// A failure before anything that could store the lead was sent.
+    fn early(error: StoreError) -> Self {
+        Failure::Store {
+            error,
+            in_commit: false,
+            tickets: Vec::new(),
+        }
+    }
+}
+
+impl App {
+    /// Routes and stores a lead, or gives the answer of an earlier request with the same
+    /// Idempotency-Key (or, without one, the same lead from the same source within the
+    /// double-submit window).
+    pub async fn intake(&self, request: IntakeRequest) -> Result<Intake, IntakeError> {
+        let started = Instant::now();
+        let request_hash = hash_secret(&serde_json::to_string(&request.lead).unwrap_or_default());
+        let claim = Claim::new(
+            &request.source,
+            request.idempotency_key.as_deref(),
+            &request_hash,
+        );
+        let claimed_at = self.now();
+        let wait_until = idempotency::twin_wait_until(started, request.deadline);
+        let admission = idempotency::admit(
+            &*self.store,
+            &*self.clock,
+            &claim,
+            &request_hash,
+            wait_until,
+        )
+        .await;
+        match admission {
+            Ok(Admission::Proceed) => {}
+            Ok(Admission::Replay(stored)) => return replay(&stored, true),
+            Ok(Admission::Reused) => return Err(IntakeError::KeyReused),
+            Ok(Admission::Busy) => return Err(IntakeError::InProgress),
+            Err(error) => {
+                // Nothing that could store the lead was sent; give back a claim that the
+                // failed call may have made, so a retry need not wait for its lease.
+                let _ = idempotency::settle(&*self.store, &claim, "").await;
+                return Err(IntakeError::NotStored(error));
+            }
+        }
+        let lead_id = uuid::Uuid::now_v7().to_string();
+        let work = self.route_and_record(&request, &claim, &lead_id);
+        let result = match request.deadline {
+            Some(deadline) => {
+                let latest = deadline.checked_sub(ANSWER_RESERVE).unwrap_or(started);
+                tokio::time::timeout_at(latest.into(), work)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Failure::Store {
+                            error: StoreError::Unavailable(
+                                "the invocation ran out of time while storing".into(),
+                            ),
+                            in_commit: true,
+                            tickets: Vec::new(),
+                        })
+                    })
+            }
+            None => work.await,
+        };
+        match result {
+            Ok((intake, outgoing)) => {
+                let delivery = self.deliver_now(&lead_id, &outgoing, request.base_url.as_deref());
+                match request
+                    .deadline
+                    .and_then(|d| d.checked_sub(DELIVERY_RESERVE))
+                {
+                    // Cut short near the deadline, they stay pending for the sweeper.
+                    Some(latest) => drop(tokio::time::timeout_at(latest.into(), delivery).await),
+                    None => drop(delivery.await),
+                }
+                Ok(intake)
+            }
+            Err(failure) => {
+                self.answer_failure(failure, &claim, &lead_id, claimed_at)
+                    .await
+            }
+        }
+    }
+
+    /// What to answer after a failure: settled through the claim.
+    async fn answer_failure(
+        &self,
+        failure: Failure,
+        claim: &Claim,
+        lead_id: &str,
+        claimed_at: jiff::Timestamp,
+    ) -> Result<Intake, IntakeError> {
+        let (error, in_commit, tickets) = match failure {
+            Failure::ClaimLost => return Err(IntakeError::InProgress),
+            Failure::AlreadyStored => (
+                StoreError::Conflict("the lead was stored by an earlier attempt".into()),
+                true,
+                Vec::new(),
+            ),
+            Failure::Store {
+                error,
+                in_commit,
+                tickets,
+            } => (error, in_commit, tickets),
+        };
+        match idempotency::settle(&*self.store, claim, lead_id).await {
+            Settlement::Stored(stored) => {
+                tracing::info!(%lead_id, %error, "storage failed after the lead was stored; answering with it");
+                replay(&stored, false)
+            }
+            Settlement::NothingStored => {
+                super::route::give_back(&*self.store, tickets).await;
+                tracing::warn!(%lead_id, %error, "lead not stored");
+                Err(IntakeError::NotStored(error))
+            }
+            Settlement::Unknown(_) if !in_commit => {
+                tracing::warn!(%lead_id, %error, "lead not stored (storage failed before the commit)");
+                Err(IntakeError::NotStored(error))
+            }
+            Settlement::Unknown(settling) => {
+                tracing::error!(%lead_id, %error, %settling, "storage did not answer; whether the lead was stored is unknown");
+                let retry_within = (!claim.keyed)
+                    .then(|| claimed_at.as_second() + claim.keep_seconds - self.now().as_second());
+                Err(IntakeError::Unknown {
+                    cause: error,
+                    retry_within: retry_within.map(|s| s.max(0)),
+                })
+            }
+        }
+    }
+
+    async fn route_and_record(
+        &self,
+        request: &IntakeRequest,
+        claim: &Claim,
+        lead_id: &str,
+    ) -> Result<(Intake, Vec<Outgoing>), Failure> {
+        let now = self.now();
+        let draft = Draft {
+            lead_id,
+            now,
+            request,
+            claim,
+        };
+        let (version, config) = match self.active_config().await.map_err(Failure::early)? {
+            ActiveConfig::Usable { version, config } => (version, config),
+            ActiveConfig::None => {
+                return self
+                    .record_fallback(&draft, "No routing config is active")
+                    .await;
+            }
+            ActiveConfig::Unusable { version, why } => {
+                tracing::error!(version, %why, "the active routing config cannot be used; leads go to the fallback queue");
+                let why = format!("The active routing config could not be used: {why}");
+                return self.record_fallback(&draft, &why).await;
+            }
+        };
+        let mut lead = request.lead.clone();
+        let q = qualify::qualify(&config.qualification, &lead, &request.source);
+        let spam = q.spam;
+        lead.qualification = Some(q);
+        let contact_key = lead.email.as_ref().map(|e| e.contact_key());
+        let mut earlier = None;
+        if !spam {
+            // Independent reads, made at once: the account and the contact.
+            let (account, contact) = tokio::join!(
+                self.match_account(&lead),
+                self.earlier_lead(contact_key.as_deref())
+            );
+            lead.account = account.map_err(Failure::early)?;
+            earlier = contact.map_err(Failure::early)?;
+        }
+        let mut attempt = 0;
+        loop {
+            let routed = self
+                .route_lead(&draft, version, &config, &lead, earlier.as_ref())
+                .await;
+            match routed {
+                // A contact created or handed over meanwhile: decide again with it.
+                Err(RouteError::Stale(Stale::ContactChanged)) if attempt < CONTACT_RETRIES => {
+                    attempt += 1;
+                    earlier = self
+                        .earlier_lead(contact_key.as_deref())
+                        .await
+                        .map_err(Failure::early)?;
+                }
+                other => return other.map_err(Failure::from),
+            }
+        }
+    }
+
+    /// One routing of the qualified lead through the walk.
+    async fn route_lead(
+        &self,
+        draft: &Draft<'_>,
+        version: u64,
+        config: &RoutingConfig,
+        lead: &Lead,
+        earlier: Option<&(Contact, StoredLead)>,
+    ) -> Result<(Intake, Vec<Outgoing>), RouteError> {
+        let seen = earlier.map(|(_, l)| EarlierLead {
+            lead_id: &l.lead_id,
+            owner: &l.assignment.owner,
+            status: l.status,
+            received_at: l.received_at,
+        });
+        let known_full = |rep: &str, cap: &_| self.caps.is_full(rep, cap);
+        let ctx = WalkContext {
+            config,
+            version,
+            lead,
+            now: draft.now,
+            exclude: &[],
+            known_full: &known_full,
+        };
+        let mut walk = Walk::intake(ctx, &draft.request.source, seen.as_ref());
+        let commit = IntakeCommit {
+            app: self,
+            draft,
+            config: Some(config),
+            lead,
+            contact: earlier.map(|(c, _)| c),
+        };
+        let router = Router {
+            store: &*self.store,
+            caps: &self.caps,
+            configs: &self.configs,
+            version,
+        };
+        router.drive(&mut walk, draft.now, &commit).await
+    }
+
+    /// Stores a lead that no config can route: the fallback queue, with the reason.
+    async fn record_fallback(
+        &self,
+        draft: &Draft<'_>,
+        why: &str,
+    ) -> Result<(Intake, Vec<Outgoing>), Failure> {
+        let proposal = Proposal {
+            assignment: fallback(DEFAULT_FALLBACK_QUEUE, why),
+            claim: None,
+            ticket: None,
+            passed: Vec::new(),
+            via: Via::Rules,
+        };
+        let commit = IntakeCommit {
+            app: self,
+            draft,
+            config: None,
+            lead: &draft.request.lead,
+            contact: None,
+        };
+        commit.commit(&proposal).await.map_err(|e| match e {
+            CommitError::Store(error) => Failure::Store {
+                error,
+                in_commit: true,
+                tickets: Vec::new(),
+            },
+            CommitError::Stale(stale) => RouteError::Stale(stale).into(),
+            CommitError::Refused(r) => Failure::early(StoreError::Invalid(format!(
+                "the fallback queue refused a lead ({r:?})"
+            ))),
+        })
+    }
+
+    /// The account a lead belongs to: by email domain (website for free-mail), most specific
+    /// domain first.
+    async fn match_account(&self, lead: &Lead) -> StoreResult<Option<AccountMatch>> {
+        let Some(domain) = account::lead_domain(lead) else {
+            return Ok(None);
+        };
+        let candidates = account::candidates(&domain);
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let found = self.store.accounts_by_domain(&candidates).await?;
+        Ok(account::best_match(&domain, &found))
+    }
+
+    /// The contact with this key and the lead it is owned through, if both exist.
+    async fn earlier_lead(&self, key: Option<&str>) -> StoreResult<Option<(Contact, StoredLead)>> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let Some(contact) = self.store.contact(key).await? else {
+            return Ok(None);
+        };
+        let lead = self.store.get_lead(&contact.lead_id).await?;
+        Ok(lead.map(|lead| (contact, lead)))
+    }
+}
+
+/// The stored answer, given again.
+fn replay(stored: &StoredResponse, replayed: bool) -> Result<Intake, IntakeError> {
+    let receipt = serde_json::from_str(&stored.body).map_err(|e| {
+        IntakeError::NotStored(StoreError::Corrupt(format!("stored response: {e}")))
+    })?;
+    Ok(Intake { receipt, replayed })
+}
+
+/// What every attempt to store one lead shares.
+struct Draft<'r> {
+    lead_id: &'r str,
+    now: jiff::Timestamp,
+    request: &'r IntakeRequest,
+    claim: &'r Claim,
+}
+
+/// Intake's commit: stores a new lead with its deadline, history, contact and outbox,
+/// completing its claim; gives back the receipt and the notifications to deliver at once.
+struct IntakeCommit<'a> {
+    app: &'a App,
+    draft: &'a Draft<'a>,
+    /// `None` for a lead no config could route.
+    config: Option<&'a RoutingConfig>,
+    /// The lead as qualified and matched.
+    lead: &'a Lead,
+    /// The contact as read, if the person is known.
+    contact: Option<&'a Contact>,
+}
+
+impl IntakeCommit<'_> {
+    /// What recording the lead does to its contact.
+    fn contact_write(&self, proposal: &Proposal) -> Option<ContactWrite> {
+        let key = self.lead.email.as_ref()?.contact_key();
+        let Some(contact) = self.contact else {
+            return (proposal.via != Via::Spam).then_some(ContactWrite::New { key });
+        };
+        let a = &proposal.assignment;
+        Some(ContactWrite::Returning {
+            key,
+            owning_lead: contact.lead_id.clone(),
+            take_over: proposal.via == Via::Rules && matches!(a.owner, Owner::Rep { .. }),
+            note: HistoryEntry {
+                at: self.draft.now,
+                event: HistoryEvent::Returned,
+                reason: format!(
+                    "The same contact sent lead {}: {}",
+                    self.draft.lead_id, a.reason
+                ),
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl Commit for IntakeCommit<'_> {
+    type Done = (Intake, Vec<Outgoing>);
+
+    async fn commit(&self, proposal: &Proposal) -> Result<Self::Done, CommitError> {
+        let draft = self.draft;
+        let assignment = proposal.assignment.clone();
+        let spam = proposal.via == Via::Spam;
+        let receipt = if spam {
+            // The same answer a real lead gets, so a bot learns nothing.
+            let queue = self
+                .config
+                .map_or(DEFAULT_FALLBACK_QUEUE, |c| c.fallback_queue.as_str());
+            LeadReceipt::of(draft.lead_id, draft.now, &fallback(queue, "Received"))
+        } else {
+            LeadReceipt::of(draft.lead_id, draft.now, &assignment)
+        };
+        let body = serde_json::to_string(&receipt)
+            .map_err(|e| StoreError::Invalid(format!("encode receipt: {e}")))?;
+        let (deadline, notifications) = match self.config {
+            Some(config) if !spam => {
+                let rule_sla = config
+                    .rules
+                    .iter()
+                    .find(|r| Some(&r.id) == assignment.rule_id.as_ref())
+                    .and_then(|r| r.sla.as_ref());
+                let deadline = audience::deadline(config, &assignment, rule_sla, draft.now);
+                let about = About {
+                    lead_id: draft.lead_id,
+                    lead: self.lead,
+                    assignment: &assignment,
+                    number: 1,
+                    now: draft.now,
+                };
+                let notices = audience::assigned(config, about, deadline.as_ref(), None);
+                (deadline, outgoing(notices, draft.now))
+            }
+            _ => (None, Vec::new()),
+        };
+        let new = NewLead {
+            lead_id: draft.lead_id.to_string(),
+            source: draft.request.source.clone(),
+            received_at: draft.now,
+            lead: self.lead.clone(),
+            status: if spam {
+                LeadStatus::Spam
+            } else {
+                LeadStatus::assigned_to(&assignment.owner)
+            },
+            contact: self.contact_write(proposal),
+            assignment,
+            claim: proposal.claim.clone(),
+            ticket: proposal.ticket.clone(),
+            passed: proposal.passed.clone(),
+            idempotency: Some((draft.claim.token.clone(), StoredResponse { body })),
+            deadline,
+            notifications,
+        };
+        self.app.store.record_assignment(&new).await?;
+        metrics::bump(&metrics::COUNTERS.leads);
+        if !new.assignment.overflowed.is_empty() {
+            metrics::bump(&metrics::COUNTERS.overflowed);
+        }
+        tracing::info!(
+            lead_id = %new.lead_id,
+            source = %new.source,
+            rule = new.assignment.rule_id.as_deref().unwrap_or("-"),
+            owner = %new.assignment.owner.id(),
+            pool = new.assignment.pool().unwrap_or("-"),
+            skipped = new.assignment.skipped.len(),
+            overflowed = new.assignment.overflowed.len(),
+            sla_due_at = new.deadline.as_ref().map(|d| d.due.to_string()).unwrap_or_default(),
+            "lead routed"
+        );
+        let intake = Intake {
+            receipt,
+            replayed: false,
+        };
+        Ok((intake, new.notifications))
+    }
+}

@@ -1,0 +1,53 @@
+//! A lead's status after routing: read it, acknowledge it (by its owner's signed link or an
+//! admin), close it. What each action may do is [`crate::domain::lifecycle`]; storage applies
+//! it under a condition on the status (and assignment) it read.
+
+use crate::domain::lifecycle::StatusAction;
+use crate::domain::notify::check_ack_token;
+use crate::store::{StatusOutcome, StoreError, StoreResult, StoredLead};
+
+use super::state::App;
+
+impl App {
+    /// A stored lead with its history and notifications.
+    pub async fn lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>> {
+        self.store.get_lead(lead_id).await
+    }
+
+    /// Acknowledges or closes a lead (an admin's action); its owner's open-lead count follows.
+    pub async fn change_status(
+        &self,
+        lead_id: &str,
+        action: StatusAction,
+    ) -> StoreResult<StatusOutcome> {
+        self.store
+            .change_status(lead_id, action, self.now(), None)
+            .await
+    }
+
+    /// Acknowledges a lead through a signed link: only the current assignment's link works;
+    /// an earlier owner's link gets [`StatusOutcome::Superseded`]. `None` for a bad token.
+    pub async fn acknowledge_with_link(
+        &self,
+        lead_id: &str,
+        token: &str,
+    ) -> StoreResult<Option<StatusOutcome>> {
+        let key = self
+            .notifier
+            .ack_key()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the acknowledge-link key: {e}")))?;
+        let Some(assignment) = check_ack_token(&key, lead_id, token) else {
+            return Ok(None);
+        };
+        self.store
+            .change_status(
+                lead_id,
+                StatusAction::Acknowledge,
+                self.now(),
+                Some(assignment),
+            )
+            .await
+            .map(Some)
+    }
+}

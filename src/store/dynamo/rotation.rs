@@ -1,0 +1,195 @@
+//! Pools' rotations ([`RotationStore`]): tickets, tickets given back, the repair that finds
+//! tickets whose requests died, and cycle restarts, all on the pool's `ROTATION` item.
+//!
+//! Taking a ticket is one conditional `ADD turn :1` while nothing was given back. Otherwise
+//! the oldest ticket given back is adopted (`REMOVE returned[0]` on the condition that it is
+//! still that ticket), so a turn a failed request gave back goes to the next lead. A ticket is
+//! still used by at most one stored lead: the lead's transaction puts the ticket's `TURN#`
+//! record only if it does not exist (a ticket given back twice loses there, and its lead takes
+//! another). The repair gives back tickets that no stored lead uses, nobody gave back, and that
+//! were taken longer ago than any request can live.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::attr::{n, s};
+use super::client::DynamoStore;
+use super::items::{self, Changes, RepairMark, Rotation};
+use super::keys::{self, Key};
+use crate::domain::model::Ticket;
+use crate::store::{RotationRepair, RotationStore, StoreResult};
+
+/// How often a lead tries to adopt a ticket given back before it takes a new one (others
+/// adopting the same tickets at the same moment).
+const ADOPT_ATTEMPTS: u32 = 5;
+
+fn ticket(rotation: &Rotation, turn: u64) -> Ticket {
+    Ticket {
+        turn,
+        cycle_start: rotation.cycle_start,
+        cycle_config: rotation.cycle_config,
+    }
+}
+
+#[async_trait]
+impl RotationStore for DynamoStore {
+    async fn take_ticket(&self, pool: &str) -> StoreResult<Ticket> {
+        let key = Key::rotation(pool);
+        for _ in 0..ADOPT_ATTEMPTS {
+            // The common case, one round trip: nothing given back, a new ticket.
+            let fresh = self
+                .updating(&key)
+                .update_expression("ADD turn :one")
+                .condition_expression("attribute_not_exists(returned) OR size(returned) = :zero")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":zero", n(0));
+            let given_back = match self.conditional_update(fresh, ReturnValue::AllNew).await? {
+                Ok(new) => {
+                    let rotation: Rotation = items::decode(new)?;
+                    return Ok(ticket(&rotation, rotation.turn));
+                }
+                Err(old) => items::decode::<Rotation>(old)?.returned,
+            };
+            let Some(&oldest) = given_back.first() else {
+                continue;
+            };
+            let adopt = self
+                .updating(&key)
+                .update_expression("REMOVE returned[0]")
+                .condition_expression("returned[0] = :turn")
+                .expression_attribute_values(":turn", n(oldest));
+            if let Ok(new) = self.conditional_update(adopt, ReturnValue::AllNew).await? {
+                let rotation: Rotation = items::decode(new)?;
+                // One from before the cycle restarted is dropped: its slot means nothing now.
+                if oldest > rotation.cycle_start {
+                    return Ok(ticket(&rotation, oldest));
+                }
+            }
+        }
+        // Others keep adopting the same tickets: a new one, and the given-back ones wait.
+        let fresh = self
+            .updating(&key)
+            .update_expression("ADD turn :one")
+            .expression_attribute_values(":one", n(1));
+        let rotation: Rotation =
+            items::decode(self.send_update(fresh, ReturnValue::AllNew).await?)?;
+        Ok(ticket(&rotation, rotation.turn))
+    }
+
+    async fn return_tickets(&self, pool: &str, turns: &[u64]) -> StoreResult<()> {
+        if turns.is_empty() {
+            return Ok(());
+        }
+        let turns = turns.iter().map(|t| n(*t)).collect();
+        let give_back = Changes::default()
+            .append("returned", turns)
+            .on(self.updating(&Key::rotation(pool)));
+        self.send_update(give_back, ReturnValue::None).await?;
+        Ok(())
+    }
+
+    async fn repair_rotation(
+        &self,
+        pool: &str,
+        now_epoch: i64,
+        lease_seconds: i64,
+    ) -> StoreResult<RotationRepair> {
+        let key = Key::rotation(pool);
+        let Some(rotation) = self.read::<Rotation>(&key).await? else {
+            return Ok(RotationRepair::default());
+        };
+        let checked = rotation
+            .checked_through
+            .unwrap_or(0)
+            .max(rotation.cycle_start);
+        // Tickets up to the mark were taken before `mark_at`; once that is longer ago than any
+        // request lives, an unused one among them belongs to a request that died.
+        let (from, to) = match (rotation.mark_turn, rotation.mark_at) {
+            (Some(mark), Some(at)) if now_epoch - at >= lease_seconds => (checked + 1, mark),
+            (Some(_), Some(_)) => return Ok(RotationRepair::default()),
+            _ => (checked + 1, checked),
+        };
+        let mark = RepairMark {
+            checked_through: checked,
+            mark_turn: rotation.turn,
+            mark_at: now_epoch,
+        };
+        let mut gaps = Vec::new();
+        let mut checked_through = checked;
+        if from <= to {
+            let used = self.used_turns(pool, from, to).await?;
+            let mut unresolved = None;
+            for turn in from..=to {
+                if used.contains(&turn) {
+                    continue;
+                }
+                unresolved.get_or_insert(turn);
+                if !rotation.returned.contains(&turn) {
+                    gaps.push(turn);
+                }
+            }
+            // Everything below the first unused ticket is settled for good; from there on, the
+            // next repair looks again (a ticket given back may be adopted by a lead that dies).
+            checked_through = unresolved.map_or(to, |t| t - 1);
+        }
+        // Only one sweeper moves the mark; a concurrent one finds it moved and does nothing.
+        let record = Changes::set(&RepairMark {
+            checked_through,
+            ..mark
+        })?
+        .on(self.updating(&key));
+        let record = match rotation.mark_at {
+            Some(at) => record
+                .condition_expression("mark_at = :seen")
+                .expression_attribute_values(":seen", n(at)),
+            None => record.condition_expression("attribute_not_exists(mark_at)"),
+        };
+        if self
+            .conditional_update(record, ReturnValue::None)
+            .await?
+            .is_err()
+        {
+            return Ok(RotationRepair::default());
+        }
+        self.return_tickets(pool, &gaps).await?;
+        Ok(RotationRepair { returned: gaps })
+    }
+
+    async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()> {
+        let restart = self
+            .updating(&Key::rotation(pool))
+            .update_expression(
+                "SET cycle_start = if_not_exists(turn, :zero), cycle_config = :version REMOVE returned",
+            )
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":version", n(config_version));
+        self.send_update(restart, ReturnValue::None).await?;
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// The tickets from `from` to `to` that a stored lead used.
+    async fn used_turns(
+        &self,
+        pool: &str,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<std::collections::HashSet<u64>> {
+        let (first, last) = (Key::turn(pool, from), Key::turn(pool, to));
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+            .expression_attribute_values(":pk", s(first.pk))
+            .expression_attribute_values(":first", s(first.sk))
+            .expression_attribute_values(":last", s(last.sk))
+            .projection_expression("pk, sk")
+            .consistent_read(true);
+        let used = self.query_all(query).await?;
+        Ok(used
+            .iter()
+            .filter_map(|item| keys::turn_of(&Key::of(item)?.sk))
+            .collect())
+    }
+}
