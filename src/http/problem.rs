@@ -5,9 +5,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::app::IntakeError;
 use crate::domain::lead::FieldError;
 use crate::domain::rules::ConfigError;
-use crate::service::IntakeError;
 use crate::store::StoreError;
 
 /// One field's problem inside a problem document.
@@ -106,36 +106,80 @@ impl Problem {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).field(field)
     }
 
-    /// 503 with a Retry-After hint: storage is unavailable and nothing was written.
-    pub fn unavailable() -> Self {
-        let mut p = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage-unavailable",
-            "storage is unavailable; nothing was stored, please retry",
-        );
+    /// 404 for a lead id that is malformed or unknown (the two are not told apart).
+    pub fn lead_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "no lead with this id").field("id")
+    }
+
+    /// 503 with a Retry-After hint, saying `detail`.
+    fn unavailable(slug: &str, detail: impl Into<String>) -> Self {
+        let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, slug, detail);
         p.0.retry_after = Some(2);
         p
     }
 }
 
+/// Logs a storage failure: a transient one passes (warn); a denied call, a missing table, a
+/// corrupt item or a bug is for the operators to fix (error).
+fn log(error: &StoreError) {
+    if error.is_transient() {
+        tracing::warn!(cause = %error, "storage unavailable");
+    } else {
+        tracing::error!(cause = %error, "storage error");
+    }
+}
+
 impl From<StoreError> for Problem {
-    /// Always a 503 with Retry-After: a transient failure passes, and a denied call, a missing
-    /// table, a corrupt item or a bug is for the operators to fix (logged as an error), not
-    /// for the client.
+    /// Always a 503 with Retry-After, never a 500, and true about what happened: when storage
+    /// did not answer, a change may or may not have been applied (every change this API makes
+    /// is safe to repeat).
     fn from(error: StoreError) -> Self {
-        if error.is_transient() {
-            tracing::warn!(cause = %error, "storage unavailable");
+        log(&error);
+        if error.outcome_known() {
+            Problem::unavailable(
+                "storage-unavailable",
+                "storage is unavailable; nothing was changed, please retry",
+            )
         } else {
-            tracing::error!(cause = %error, "storage error");
+            Problem::unavailable(
+                "storage-outcome-unknown",
+                "storage did not answer in time; if this request changes something, it may or may not have been applied, and repeating it is safe",
+            )
         }
-        Problem::unavailable()
+    }
+}
+
+impl Problem {
+    /// 503 for a lead submission that failed before anything could store it.
+    pub fn lead_not_stored(error: StoreError) -> Self {
+        log(&error);
+        Problem::unavailable(
+            "storage-unavailable",
+            "storage is unavailable; nothing was stored, please retry",
+        )
     }
 }
 
 impl From<IntakeError> for Problem {
     fn from(error: IntakeError) -> Self {
         match error {
-            IntakeError::Store(e) => e.into(),
+            IntakeError::NotStored(e) => Problem::lead_not_stored(e),
+            IntakeError::Unknown {
+                cause,
+                retry_within,
+            } => {
+                log(&cause);
+                let retry = match retry_within {
+                    None => "Retrying with the same Idempotency-Key is safe: the lead is never stored twice.".to_string(),
+                    Some(seconds) => format!(
+                        "Sending the same lead again within {seconds} seconds is safe: it is recognised and never stored twice (send an Idempotency-Key to be safe for 24 hours)."
+                    ),
+                };
+                Problem::unavailable(
+                    "outcome-unknown",
+                    format!("storage did not answer in time, so it is not known whether the lead was stored. {retry}"),
+                )
+            }
             IntakeError::InProgress => {
                 let mut p = Problem::new(StatusCode::CONFLICT, "in-progress", error.to_string())
                     .field("Idempotency-Key");
