@@ -172,7 +172,7 @@ async fn missing_unknown_and_revoked_source_keys_are_401s() {
     use leadrouter::store::KeyStore;
     assert!(h
         .store
-        .revoke_key(&leadrouter::service::hash_secret(SOURCE_KEY))
+        .revoke_key(&leadrouter::app::hash_secret(SOURCE_KEY))
         .await
         .unwrap());
     assert_problem(
@@ -192,6 +192,67 @@ async fn a_redirect_outside_the_allowed_list_is_a_400() {
         "email=a%40acme.com&_redirect=https%3A%2F%2Fevil.example.net%2F",
     );
     assert_problem(&h, form, StatusCode::BAD_REQUEST, "_redirect").await;
+}
+
+#[tokio::test]
+async fn a_redirect_with_a_line_break_is_a_400_before_anything_is_stored() {
+    let h = Harness::example().await;
+    // Under an allowed prefix, but a header cannot carry it: refused, and nothing stored
+    // (a repost would otherwise store the lead again each time).
+    for target in [
+        "https%3A%2F%2Fexample.com%2Fthanks%0D%0ASet-Cookie%3A%20x%3D1",
+        "https%3A%2F%2Fexample.com%2Fthanks%0A",
+        "https%3A%2F%2Fexample.com%2Fth%09anks",
+    ] {
+        let form = raw(
+            "application/x-www-form-urlencoded",
+            format!("email=a%40acme.com&_redirect={target}"),
+        );
+        assert_problem(&h, form, StatusCode::BAD_REQUEST, "_redirect").await;
+    }
+    // A well-formed allowed one still redirects.
+    let fine = raw(
+        "application/x-www-form-urlencoded",
+        "email=a%40acme.com&_redirect=https%3A%2F%2Fexample.com%2Fthanks%3Fok%3D1",
+    );
+    let reply = h.send(fine).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{:?}", reply.body);
+    assert_eq!(reply.headers["location"], "https://example.com/thanks?ok=1");
+}
+
+#[tokio::test]
+async fn a_content_length_far_beyond_the_body_is_a_413_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::example().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = h.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = r#"{"email":"a@acme.com"}"#;
+    let request = format!(
+        "POST /leads HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-Source-Key: {SOURCE_KEY}\r\nContent-Length: 99999999999999\r\n\r\n{body}"
+    );
+    client.write_all(request.as_bytes()).await.unwrap();
+    // The answer comes without the rest of the declared body (the 60 s bound only keeps a
+    // broken build from hanging the suite; it is not a timing assertion).
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(60), async {
+        while !String::from_utf8_lossy(&answer).contains("\r\n\r\n{") {
+            let n = client.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer while the body was still owed");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("application/problem+json"), "{text}");
+    assert_eq!(h.written_by_intake().await, 0);
 }
 
 #[tokio::test]
@@ -234,9 +295,9 @@ async fn storage_that_is_down_answers_503_with_retry_after() {
     // A client pointed at a port nobody listens on: every call fails to connect.
     let client = leadrouter::store::dynamo::client(Some("http://127.0.0.1:9")).await;
     let store = leadrouter::store::dynamo::DynamoStore::new(client, "nowhere");
-    let app = Arc::new(leadrouter::service::App::new(
+    let app = Arc::new(leadrouter::app::App::new(
         Arc::new(store),
-        Arc::new(leadrouter::service::SystemClock),
+        Arc::new(leadrouter::app::SystemClock),
         Duration::ZERO,
         common::notifier(),
     ));

@@ -15,8 +15,8 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use common::{num, s, send_to, Harness, Reply, PUBLIC_URL};
+use leadrouter::app::SweepReport;
 use leadrouter::domain::notify::verify_signature;
-use leadrouter::sweep::SweepReport;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -555,10 +555,12 @@ async fn a_field_rep_who_misses_the_deadline_falls_back_to_inside_sales_then_the
     );
     assert_eq!(receiver.accepted("/slack/ivy").len(), 2, "Ivy is told");
     h.clock.set("2026-11-24T17:00:00Z");
+    let idle = sweep(&h).await;
     assert_eq!(
-        sweep(&h).await,
+        idle,
         SweepReport {
             pages: 8,
+            budget_seconds: idle.budget_seconds,
             ..SweepReport::default()
         }
     );
@@ -729,7 +731,7 @@ async fn the_due_index_pages_through_everything_exactly_once() {
     let now = h.app.now().as_second();
     let mut seen = Vec::new();
     let mut pages = 0;
-    for shard in 0..leadrouter::store::dynamo::DUE_SHARDS {
+    for shard in 0..leadrouter::store::DUE_SHARDS {
         let mut cursor: Option<String> = None;
         loop {
             let page = h
@@ -766,14 +768,36 @@ async fn the_scheduled_event_runs_one_sweep_within_the_invocations_time() {
     let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(event["detail-type"], "Scheduled Event");
     let deadline_ms = (jiff::Timestamp::now().as_millisecond() + 60_000) as u64;
-    let report = leadrouter::sweep::scheduled(&h.app, deadline_ms)
+    let report = leadrouter::app::sweep::scheduled(&h.app, deadline_ms)
         .await
         .unwrap();
     assert_eq!(report.reassigned, 5);
+    assert_eq!(report.budget_note, None);
     // An invocation already inside its safety margin does nothing.
     let deadline_ms = (jiff::Timestamp::now().as_millisecond() + 5_000) as u64;
-    let report = leadrouter::sweep::scheduled(&h.app, deadline_ms)
+    let report = leadrouter::app::sweep::scheduled(&h.app, deadline_ms)
         .await
         .unwrap();
     assert!(report.stopped_early);
+}
+
+#[tokio::test]
+async fn a_sweep_handed_a_deadline_in_the_past_warns_and_sweeps_with_a_bounded_budget() {
+    let (h, _receiver) = due_leads(3).await;
+    // cargo-lambda's emulator hands a relative deadline (60 s), which reads as 1970.
+    let report = leadrouter::app::sweep::scheduled(&h.app, 60_000)
+        .await
+        .unwrap();
+    assert_eq!(report.reassigned, 3, "it swept: {report:?}");
+    assert!(!report.stopped_early);
+    assert_eq!(
+        report.budget_seconds,
+        leadrouter::app::sweep::DEFAULT_BUDGET.as_secs(),
+        "{report:?}"
+    );
+    let note = report.budget_note.expect("the report says why");
+    assert!(
+        note.contains("in the past") && note.contains("default 40 s"),
+        "{note}"
+    );
 }

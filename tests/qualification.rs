@@ -8,7 +8,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 
 use common::{json_lead, num, s, send_to, Harness, ADMIN_KEY, SOURCE_KEY};
-use leadrouter::service::hash_secret;
+use leadrouter::app::hash_secret;
 use leadrouter::store::{KeyKind, KeyRecord, KeyStore};
 
 async fn get_lead(h: &Harness, id: &str) -> Value {
@@ -286,7 +286,7 @@ async fn a_demo_request_without_a_company_goes_to_data_quality_and_a_newsletter_
             name: "demo-request".into(),
             revoked: false,
             allowed_redirects: vec![],
-            created_at: "2026-11-22T00:00:00Z".into(),
+            created_at: "2026-11-22T00:00:00Z".parse().unwrap(),
         })
         .await
         .unwrap();
@@ -413,7 +413,7 @@ async fn twenty_double_clicks_without_a_key_make_one_lead_and_a_later_resubmissi
 #[test]
 fn the_template_expires_idempotency_records_by_ttl() {
     let template: serde_yaml::Value =
-        serde_yaml::from_str(leadrouter::store::tables::TEMPLATE).unwrap();
+        serde_yaml::from_str(leadrouter::store::dynamo::tables::TEMPLATE).unwrap();
     let ttl = &template["Resources"]["LeadsTable"]["Properties"]["TimeToLiveSpecification"];
     assert_eq!(ttl["AttributeName"].as_str(), Some("expires_at"));
     assert_eq!(ttl["Enabled"].as_bool(), Some(true));

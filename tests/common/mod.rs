@@ -2,6 +2,9 @@
 //! starts (DYNAMODB_ENDPOINT), the real router over it, and helpers to call it in-process.
 #![allow(dead_code)]
 
+pub mod faulty;
+pub mod local_dynamo;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,11 +17,12 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use leadrouter::app::{hash_secret, App, Clock};
 use leadrouter::delivery::{Notifier, NotifySettings};
 use leadrouter::domain::notify::Setting;
-use leadrouter::service::{hash_secret, App, Clock};
+use leadrouter::store::dynamo::tables;
 use leadrouter::store::dynamo::{self, DynamoStore};
-use leadrouter::store::{tables, KeyKind, KeyRecord, KeyStore};
+use leadrouter::store::{KeyKind, KeyRecord, KeyStore, Store};
 
 /// The key the harness installs for lead submissions (the same one events/ uses).
 pub const SOURCE_KEY: &str = "lrs_local_dev_source_key";
@@ -61,6 +65,13 @@ impl TestClock {
     pub fn set(&self, at: &str) {
         *self.0.lock().unwrap() = Some(at.parse().expect("RFC 3339 time"));
     }
+
+    /// Moves the clock `seconds` ahead.
+    pub fn advance(&self, seconds: i64) {
+        let mut now = self.0.lock().unwrap();
+        let at = now.unwrap_or_else(jiff::Timestamp::now);
+        *now = Some(at + jiff::SignedDuration::from_secs(seconds));
+    }
 }
 
 impl Clock for TestClock {
@@ -78,11 +89,21 @@ pub fn endpoint() -> String {
 impl Harness {
     /// A fresh table with `config` published and the test keys installed.
     pub async fn with_config(config: &str) -> Harness {
+        Self::build(&endpoint(), config, |store| Arc::new(store)).await
+    }
+
+    /// A fresh table in the DynamoDB Local at `endpoint`, the app on the store `wrap` makes of
+    /// it (the real one, or one that fails on purpose), with `config` published.
+    pub async fn build(
+        endpoint: &str,
+        config: &str,
+        wrap: impl FnOnce(DynamoStore) -> Arc<dyn Store>,
+    ) -> Harness {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
             .with_test_writer()
             .try_init();
-        let client = dynamo::client(Some(&endpoint())).await;
+        let client = dynamo::client(Some(endpoint)).await;
         let table = format!("test-{}", uuid::Uuid::new_v4());
         tables::ensure_table(&client, &tables::leads_table(), &table)
             .await
@@ -99,7 +120,7 @@ impl Harness {
                     name: name.into(),
                     revoked: false,
                     allowed_redirects: vec!["https://example.com/".into()],
-                    created_at: "2026-11-22T00:00:00Z".into(),
+                    created_at: "2026-11-22T00:00:00Z".parse().unwrap(),
                 })
                 .await
                 .expect("put key");
@@ -107,7 +128,7 @@ impl Harness {
         // A zero cache time: every request sees the newest config (tests change it mid-run).
         let clock = Arc::new(TestClock::default());
         let app = Arc::new(App::new(
-            Arc::new(store.clone()),
+            wrap(store.clone()),
             clock.clone(),
             Duration::ZERO,
             notifier(),

@@ -1,0 +1,285 @@
+//! A store that wraps the real DynamoDB store and fails on purpose: a lead's transaction can
+//! fail before it is sent (nothing written) or after it committed (the answer lost on the
+//! way back, as when the SDK's attempt timeout fires); a request can "die" after taking its
+//! ticket (storage stops answering it, so it can neither settle its claim nor give the
+//! ticket back); reading the config can be denied. Everything else passes through, so
+//! DynamoDB still enforces every condition.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use leadrouter::domain::account::Account;
+use leadrouter::domain::distribution::Load;
+use leadrouter::domain::lifecycle::StatusAction;
+use leadrouter::domain::model::Ticket;
+use leadrouter::store::dynamo::DynamoStore;
+use leadrouter::store::*;
+
+/// What happens to one lead transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Nothing: it goes through.
+    None,
+    /// It fails before it is sent: nothing is written.
+    Before,
+    /// It commits, then the answer is lost: the caller sees a timeout.
+    After,
+    /// It fails before it is sent, and the request "dies": its tickets are not given back
+    /// and its claim is not settled.
+    Die,
+    /// It commits, the answer is lost, and storage then stops answering this request: it
+    /// cannot settle its claim either.
+    AfterSilence,
+}
+
+/// Decides the fault of the n-th lead transaction (from 1).
+pub type Plan = Box<dyn Fn(u64) -> Fault + Send + Sync>;
+
+/// The real store with faults.
+pub struct Faulty {
+    pub inner: DynamoStore,
+    plan: Plan,
+    commits: AtomicU64,
+    /// Claims whose request died: their settling fails.
+    dead_claims: Mutex<Vec<String>>,
+    /// Counts of faults injected, by kind.
+    pub injected: Mutex<HashMap<&'static str, u64>>,
+    /// While true, reading the active config is denied (an IAM policy without GetItem).
+    pub deny_config: AtomicBool,
+}
+
+impl Faulty {
+    pub fn new(inner: DynamoStore, plan: Plan) -> Self {
+        Self {
+            inner,
+            plan,
+            commits: AtomicU64::new(0),
+            dead_claims: Mutex::new(Vec::new()),
+            injected: Mutex::new(HashMap::new()),
+            deny_config: AtomicBool::new(false),
+        }
+    }
+
+    fn count(&self, kind: &'static str) {
+        *self.injected.lock().unwrap().entry(kind).or_default() += 1;
+    }
+
+    pub fn injected(&self, kind: &str) -> u64 {
+        self.injected
+            .lock()
+            .unwrap()
+            .get(kind)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn timeout() -> StoreError {
+    StoreError::Unavailable("injected: the attempt timed out".into())
+}
+
+#[async_trait]
+impl LeadStore for Faulty {
+    async fn record_assignment(&self, lead: &NewLead) -> Result<(), CommitError> {
+        let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
+        match (self.plan)(n) {
+            Fault::None => self.inner.record_assignment(lead).await,
+            Fault::Before => {
+                self.count("before");
+                Err(CommitError::Store(timeout()))
+            }
+            Fault::After => {
+                self.inner.record_assignment(lead).await?;
+                self.count("after");
+                Err(CommitError::Store(timeout()))
+            }
+            Fault::AfterSilence => {
+                self.inner.record_assignment(lead).await?;
+                self.count("after, silent");
+                if let Some((token, _)) = &lead.idempotency {
+                    self.dead_claims.lock().unwrap().push(token.token.clone());
+                }
+                Err(CommitError::Store(timeout()))
+            }
+            Fault::Die => {
+                self.count("die");
+                if let Some((token, _)) = &lead.idempotency {
+                    self.dead_claims.lock().unwrap().push(token.token.clone());
+                }
+                Err(CommitError::Store(timeout()))
+            }
+        }
+    }
+    async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>> {
+        self.inner.get_lead(lead_id).await
+    }
+    async fn change_status(
+        &self,
+        lead_id: &str,
+        action: StatusAction,
+        at: jiff::Timestamp,
+        assignment: Option<u64>,
+    ) -> StoreResult<StatusOutcome> {
+        self.inner
+            .change_status(lead_id, action, at, assignment)
+            .await
+    }
+    async fn contact(&self, key: &str) -> StoreResult<Option<Contact>> {
+        self.inner.contact(key).await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for Faulty {
+    async fn claim_idempotency(
+        &self,
+        token: &IdempotencyToken,
+        request_hash: &str,
+        now_epoch: i64,
+        lease_seconds: i64,
+        keep_seconds: i64,
+    ) -> StoreResult<IdempotencyClaim> {
+        self.inner
+            .claim_idempotency(token, request_hash, now_epoch, lease_seconds, keep_seconds)
+            .await
+    }
+    async fn settle_idempotency(&self, token: &IdempotencyToken) -> StoreResult<Settled> {
+        if self.dead_claims.lock().unwrap().contains(&token.token) {
+            return Err(timeout());
+        }
+        self.inner.settle_idempotency(token).await
+    }
+}
+
+#[async_trait]
+impl RotationStore for Faulty {
+    async fn take_ticket(&self, pool: &str) -> StoreResult<Ticket> {
+        self.inner.take_ticket(pool).await
+    }
+    async fn return_tickets(&self, pool: &str, turns: &[u64]) -> StoreResult<()> {
+        self.inner.return_tickets(pool, turns).await
+    }
+    async fn repair_rotation(
+        &self,
+        pool: &str,
+        now_epoch: i64,
+        lease_seconds: i64,
+    ) -> StoreResult<RotationRepair> {
+        self.inner
+            .repair_rotation(pool, now_epoch, lease_seconds)
+            .await
+    }
+    async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()> {
+        self.inner.restart_cycle(pool, config_version).await
+    }
+}
+
+#[async_trait]
+impl ConfigStore for Faulty {
+    async fn active_config_version(&self) -> StoreResult<Option<u64>> {
+        if self.deny_config.load(Ordering::SeqCst) {
+            return Err(StoreError::Denied(
+                "AccessDeniedException: not authorized to perform dynamodb:GetItem".into(),
+            ));
+        }
+        self.inner.active_config_version().await
+    }
+    async fn config_version(&self, version: u64) -> StoreResult<Option<StoredConfig>> {
+        self.inner.config_version(version).await
+    }
+    async fn activate_config(&self, document: &str, now: jiff::Timestamp) -> StoreResult<u64> {
+        self.inner.activate_config(document, now).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for Faulty {
+    async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyRecord>> {
+        self.inner.find_key(hash).await
+    }
+    async fn put_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        self.inner.put_key(key).await
+    }
+    async fn revoke_key(&self, hash: &str) -> StoreResult<bool> {
+        self.inner.revoke_key(hash).await
+    }
+}
+
+#[async_trait]
+impl RosterStore for Faulty {
+    async fn write_roster(&self, entries: &[RosterEntry]) -> StoreResult<()> {
+        self.inner.write_roster(entries).await
+    }
+    async fn rep_loads(
+        &self,
+        reps: &[String],
+        pool: &str,
+        now_epoch: i64,
+    ) -> StoreResult<Vec<(String, Load)>> {
+        self.inner.rep_loads(reps, pool, now_epoch).await
+    }
+}
+
+#[async_trait]
+impl AccountStore for Faulty {
+    async fn put_accounts(&self, accounts: &[Account]) -> StoreResult<AccountLoad> {
+        self.inner.put_accounts(accounts).await
+    }
+    async fn accounts_by_domain(
+        &self,
+        domains: &[String],
+    ) -> StoreResult<std::collections::HashMap<String, Account>> {
+        self.inner.accounts_by_domain(domains).await
+    }
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+        self.inner.account(id).await
+    }
+}
+
+#[async_trait]
+impl SweepStore for Faulty {
+    async fn due(
+        &self,
+        kind: DueKind,
+        shard: u32,
+        now_epoch: i64,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> StoreResult<DuePage> {
+        self.inner.due(kind, shard, now_epoch, cursor, limit).await
+    }
+    async fn lease_due(&self, item: &DueItem, seen_due_at: i64, until: i64) -> StoreResult<bool> {
+        self.inner.lease_due(item, seen_due_at, until).await
+    }
+    async fn reassign(&self, change: &Reassignment) -> Result<(), CommitError> {
+        self.inner.reassign(change).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for Faulty {
+    async fn notification(
+        &self,
+        lead_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredNotification>> {
+        self.inner.notification(lead_id, event_id).await
+    }
+    async fn record_delivery(
+        &self,
+        lead_id: &str,
+        event_id: &str,
+        attempts: u32,
+        result: &Delivery,
+    ) -> StoreResult<()> {
+        self.inner
+            .record_delivery(lead_id, event_id, attempts, result)
+            .await
+    }
+    async fn dead_notifications(&self) -> StoreResult<u64> {
+        self.inner.dead_notifications().await
+    }
+}
