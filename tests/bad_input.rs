@@ -256,6 +256,44 @@ async fn a_content_length_far_beyond_the_body_is_a_413_at_once() {
 }
 
 #[tokio::test]
+async fn every_admin_route_is_behind_the_admin_key() {
+    let h = Harness::example().await;
+    let id = "0193b0c2-0000-7000-8000-000000000000";
+    let routes = [
+        ("GET", format!("/leads/{id}")),
+        ("POST", format!("/leads/{id}/close")),
+        ("GET", "/admin/config".to_string()),
+        ("POST", "/admin/config".to_string()),
+        ("GET", "/admin/metrics".to_string()),
+        ("POST", "/admin/accounts".to_string()),
+        ("GET", "/admin/accounts/acme".to_string()),
+    ];
+    for (method, path) in &routes {
+        for key in [None, Some(SOURCE_KEY), Some("lra_not_a_key")] {
+            let mut request = Request::builder().method(*method).uri(path);
+            if let Some(key) = key {
+                request = request.header("authorization", format!("Bearer {key}"));
+            }
+            let reply = h.send(request.body(Body::from("{}")).unwrap()).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {key:?}"
+            );
+            assert_eq!(reply.body["field"], "Authorization");
+        }
+        let with_admin = Request::builder()
+            .method(*method)
+            .uri(path)
+            .header("authorization", format!("Bearer {ADMIN_KEY}"))
+            .body(Body::from("{}"))
+            .unwrap();
+        let reply = h.send(with_admin).await;
+        assert_ne!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+}
+
+#[tokio::test]
 async fn an_invalid_config_is_a_422_listing_paths_and_changes_nothing() {
     let h = Harness::example().await;
     let bad = "reps: [{id: ana, name: Ana}]\npools: [{id: p, reps: [ana, bob]}]\nrules:\n  - {id: big, when: {employees: {gte: lots}}, route: {pool: p}}\n";

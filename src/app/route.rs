@@ -170,3 +170,240 @@ pub(crate) async fn give_back<S: RotationStore + ?Sized>(store: &S, tickets: Vec
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use crate::domain::config::RoutingConfig;
+    use crate::domain::distribution::Load;
+    use crate::domain::lead::Lead;
+    use crate::domain::model::{CapCounter, Period, Ticket};
+    use crate::domain::routing::WalkContext;
+    use crate::store::{RosterEntry, RotationRepair, StoreResult};
+
+    /// A pool counter in memory: tickets 1, 2, 3, ..., the ones given back first.
+    #[derive(Default)]
+    struct Tickets {
+        last: Mutex<u64>,
+        returned: Mutex<Vec<u64>>,
+    }
+
+    #[async_trait]
+    impl RotationStore for Tickets {
+        async fn take_ticket(&self, _: &str) -> StoreResult<Ticket> {
+            let mut returned = self.returned.lock().unwrap();
+            let turn = if returned.is_empty() {
+                let mut last = self.last.lock().unwrap();
+                *last += 1;
+                *last
+            } else {
+                returned.remove(0)
+            };
+            Ok(Ticket {
+                turn,
+                cycle_start: 0,
+                cycle_config: 0,
+            })
+        }
+        async fn return_tickets(&self, _: &str, turns: &[u64]) -> StoreResult<()> {
+            self.returned.lock().unwrap().extend(turns);
+            Ok(())
+        }
+        async fn repair_rotation(&self, _: &str, _: i64, _: i64) -> StoreResult<RotationRepair> {
+            Ok(RotationRepair::default())
+        }
+        async fn restart_cycle(&self, _: &str, _: u64) -> StoreResult<()> {
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl RosterStore for Tickets {
+        async fn write_roster(&self, _: &[RosterEntry]) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn rep_loads(
+            &self,
+            _: &[String],
+            _: &str,
+            _: i64,
+        ) -> StoreResult<Vec<(String, Load)>> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Answers offers from a script, in order, and keeps what it was offered.
+    struct Script {
+        answers: Mutex<Vec<Result<(), CommitError>>>,
+        offered: Mutex<Vec<Proposal>>,
+    }
+
+    impl Script {
+        fn new(answers: Vec<Result<(), CommitError>>) -> Self {
+            Self {
+                answers: Mutex::new(answers.into_iter().rev().collect()),
+                offered: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Commit for Script {
+        type Done = String;
+
+        async fn commit(&self, proposal: &Proposal) -> Result<String, CommitError> {
+            self.offered.lock().unwrap().push(proposal.clone());
+            let answer = self.answers.lock().unwrap().pop().unwrap_or(Ok(()));
+            answer.map(|()| proposal.assignment.owner.id().to_string())
+        }
+    }
+
+    const CONFIG: &str = r#"
+reps:
+  - {id: ana, name: Ana, caps: {per_day: 5}}
+  - {id: ben, name: Ben}
+  - {id: cy, name: Cy}
+pools:
+  - {id: p, name: P, reps: [ana, ben, cy], overflow: {queue: spill}}
+queues:
+  - {id: spill, name: Spill}
+rules:
+  - {id: default, route: {pool: p}}
+"#;
+
+    struct Fixture {
+        config: RoutingConfig,
+        lead: Lead,
+        store: Tickets,
+        caps: CapMemory,
+        configs: ConfigCache,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let config = RoutingConfig::parse(CONFIG).unwrap();
+            let configs = ConfigCache::new(Duration::from_secs(60));
+            configs.keep(1, std::sync::Arc::new(config.clone()));
+            Self {
+                config,
+                lead: Lead::parse([("email", "x@small.example")]).unwrap(),
+                store: Tickets::default(),
+                caps: CapMemory::default(),
+                configs,
+            }
+        }
+
+        async fn route(&self, script: &Script) -> Result<String, RouteError> {
+            let known_full = |rep: &str, cap: &CapCounter| self.caps.is_full(rep, cap);
+            let now: jiff::Timestamp = "2026-11-24T15:00:00Z".parse().unwrap();
+            let ctx = WalkContext {
+                config: &self.config,
+                version: 1,
+                lead: &self.lead,
+                now,
+                exclude: &[],
+                known_full: &known_full,
+            };
+            let mut walk = Walk::intake(ctx, "form", None);
+            let router = Router {
+                store: &self.store,
+                caps: &self.caps,
+                configs: &self.configs,
+                version: 1,
+            };
+            router.drive(&mut walk, now, script).await
+        }
+
+        fn given_back(&self) -> Vec<u64> {
+            self.store.returned.lock().unwrap().clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn refusals_pass_the_lead_on_and_teach_the_process() {
+        let f = Fixture::new();
+        let script = Script::new(vec![
+            Err(CommitError::Refused(Refusal::AtCap(Period::Day))),
+            Err(CommitError::Refused(Refusal::NotOnRoster)),
+        ]);
+        assert_eq!(f.route(&script).await.unwrap(), "cy");
+        let offered = script.offered.lock().unwrap();
+        let owners: Vec<&str> = offered.iter().map(|p| p.assignment.owner.id()).collect();
+        assert_eq!(owners, ["ana", "ben", "cy"]);
+        assert!(offered.iter().all(|p| p.ticket.as_ref().unwrap().turn == 1));
+        // Ana stays full for her day; the roster refusal showed the cached config is stale.
+        let cap = &offered[0].claim.as_ref().unwrap().caps[0];
+        assert!(f.caps.is_full("ana", cap));
+        assert!(f.configs.fresh().is_none());
+        assert!(f.given_back().is_empty(), "the ticket went with the lead");
+    }
+
+    #[tokio::test]
+    async fn a_ticket_another_lead_holds_is_not_given_back_and_another_is_taken() {
+        let f = Fixture::new();
+        let script = Script::new(vec![Err(CommitError::Refused(Refusal::TicketUsed))]);
+        assert_eq!(f.route(&script).await.unwrap(), "ben", "ticket 2 names Ben");
+        let offered = script.offered.lock().unwrap();
+        let turns: Vec<u64> = offered
+            .iter()
+            .map(|p| p.ticket.as_ref().unwrap().turn)
+            .collect();
+        assert_eq!(turns, [1, 2]);
+        assert!(f.given_back().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_carries_its_ticket_and_a_stale_one_gives_it_back() {
+        let f = Fixture::new();
+        let failed = Script::new(vec![Err(CommitError::Store(StoreError::Unavailable(
+            "timed out".into(),
+        )))]);
+        match f.route(&failed).await {
+            Err(RouteError::Failed {
+                in_commit: true,
+                tickets,
+                ..
+            }) => assert_eq!(tickets.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            f.given_back().is_empty(),
+            "whether it was stored is not known yet"
+        );
+        let stale = Script::new(vec![Err(CommitError::Stale(Stale::ContactChanged))]);
+        assert!(matches!(
+            f.route(&stale).await,
+            Err(RouteError::Stale(Stale::ContactChanged))
+        ));
+        assert_eq!(
+            f.given_back(),
+            [2],
+            "nothing was stored: the turn goes back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pool_nobody_could_take_it_from_keeps_its_ticket_with_the_lead() {
+        let f = Fixture::new();
+        let refused = || Err(CommitError::Refused(Refusal::NotOnRoster));
+        let script = Script::new(vec![refused(), refused(), refused()]);
+        assert_eq!(f.route(&script).await.unwrap(), "spill");
+        let offered = script.offered.lock().unwrap();
+        let last = offered.last().unwrap();
+        assert_eq!(last.ticket, None);
+        assert_eq!(
+            last.passed,
+            [PoolTicket {
+                pool: "p".into(),
+                turn: 1
+            }]
+        );
+        assert!(
+            f.given_back().is_empty(),
+            "spent on this lead, stored with it"
+        );
+    }
+}
