@@ -36,13 +36,23 @@ const CONTACT_RETRIES: u32 = 3;
 /// Time kept back from the deadline for delivering notifications right after the commit.
 const DELIVERY_RESERVE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Where a routed lead went, as a receipt says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// A rep owns it.
+    Assigned,
+    /// It waits in a queue.
+    Queued,
+}
+
 /// The answer to a routed lead, as sent to the client (and replayed to retries).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadReceipt {
     /// The new lead's id.
     pub lead_id: String,
-    /// `assigned` (a rep owns it) or `queued`.
-    pub status: String,
+    /// Assigned to a rep, or queued.
+    pub status: Placement,
     /// The owner: a rep or a queue.
     pub owner: Owner,
     /// The pool the rep was chosen from, if any.
@@ -60,10 +70,9 @@ impl LeadReceipt {
         Self {
             lead_id: lead_id.to_string(),
             status: match a.owner {
-                Owner::Rep { .. } => "assigned",
-                Owner::Queue { .. } => "queued",
-            }
-            .to_string(),
+                Owner::Rep { .. } => Placement::Assigned,
+                Owner::Queue { .. } => Placement::Queued,
+            },
             owner: a.owner.clone(),
             pool: a.pool().map(str::to_string),
             rule_id: a.rule_id.clone(),

@@ -88,7 +88,10 @@ impl App {
     /// then repairs the rotations of the active config's pools.
     pub async fn sweep(&self, stop_at: Instant) -> StoreResult<SweepReport> {
         let mut report = SweepReport {
-            budget_seconds: stop_at.saturating_duration_since(Instant::now()).as_secs(),
+            budget_seconds: stop_at
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64()
+                .round() as u64,
             ..SweepReport::default()
         };
         for kind in [DueKind::Sla, DueKind::Outbox] {

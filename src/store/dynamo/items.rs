@@ -129,7 +129,7 @@ pub(super) struct LeadItem {
     pub lead_id: String,
     pub owner_ack_seconds: Option<i64>,
     pub owner_id: String,
-    pub owner_kind: String,
+    pub owner_kind: OwnerKind,
     #[serde(default)]
     pub owners: Vec<String>,
     pub received_at: Timestamp,
@@ -145,11 +145,23 @@ fn first() -> u64 {
     1
 }
 
-/// The `owner_kind` of a lead with this owner.
-pub(super) fn owner_kind(owner: &Owner) -> &'static str {
-    match owner {
-        Owner::Rep { .. } => "rep",
-        Owner::Queue { .. } => "queue",
+/// What kind of owner a lead has (its `owner_kind` attribute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum OwnerKind {
+    /// A rep.
+    Rep,
+    /// A queue.
+    Queue,
+}
+
+impl OwnerKind {
+    /// The kind of `owner`.
+    pub fn of(owner: &Owner) -> Self {
+        match owner {
+            Owner::Rep { .. } => Self::Rep,
+            Owner::Queue { .. } => Self::Queue,
+        }
     }
 }
 
@@ -181,7 +193,7 @@ impl LeadItem {
             lead_id: new.lead_id.clone(),
             owner_ack_seconds: None,
             owner_id: owner.id().to_string(),
-            owner_kind: owner_kind(owner).to_string(),
+            owner_kind: OwnerKind::of(owner),
             owners,
             received_at: new.received_at,
             returning_of,
@@ -195,9 +207,9 @@ impl LeadItem {
 
     /// The lead's status.
     pub fn status(&self) -> LeadStatus {
-        self.status.unwrap_or(match self.owner_kind.as_str() {
-            "rep" => LeadStatus::Open,
-            _ => LeadStatus::Queued,
+        self.status.unwrap_or(match self.owner_kind {
+            OwnerKind::Rep => LeadStatus::Open,
+            OwnerKind::Queue => LeadStatus::Queued,
         })
     }
 }
@@ -237,7 +249,7 @@ pub(super) struct StatusChange {
 #[derive(Debug, Serialize)]
 pub(super) struct Reassigned<'a> {
     pub status: LeadStatus,
-    pub owner_kind: &'static str,
+    pub owner_kind: OwnerKind,
     pub owner_id: &'a str,
     pub assignment: &'a Assignment,
     pub assignment_no: u64,

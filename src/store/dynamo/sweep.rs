@@ -8,7 +8,7 @@ use super::assign;
 use super::attr::{applied, n, s};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, owner_kind, Changes, Reassigned, SlaFields};
+use super::items::{self, Changes, OwnerKind, Reassigned, SlaFields};
 use super::keys::{self, IndexKey, Key, DUE_INDEX};
 use super::tx::Guard;
 use crate::domain::model::{HistoryEvent, LeadStatus, Owner};
@@ -77,7 +77,7 @@ impl SweepStore for DynamoStore {
         let next = change.seen_assignment + 1;
         let reassigned = Reassigned {
             status: LeadStatus::assigned_to(owner),
-            owner_kind: owner_kind(owner),
+            owner_kind: OwnerKind::of(owner),
             owner_id: owner.id(),
             assignment: a,
             assignment_no: next,
