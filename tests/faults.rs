@@ -181,7 +181,27 @@ async fn stored_once(
         by_email.entry(email).or_default().push(s(item, "lead_id"));
         *owners.entry(s(item, "owner_id")).or_default() += 1;
     }
-    assert_eq!(items.len(), leads.len(), "one stored lead per lead sent");
+    if items.len() != leads.len() {
+        let missing: Vec<_> = leads
+            .iter()
+            .filter(|(email, _)| !by_email.contains_key(*email))
+            .collect();
+        let ids: Vec<&String> = missing.iter().map(|(_, (id, _))| id).collect();
+        let traces: Vec<_> = h
+            .items()
+            .await
+            .into_iter()
+            .filter(|item| {
+                ids.iter()
+                    .any(|id| format!("{item:?}").contains(id.as_str()))
+            })
+            .collect();
+        panic!(
+            "{} stored for {} sent; missing {missing:?}; items naming them: {traces:?}",
+            items.len(),
+            leads.len()
+        );
+    }
     for (email, (id, answers)) in leads {
         assert_eq!(
             by_email.get(email),
@@ -207,6 +227,25 @@ fn tally(leads: &BTreeMap<String, (String, Vec<Told>)>) -> BTreeMap<&'static str
         }
     }
     seen
+}
+
+/// 600 leads into three reps: exactly 200 each, failures included.
+fn assert_split_exactly(
+    owners: &BTreeMap<String, usize>,
+    leads: &BTreeMap<String, (String, Vec<Told>)>,
+    faults: &Faulty,
+) {
+    let exact: BTreeMap<String, usize> = ["r1", "r2", "r3"]
+        .into_iter()
+        .map(|rep| (rep.to_string(), 200))
+        .collect();
+    assert_eq!(
+        *owners,
+        exact,
+        "answers: {:?}; faults: {:?}",
+        tally(leads),
+        faults.injected
+    );
 }
 
 #[tokio::test]
@@ -340,17 +379,7 @@ async fn a_round_robin_split_stays_exact_when_requests_fail_or_die_between_ticke
 
     leads.extend(load(&h.router, "phase-two-", 300, 16, pause).await);
     let owners = stored_once(&h, &leads).await;
-    assert_eq!(
-        owners,
-        BTreeMap::from([
-            ("r1".to_string(), 200),
-            ("r2".to_string(), 200),
-            ("r3".to_string(), 200)
-        ]),
-        "exact, failures included; answers: {:?}; faults: {:?}",
-        tally(&leads),
-        faults.injected
-    );
+    assert_split_exactly(&owners, &leads, &faults);
     // Tickets 1..=600, each stored with one lead, each with the rep whose turn it was.
     let items = h.items().await;
     let mut turns: Vec<(u64, String)> = items
@@ -387,17 +416,7 @@ async fn a_hundred_clients_and_six_hundred_leads_split_exactly_and_every_answer_
         tally(&leads),
         faults.injected
     );
-    assert_eq!(
-        owners,
-        BTreeMap::from([
-            ("r1".to_string(), 200),
-            ("r2".to_string(), 200),
-            ("r3".to_string(), 200)
-        ]),
-        "answers: {:?}; faults: {:?}",
-        tally(&leads),
-        faults.injected
-    );
+    assert_split_exactly(&owners, &leads, &faults);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
