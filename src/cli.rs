@@ -8,14 +8,16 @@ use axum::response::Html;
 use axum::routing::get;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::app::auth::NewKey;
 use crate::app::config::PublishError;
-use crate::app::{generate_key, hash_secret};
+use crate::app::hash_secret;
+use crate::domain::access::Role;
 use crate::domain::config::RoutingConfig;
 use crate::domain::lead::Lead;
 use crate::domain::routing;
 use crate::runtime::Settings;
 use crate::store::dynamo::tables;
-use crate::store::{AccountStore, ConfigStore, KeyKind, KeyRecord, KeyStore};
+use crate::store::{AccountStore, ConfigStore, KeyStore};
 
 /// Source key the `dev` command installs for local experiments.
 pub const DEV_SOURCE_KEY: &str = "lrs_local_dev_source_key";
@@ -106,15 +108,19 @@ enum AccountsCommand {
 enum KeysCommand {
     /// Create a key and print it once.
     Create {
-        /// What the key may do.
-        #[arg(long, value_enum)]
-        kind: Kind,
+        /// What the key may do: source (intake only), viewer (read), integration (a CRM: read
+        /// and work leads), editor (change routing), admin (everything).
+        #[arg(long, visible_alias = "kind", value_enum)]
+        role: CliRole,
         /// Integration or person it belongs to.
         #[arg(long)]
         name: String,
-        /// URL prefix a form may redirect to after posting (repeatable).
+        /// URL prefix a form may redirect to after posting (repeatable; source keys).
         #[arg(long = "redirect")]
         redirects: Vec<String>,
+        /// Add the new lead's id to a form's redirect (`?lead_id=...`; source keys).
+        #[arg(long)]
+        redirect_lead_id: bool,
         /// Use this key instead of a random one (for local set-ups).
         #[arg(long)]
         key: Option<String>,
@@ -128,9 +134,24 @@ enum KeysCommand {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Kind {
+enum CliRole {
     Source,
+    Viewer,
+    Integration,
+    Editor,
     Admin,
+}
+
+impl From<CliRole> for Role {
+    fn from(role: CliRole) -> Self {
+        match role {
+            CliRole::Source => Role::Source,
+            CliRole::Viewer => Role::Viewer,
+            CliRole::Integration => Role::Integration,
+            CliRole::Editor => Role::Editor,
+            CliRole::Admin => Role::Admin,
+        }
+    }
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -151,22 +172,20 @@ pub async fn run(cli: Cli) -> CliResult {
                 let version = load_config(&settings, &config).await?;
                 println!("loaded {} as config version {version}", config.display());
             }
-            create_key(
-                &settings,
-                KeyKind::Source,
-                "local-dev-form",
-                vec![format!("http://{addr}/")],
-                Some(DEV_SOURCE_KEY.into()),
-            )
-            .await?;
-            create_key(
-                &settings,
-                KeyKind::Admin,
-                "local-dev-admin",
-                vec![],
-                Some(DEV_ADMIN_KEY.into()),
-            )
-            .await?;
+            let form = NewKey {
+                role: Role::Source,
+                name: "local-dev-form".into(),
+                allowed_redirects: vec![format!("http://{addr}/")],
+                redirect_lead_id: true,
+            };
+            create_key(&settings, form, Some(DEV_SOURCE_KEY.into())).await?;
+            let admin = NewKey {
+                role: Role::Admin,
+                name: "local-dev-admin".into(),
+                allowed_redirects: vec![],
+                redirect_lead_id: false,
+            };
+            create_key(&settings, admin, Some(DEV_ADMIN_KEY.into())).await?;
             print_try_it(addr);
             let mut settings = settings;
             if settings.notify.public_url.is_none() {
@@ -231,16 +250,19 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Keys(KeysCommand::Create {
-            kind,
+            role,
             name,
             redirects,
+            redirect_lead_id,
             key,
         }) => {
-            let kind = match kind {
-                Kind::Source => KeyKind::Source,
-                Kind::Admin => KeyKind::Admin,
+            let new = NewKey {
+                role: role.into(),
+                name,
+                allowed_redirects: redirects,
+                redirect_lead_id,
             };
-            let key = create_key(&settings, kind, &name, redirects, key).await?;
+            let key = create_key(&settings, new, key).await?;
             println!("{key}");
             eprintln!("store this key now: only its hash is kept");
             Ok(())
@@ -314,22 +336,10 @@ async fn load_config(
 
 async fn create_key(
     settings: &Settings,
-    kind: KeyKind,
-    name: &str,
-    allowed_redirects: Vec<String>,
+    new: NewKey,
     key: Option<String>,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-    let key = key.unwrap_or_else(|| generate_key(kind));
-    let record = KeyRecord {
-        hash: hash_secret(&key),
-        kind,
-        name: name.to_string(),
-        revoked: false,
-        allowed_redirects,
-        created_at: jiff::Timestamp::now(),
-    };
-    settings.store().await.put_key(&record).await?;
-    Ok(key)
+    Ok(settings.app().await.create_key(new, key).await?)
 }
 
 async fn serve(settings: &Settings, addr: SocketAddr, sweep_every: u64) -> CliResult {

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use common::{json_lead, num, s, send_to, Harness, ADMIN_KEY, SOURCE_KEY};
 use leadrouter::app::hash_secret;
-use leadrouter::store::{KeyKind, KeyRecord, KeyStore};
+use leadrouter::domain::access::Role;
+use leadrouter::store::{KeyRecord, KeyStore};
 
 async fn get_lead(h: &Harness, id: &str) -> Value {
     let request = Request::get(format!("/leads/{id}"))
@@ -282,10 +283,11 @@ async fn a_demo_request_without_a_company_goes_to_data_quality_and_a_newsletter_
     h.store
         .put_key(&KeyRecord {
             hash: hash_secret("lrs_demo_request"),
-            kind: KeyKind::Source,
+            role: Role::Source,
             name: "demo-request".into(),
             revoked: false,
             allowed_redirects: vec![],
+            redirect_lead_id: false,
             created_at: "2026-11-22T00:00:00Z".parse().unwrap(),
         })
         .await

@@ -1,6 +1,7 @@
 //! The pure domain: leads, routing config, rules and assignment decisions. No AWS, HTTP or
 //! tokio types appear here; everything takes data in and returns decisions out.
 
+pub mod access;
 pub mod account;
 pub mod audience;
 pub mod availability;

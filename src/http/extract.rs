@@ -1,5 +1,5 @@
-//! What handlers take from a request, checked once: an admin key (the layer on the admin
-//! routes, or the extractor on its own), a body within its size limit (refused from its
+//! What handlers take from a request, checked once: a key allowed what the route needs (the
+//! layer on each group of routes), a body within its size limit (refused from its
 //! Content-Length before a byte is read), and a lead submission (body, source key, redirect,
 //! Idempotency-Key, the parsed lead). Every refusal is a `Problem` naming the field.
 
@@ -16,8 +16,9 @@ use serde_json::Value;
 
 use crate::app::clock::invocation_deadline;
 use crate::app::App;
+use crate::domain::access::Permission;
 use crate::domain::lead::{canonical_key, FieldError, Lead};
-use crate::store::{KeyKind, KeyRecord};
+use crate::store::KeyRecord;
 
 use super::problem::Problem;
 use super::redirect::{self, BadRedirect};
@@ -46,48 +47,60 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// An authenticated admin key.
+/// A key presented as `Authorization: Bearer`, authenticated, and allowed what the route
+/// needs: the layer ([`require`]) puts it in the request for handlers that want to know who
+/// is calling.
 #[derive(Debug, Clone)]
-pub struct AdminKey(pub KeyRecord);
+pub struct Caller(pub KeyRecord);
 
-impl AdminKey {
-    pub async fn check(app: &App, headers: &HeaderMap) -> Result<Self, Problem> {
+impl Caller {
+    /// Authenticates the bearer key and checks that its role allows `permission`: 401 for a
+    /// missing, unknown or revoked key, 403 for a key whose role does not allow it.
+    pub async fn check(
+        app: &App,
+        headers: &HeaderMap,
+        permission: Permission,
+    ) -> Result<Self, Problem> {
         let Some(key) = bearer(headers) else {
             return Err(Problem::unauthorized(
                 "Authorization",
-                "send an admin key as 'Authorization: Bearer <key>'",
+                "send a key as 'Authorization: Bearer <key>'",
             ));
         };
-        match app.authenticate(key, KeyKind::Admin).await? {
-            Some(record) => Ok(Self(record)),
+        match app.authenticate(key).await? {
             None => Err(Problem::unauthorized(
                 "Authorization",
-                "the admin key is unknown or revoked",
+                "the key is unknown or revoked",
             )),
+            Some(record) if record.role.allows(permission) => Ok(Self(record)),
+            Some(record) => Err(Problem::forbidden(&record.name, record.role, permission)),
         }
     }
 }
 
-impl FromRequestParts<Arc<App>> for AdminKey {
+impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Problem> {
-        if let Some(key) = parts.extensions.get::<AdminKey>() {
-            return Ok(key.clone());
-        }
-        Self::check(app, &parts.headers).await
+    /// The caller the route's layer authenticated; without a layer, nobody is let through.
+    async fn from_request_parts(parts: &mut Parts, _: &Arc<App>) -> Result<Self, Problem> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Problem::unauthorized("Authorization", "this endpoint needs a key"))
     }
 }
 
-/// The layer on the admin routes: nothing behind it runs without an admin key.
-pub async fn require_admin(
-    State(app): State<Arc<App>>,
+/// The layer on a group of routes: nothing behind it runs without a key whose role allows
+/// the group's permission.
+pub async fn require(
+    State((app, permission)): State<(Arc<App>, Permission)>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match AdminKey::check(&app, request.headers()).await {
-        Ok(key) => {
-            request.extensions_mut().insert(key);
+    match Caller::check(&app, request.headers(), permission).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
             next.run(request).await
         }
         Err(problem) => problem.into_response(),
@@ -302,10 +315,10 @@ impl FromRequest<Arc<App>> for LeadSubmission {
         };
         // Nothing is written before the key is known, so a failure here stored nothing.
         let source = app
-            .authenticate(presented.trim(), KeyKind::Source)
+            .authenticate(presented.trim())
             .await
             .map_err(Problem::lead_not_stored)?;
-        let Some(source) = source else {
+        let Some(source) = source.filter(|k| k.role.allows(Permission::SubmitLeads)) else {
             return Err(Problem::unauthorized(
                 SOURCE_KEY_FIELD,
                 "the source key is unknown or revoked",

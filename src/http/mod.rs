@@ -1,7 +1,8 @@
 //! The HTTP edge: one axum router that runs under Lambda (`lambda_http::run`) and locally
-//! (`axum::serve`). Routes come in two groups: public ones (lead intake with a source key,
-//! acknowledging with a signed link, health) and admin ones, all behind one layer that
-//! requires an admin key, so an admin route cannot forget its check. Extractors check input
+//! (`axum::serve`). Public routes (lead intake with a source key, acknowledging with a signed
+//! link, health) stand alone; every other route sits in the group of the one permission it
+//! needs, behind that group's layer ([`extract::require`]), so a route cannot forget its check
+//! and its role is read off this table. Extractors check input
 //! once ([`extract`]); failures become `application/problem+json` in one place ([`problem`]).
 
 pub mod admin;
@@ -19,26 +20,35 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::App;
+use crate::domain::access::Permission;
 use problem::Problem;
 
 pub use extract::{MAX_LEAD_BODY, REDIRECT_FIELD, SOURCE_KEY_FIELD, SOURCE_KEY_HEADER};
 
 /// The API router.
 pub fn router(app: Arc<App>) -> Router {
-    let admin = Router::new()
-        .route("/leads/{id}", get(leads::get_lead))
-        .route("/leads/{id}/close", post(leads::close_lead))
-        .route(
-            "/admin/config",
-            get(admin::get_config).post(admin::post_config),
-        )
+    let read_leads = Router::new().route("/leads/{id}", get(leads::get_lead));
+    let work_leads = Router::new().route("/leads/{id}/close", post(leads::close_lead));
+    let read_reports = Router::new()
+        .route("/admin/config", get(admin::get_config))
         .route("/admin/metrics", get(admin::get_metrics))
-        .route("/admin/accounts", post(admin::post_accounts))
-        .route("/admin/accounts/{id}", get(admin::get_account))
-        .route_layer(middleware::from_fn_with_state(
-            app.clone(),
-            extract::require_admin,
-        ));
+        .route("/admin/accounts/{id}", get(admin::get_account));
+    let edit_routing = Router::new()
+        .route("/admin/config", post(admin::post_config))
+        .route("/admin/accounts", post(admin::post_accounts));
+    let guarded = [
+        (Permission::ReadLeads, read_leads),
+        (Permission::WorkLeads, work_leads),
+        (Permission::ReadReports, read_reports),
+        (Permission::EditRouting, edit_routing),
+    ]
+    .into_iter()
+    .fold(Router::new(), |all, (permission, routes)| {
+        all.merge(routes.route_layer(middleware::from_fn_with_state(
+            (app.clone(), permission),
+            extract::require,
+        )))
+    });
     Router::new()
         .route("/leads", post(leads::post_lead))
         .route(
@@ -46,7 +56,7 @@ pub fn router(app: Arc<App>) -> Router {
             post(status::ack_lead).get(status::ack_page),
         )
         .route("/health", get(|| async { "ok" }))
-        .merge(admin)
+        .merge(guarded)
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
         .with_state(app)
 }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::app::IntakeError;
+use crate::domain::access::{Permission, Role};
 use crate::domain::lead::FieldError;
 use crate::domain::rules::ConfigError;
 use crate::store::StoreError;
@@ -104,6 +105,19 @@ impl Problem {
     /// 401 for a missing, unknown or revoked key.
     pub fn unauthorized(field: &str, detail: &str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).field(field)
+    }
+
+    /// 403 for a known key whose role does not allow what was asked.
+    pub fn forbidden(name: &str, role: Role, permission: Permission) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "the key '{name}' has the role '{role}', which may not {}",
+                permission.describe()
+            ),
+        )
+        .field("Authorization")
     }
 
     /// 404 for a lead id that is malformed or unknown (the two are not told apart).

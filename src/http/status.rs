@@ -1,5 +1,5 @@
 //! Acknowledging a lead: by the owner's signed link (`token` in the query or a form field) or
-//! an admin key; the link's page, which changes nothing by being opened; and the one answer
+//! a key allowed to work leads; the link's page, which changes nothing by being opened; and the one answer
 //! every status change gives.
 
 use std::sync::Arc;
@@ -11,11 +11,12 @@ use axum::Json;
 use serde_json::json;
 
 use crate::app::App;
+use crate::domain::access::Permission;
 use crate::domain::lifecycle::StatusAction;
 use crate::store::StatusOutcome;
 
 use super::extract::{
-    bearer, body_kind, field, form_fields, lead_id, query_param, read_body, AdminKey, BodyKind,
+    bearer, body_kind, field, form_fields, lead_id, query_param, read_body, BodyKind, Caller,
 };
 use super::problem::Problem;
 
@@ -32,7 +33,7 @@ pub async fn ack_lead(
     request: Request,
 ) -> Result<Response, Problem> {
     if bearer(request.headers()).is_some() {
-        AdminKey::check(&app, request.headers()).await?;
+        Caller::check(&app, request.headers(), Permission::WorkLeads).await?;
         let id = lead_id(&id)?;
         return status_response(id, app.change_status(id, StatusAction::Acknowledge).await?);
     }
@@ -45,7 +46,7 @@ pub async fn ack_lead(
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(Problem::unauthorized(
             ACK_TOKEN_FIELD,
-            "acknowledge with the link from your notification (its token) or an admin key",
+            "acknowledge with the link from your notification (its token) or a key allowed to work leads",
         ));
     };
     let id = lead_id(&id)?;

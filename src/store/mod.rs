@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::access::Role;
 use crate::domain::account::Account;
 pub use crate::domain::audience::Deadline;
 use crate::domain::channel::Channel;
@@ -49,23 +50,15 @@ pub trait ConfigStore: Send + Sync {
     async fn activate_config(&self, document: &str, now: Timestamp) -> StoreResult<u64>;
 }
 
-/// What a key lets its holder do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyKind {
-    /// Submits leads for one integration (a form, a chat tool, ...).
-    Source,
-    /// Reads leads and changes the routing config.
-    Admin,
-}
-
 /// A stored key: only its SHA-256 hash is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
     /// Hex SHA-256 of the key.
     pub hash: String,
-    /// What the key may do.
-    pub kind: KeyKind,
+    /// What the key may do (stored as `kind`: keys made before roles were `source` or
+    /// `admin`, which read the same).
+    #[serde(rename = "kind")]
+    pub role: Role,
     /// The integration or person it belongs to.
     pub name: String,
     /// Revoked keys are refused.
@@ -74,6 +67,10 @@ pub struct KeyRecord {
     /// URL prefixes an HTML form may be redirected to after submitting.
     #[serde(default)]
     pub allowed_redirects: Vec<String>,
+    /// Whether a form's redirect carries the new lead's id (`?lead_id=...`), so the thank-you
+    /// page (or whoever reads its logs) can find the lead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redirect_lead_id: bool,
     /// When it was made.
     pub created_at: Timestamp,
 }

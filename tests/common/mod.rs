@@ -19,15 +19,22 @@ use tower::ServiceExt;
 
 use leadrouter::app::{hash_secret, App, Clock};
 use leadrouter::delivery::{Notifier, NotifySettings};
+use leadrouter::domain::access::Role;
 use leadrouter::domain::notify::Setting;
 use leadrouter::store::dynamo::tables;
 use leadrouter::store::dynamo::{self, DynamoStore};
-use leadrouter::store::{KeyKind, KeyRecord, KeyStore, Store};
+use leadrouter::store::{KeyRecord, KeyStore, Store};
 
 /// The key the harness installs for lead submissions (the same one events/ uses).
 pub const SOURCE_KEY: &str = "lrs_local_dev_source_key";
 /// The key the harness installs for admin calls.
 pub const ADMIN_KEY: &str = "lra_local_dev_admin_key";
+/// A key that may only read (leads, reports, the config).
+pub const VIEWER_KEY: &str = "lrv_test_viewer_key";
+/// A key that may change routing and work leads, but not manage keys.
+pub const EDITOR_KEY: &str = "lre_test_editor_key";
+/// A CRM's key: reads and works leads.
+pub const INTEGRATION_KEY: &str = "lri_test_crm_key";
 /// The key acknowledge links are signed with in tests.
 pub const ACK_KEY: &str = "test-ack-link-key";
 /// The public URL acknowledge links point at in tests.
@@ -109,17 +116,21 @@ impl Harness {
             .await
             .expect("create table");
         let store = DynamoStore::new(client, table);
-        for (key, kind, name) in [
-            (SOURCE_KEY, KeyKind::Source, "test-form"),
-            (ADMIN_KEY, KeyKind::Admin, "test-admin"),
+        for (key, role, name) in [
+            (SOURCE_KEY, Role::Source, "test-form"),
+            (ADMIN_KEY, Role::Admin, "test-admin"),
+            (VIEWER_KEY, Role::Viewer, "test-viewer"),
+            (EDITOR_KEY, Role::Editor, "test-editor"),
+            (INTEGRATION_KEY, Role::Integration, "test-crm"),
         ] {
             store
                 .put_key(&KeyRecord {
                     hash: hash_secret(key),
-                    kind,
+                    role,
                     name: name.into(),
                     revoked: false,
                     allowed_redirects: vec!["https://example.com/".into()],
+                    redirect_lead_id: false,
                     created_at: "2026-11-22T00:00:00Z".parse().unwrap(),
                 })
                 .await
@@ -165,6 +176,32 @@ impl Harness {
             .body(Body::empty())
             .expect("request");
         self.send(request).await
+    }
+
+    /// Sends `method path` with `key` as a bearer key (if any) and a body of `content_type`.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            builder = builder.header("authorization", format!("Bearer {key}"));
+        }
+        let request = match body {
+            Some((content_type, body)) => builder
+                .header("content-type", content_type)
+                .body(Body::from(body)),
+            None => builder.body(Body::empty()),
+        };
+        self.send(request.expect("request")).await
+    }
+
+    /// `GET path` with `key`.
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.call("GET", path, Some(key), None).await
     }
 
     /// The example config, at a moment when every rep in it is on shift (Tuesday
@@ -266,6 +303,15 @@ pub fn s(item: &HashMap<String, AttributeValue>, key: &str) -> String {
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default()
+}
+
+/// A JSON lead request sent with `key` as its source key.
+pub fn json_lead_with_key(lead: Value, key: &str) -> Request<Body> {
+    Request::post("/leads")
+        .header("content-type", "application/json")
+        .header("x-source-key", key)
+        .body(Body::from(lead.to_string()))
+        .expect("request")
 }
 
 /// A JSON lead request with the source key and extra headers.

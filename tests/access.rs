@@ -1,0 +1,101 @@
+//! Who may do what: every key's role decides what it may read or change, a refusal is a
+//! 401 (no key, or an unknown or revoked one) or a 403 (a known key whose role does not
+//! allow it) and changes nothing.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{
+    Harness, ADMIN_KEY, EDITOR_KEY, EXAMPLE_CONFIG, INTEGRATION_KEY, SOURCE_KEY, VIEWER_KEY,
+};
+use serde_json::json;
+
+fn yaml(body: &str) -> Option<(&'static str, String)> {
+    Some(("application/yaml", body.to_string()))
+}
+
+#[tokio::test]
+async fn each_role_reaches_exactly_what_it_may() {
+    let h = Harness::example().await;
+    let lead = h
+        .post_lead(json!({"email": "ann@acme-robotics.com", "employees": "10"}))
+        .await;
+    assert_eq!(lead.status, StatusCode::CREATED, "{:?}", lead.body);
+    let id = lead.body["lead_id"].as_str().unwrap().to_string();
+    let read = format!("/leads/{id}");
+    // (method, path, body, keys allowed)
+    let everyone_but_source = [VIEWER_KEY, INTEGRATION_KEY, EDITOR_KEY, ADMIN_KEY];
+    let checks: Vec<(&str, String, Option<(&str, String)>, Vec<&str>)> = vec![
+        ("GET", read.clone(), None, everyone_but_source.to_vec()),
+        (
+            "GET",
+            "/admin/config".into(),
+            None,
+            vec![VIEWER_KEY, EDITOR_KEY, ADMIN_KEY],
+        ),
+        (
+            "GET",
+            "/admin/metrics".into(),
+            None,
+            vec![VIEWER_KEY, EDITOR_KEY, ADMIN_KEY],
+        ),
+        (
+            "POST",
+            "/admin/config".into(),
+            yaml(EXAMPLE_CONFIG),
+            vec![EDITOR_KEY, ADMIN_KEY],
+        ),
+    ];
+    for (method, path, body, allowed) in checks {
+        for key in [
+            SOURCE_KEY,
+            VIEWER_KEY,
+            INTEGRATION_KEY,
+            EDITOR_KEY,
+            ADMIN_KEY,
+        ] {
+            let reply = h.call(method, &path, Some(key), body.clone()).await;
+            if allowed.contains(&key) {
+                assert!(
+                    reply.status.is_success(),
+                    "{method} {path} with {key}: {} {:?}",
+                    reply.status,
+                    reply.body
+                );
+            } else {
+                assert_eq!(
+                    reply.status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} with {key}: {:?}",
+                    reply.body
+                );
+                assert_eq!(reply.content_type(), "application/problem+json");
+                assert_eq!(reply.body["field"], "Authorization");
+            }
+        }
+        let anonymous = h.call(method, &path, None, body.clone()).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{path}");
+        let forged = h.call(method, &path, Some("lra_forged"), body).await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // Closing works for a CRM's key and refuses a viewer's, leaving the lead open.
+    let close = format!("/leads/{id}/close");
+    let refused = h.call("POST", &close, Some(VIEWER_KEY), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(h.get(&read, ADMIN_KEY).await.body["status"], "open");
+    let closed = h.call("POST", &close, Some(INTEGRATION_KEY), None).await;
+    assert_eq!(closed.status, StatusCode::OK, "{:?}", closed.body);
+    assert_eq!(h.get(&read, VIEWER_KEY).await.body["status"], "closed");
+}
+
+#[tokio::test]
+async fn only_a_source_key_submits_leads() {
+    let h = Harness::example().await;
+    for key in [VIEWER_KEY, EDITOR_KEY, ADMIN_KEY, INTEGRATION_KEY] {
+        let reply = h
+            .send(common::json_lead_with_key(json!({"email": "x@y.com"}), key))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{key}");
+    }
+    assert_eq!(h.written_by_intake().await, 0);
+}
