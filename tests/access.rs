@@ -10,7 +10,10 @@ use common::{
 };
 use serde_json::json;
 
-fn yaml(body: &str) -> Option<(&'static str, String)> {
+/// A request body: its content type and text.
+type Body = Option<(&'static str, String)>;
+
+fn yaml(body: &str) -> Body {
     Some(("application/yaml", body.to_string()))
 }
 
@@ -25,7 +28,7 @@ async fn each_role_reaches_exactly_what_it_may() {
     let read = format!("/leads/{id}");
     // (method, path, body, keys allowed)
     let everyone_but_source = [VIEWER_KEY, INTEGRATION_KEY, EDITOR_KEY, ADMIN_KEY];
-    let checks: Vec<(&str, String, Option<(&str, String)>, Vec<&str>)> = vec![
+    let checks: Vec<(&str, String, Body, Vec<&str>)> = vec![
         ("GET", read.clone(), None, everyone_but_source.to_vec()),
         (
             "GET",
