@@ -182,8 +182,8 @@ async fn a_stored_lead_explains_itself_to_an_admin() {
     let denied = h.send(get(Some(SOURCE_KEY))).await;
     assert_eq!(
         denied.status,
-        StatusCode::UNAUTHORIZED,
-        "a source key is not an admin key"
+        StatusCode::FORBIDDEN,
+        "a source key may only submit leads"
     );
 
     let lead = h.send(get(Some(ADMIN_KEY))).await;

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use crate::domain::audience::{self, About};
 use crate::domain::config::{Destination, RoutingConfig};
 use crate::domain::model::{LeadStatus, Owner};
+use crate::domain::report::row::{Ended, Stint};
 use crate::domain::routing::{decide, Decision, Proposal, Walk, WalkContext};
 use crate::domain::sla::{Breach, SlaPolicy};
 use crate::metrics;
@@ -207,8 +208,24 @@ impl Commit for EscalationCommit<'_> {
             self.policy,
         ));
         let queued = matches!(assignment.owner, Owner::Queue { .. });
+        let mut ended = lead
+            .stints
+            .last()
+            .cloned()
+            .expect("a stored lead has its current stint");
+        ended.ended = Some(Ended::Breached);
+        let stint = Stint::of(
+            &assignment,
+            number,
+            self.now,
+            deadline.as_ref().map(|d| d.due),
+            Some(self.config),
+        );
         let change = Reassignment {
             lead_id: lead.lead_id.clone(),
+            received_at: lead.received_at,
+            ended,
+            stint,
             at: self.now,
             seen_assignment: lead.assignment_number,
             previous_rep: Some(self.previous.id().to_string()),

@@ -17,6 +17,7 @@ use crate::domain::config::{RoutingConfig, DEFAULT_FALLBACK_QUEUE};
 use crate::domain::lead::Lead;
 use crate::domain::model::{Assignment, HistoryEvent, LeadStatus, Owner};
 use crate::domain::qualify;
+use crate::domain::report::row::{FallbackCause, LeadFacts, Stint};
 use crate::domain::routing::{fallback, EarlierLead, Proposal, Via, Walk, WalkContext};
 use crate::metrics;
 use crate::store::{
@@ -216,7 +217,7 @@ impl App {
             }
         }
         let lead_id = uuid::Uuid::now_v7().to_string();
-        let work = self.route_and_record(&request, &claim, &lead_id);
+        let work = self.route_and_record(&request, &claim, &lead_id, started);
         let result = match request.deadline {
             Some(deadline) => {
                 let latest = deadline.checked_sub(ANSWER_RESERVE).unwrap_or(started);
@@ -306,11 +307,13 @@ impl App {
         request: &IntakeRequest,
         claim: &Claim,
         lead_id: &str,
+        started: Instant,
     ) -> Result<(Intake, Vec<Outgoing>), Failure> {
         let now = self.now();
         let draft = Draft {
             lead_id,
             now,
+            started,
             request,
             claim,
         };
@@ -318,13 +321,15 @@ impl App {
             ActiveConfig::Usable { version, config } => (version, config),
             ActiveConfig::None => {
                 return self
-                    .record_fallback(&draft, "No routing config is active")
+                    .record_fallback(&draft, "No routing config is active", FallbackCause::NoConfig)
                     .await;
             }
             ActiveConfig::Unusable { version, why } => {
                 tracing::error!(version, %why, "the active routing config cannot be used; leads go to the fallback queue");
                 let why = format!("The active routing config could not be used: {why}");
-                return self.record_fallback(&draft, &why).await;
+                return self
+                    .record_fallback(&draft, &why, FallbackCause::ConfigUnusable)
+                    .await;
             }
         };
         let mut lead = request.lead.clone();
@@ -392,6 +397,7 @@ impl App {
             config: Some(config),
             lead,
             contact: earlier.map(|(c, _)| c),
+            fallback: None,
         };
         let router = Router {
             store: &*self.store,
@@ -407,6 +413,7 @@ impl App {
         &self,
         draft: &Draft<'_>,
         why: &str,
+        cause: FallbackCause,
     ) -> Result<(Intake, Vec<Outgoing>), Failure> {
         let proposal = Proposal {
             assignment: fallback(DEFAULT_FALLBACK_QUEUE, why),
@@ -421,6 +428,7 @@ impl App {
             config: None,
             lead: &draft.request.lead,
             contact: None,
+            fallback: Some(cause),
         };
         commit.commit(&proposal).await.map_err(|e| match e {
             CommitError::Store(error) => Failure::Store {
@@ -474,6 +482,8 @@ fn replay(stored: &StoredResponse, replayed: bool) -> Result<Intake, IntakeError
 struct Draft<'r> {
     lead_id: &'r str,
     now: jiff::Timestamp,
+    /// When the request arrived (the router's own latency is measured from here).
+    started: Instant,
     request: &'r IntakeRequest,
     claim: &'r Claim,
 }
@@ -489,6 +499,8 @@ struct IntakeCommit<'a> {
     lead: &'a Lead,
     /// The contact as read, if the person is known.
     contact: Option<&'a Contact>,
+    /// Why no config could route it, when none could.
+    fallback: Option<FallbackCause>,
 }
 
 impl IntakeCommit<'_> {
@@ -554,6 +566,20 @@ impl Commit for IntakeCommit<'_> {
             }
             _ => (None, Vec::new()),
         };
+        let fallback = match (self.fallback, self.config) {
+            (Some(cause), _) => Some(cause),
+            (None, Some(config)) if !spam => FallbackCause::of(config, &assignment),
+            _ => None,
+        };
+        let routed_ms = u64::try_from(draft.started.elapsed().as_millis()).ok();
+        let facts = LeadFacts::of(self.lead, routed_ms, fallback);
+        let stint = Stint::of(
+            &assignment,
+            1,
+            draft.now,
+            deadline.as_ref().map(|d| d.due),
+            self.config,
+        );
         let new = NewLead {
             lead_id: draft.lead_id.to_string(),
             source: draft.request.source.clone(),
@@ -572,6 +598,8 @@ impl Commit for IntakeCommit<'_> {
             idempotency: Some((draft.claim.token.clone(), StoredResponse { body })),
             deadline,
             notifications,
+            facts,
+            stint,
         };
         self.app.store.record_assignment(&new).await?;
         metrics::bump(&metrics::COUNTERS.leads);

@@ -20,6 +20,7 @@ pub mod deliver;
 pub mod escalate;
 pub mod idempotency;
 pub mod intake;
+pub mod log;
 pub mod route;
 pub mod state;
 pub mod status;

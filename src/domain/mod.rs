@@ -15,6 +15,7 @@ pub mod model;
 pub mod normalize;
 pub mod notify;
 pub mod qualify;
+pub mod report;
 pub mod roster;
 pub mod routing;
 pub mod rules;

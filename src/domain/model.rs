@@ -62,6 +62,10 @@ pub struct Turn {
     /// For `least_loaded`: the rep's open leads when chosen (before this one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_leads: Option<u64>,
+    /// The reps the pool could offer the lead to at that moment (available by the config, not
+    /// at a known cap, not refused, never one who had it), whom the rotation ran over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eligible: Vec<String>,
 }
 
 /// A cap period.
@@ -304,6 +308,8 @@ pub enum HistoryEvent {
     Closed,
     /// The same contact sent another lead.
     Returned,
+    /// Someone recorded what came of it (contacted, meeting, won, ...).
+    Outcome,
 }
 
 impl HistoryEvent {
@@ -337,5 +343,87 @@ impl NotificationStatus {
             Self::Delivered => "delivered",
             Self::Dead => "dead",
         }
+    }
+}
+
+/// Where a lead stands against its SLA, as stored for the lead log's filter; see
+/// `domain::report` for how a deadline that passed unswept counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaState {
+    /// A deadline runs and nobody has acknowledged yet.
+    Pending,
+    /// Acknowledged (or closed) within every deadline it had.
+    Met,
+    /// An owner missed a deadline.
+    Breached,
+}
+
+impl SlaState {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Met => "met",
+            Self::Breached => "breached",
+        }
+    }
+
+    /// The state a lead's SLA has once it is acknowledged or closed at `at` (Unix seconds)
+    /// with its deadline `due`: met in time, breached after.
+    pub fn settled(self, at: i64, due: Option<i64>) -> Self {
+        match (self, due) {
+            (Self::Pending, Some(due)) if at > due => Self::Breached,
+            (Self::Pending, _) => Self::Met,
+            (other, _) => other,
+        }
+    }
+}
+
+/// What came of a lead, as a CRM or a rep records it. The stages are not a strict funnel:
+/// every stage a lead reached is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Someone reached the person.
+    Contacted,
+    /// A meeting was booked or held.
+    Meeting,
+    /// It became a qualified opportunity.
+    Qualified,
+    /// It was won.
+    Won,
+    /// It was lost.
+    Lost,
+    /// It was not a real prospect.
+    Disqualified,
+}
+
+impl Outcome {
+    /// Every outcome, in funnel order.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Contacted,
+        Outcome::Meeting,
+        Outcome::Qualified,
+        Outcome::Won,
+        Outcome::Lost,
+        Outcome::Disqualified,
+    ];
+
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Contacted => "contacted",
+            Self::Meeting => "meeting",
+            Self::Qualified => "qualified",
+            Self::Won => "won",
+            Self::Lost => "lost",
+            Self::Disqualified => "disqualified",
+        }
+    }
+
+    /// The outcome named `text` (as stored), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
     }
 }

@@ -23,7 +23,7 @@ pub async fn post_lead(
 ) -> Result<Response, Problem> {
     let outcome = app
         .intake(IntakeRequest {
-            source: submission.source.name,
+            source: submission.source.name.clone(),
             idempotency_key: submission.idempotency_key,
             lead: submission.lead,
             base_url: submission.base_url,
@@ -31,6 +31,11 @@ pub async fn post_lead(
         })
         .await?;
     if let Some(target) = submission.redirect {
+        let target = if submission.source.redirect_lead_id {
+            super::redirect::with_lead_id(&target, &outcome.receipt.lead_id)
+        } else {
+            target
+        };
         return Ok(Redirect::to(&target).into_response());
     }
     let status = if outcome.replayed {

@@ -8,6 +8,8 @@
 pub mod admin;
 pub mod extract;
 pub mod leads;
+pub mod log;
+pub mod params;
 pub mod problem;
 pub mod redirect;
 pub mod status;
@@ -27,7 +29,9 @@ pub use extract::{MAX_LEAD_BODY, REDIRECT_FIELD, SOURCE_KEY_FIELD, SOURCE_KEY_HE
 
 /// The API router.
 pub fn router(app: Arc<App>) -> Router {
-    let read_leads = Router::new().route("/leads/{id}", get(leads::get_lead));
+    let read_leads = Router::new()
+        .route("/leads", get(log::get_leads))
+        .route("/leads/{id}", get(leads::get_lead));
     let work_leads = Router::new().route("/leads/{id}/close", post(leads::close_lead));
     let read_reports = Router::new()
         .route("/admin/config", get(admin::get_config))

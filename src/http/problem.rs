@@ -107,6 +107,13 @@ impl Problem {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).field(field)
     }
 
+    /// 500 for a bug (an answer that could not be encoded): logged at error level.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        tracing::error!(%detail, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+
     /// 403 for a known key whose role does not allow what was asked.
     pub fn forbidden(name: &str, role: Role, permission: Permission) -> Self {
         Self::new(

@@ -47,9 +47,32 @@ pub fn check(target: &str, allowed: &[String]) -> Result<String, BadRedirect> {
     }
 }
 
+/// A checked redirect target with the new lead's id added as `lead_id` to its query.
+pub fn with_lead_id(target: &str, lead_id: &str) -> String {
+    match Url::parse(target) {
+        Ok(mut url) => {
+            url.query_pairs_mut().append_pair("lead_id", lead_id);
+            url.into()
+        }
+        Err(_) => target.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lead_id_joins_the_query() {
+        assert_eq!(
+            with_lead_id("https://example.com/thanks", "l-1"),
+            "https://example.com/thanks?lead_id=l-1"
+        );
+        assert_eq!(
+            with_lead_id("https://example.com/thanks?plan=pro#top", "l-1"),
+            "https://example.com/thanks?plan=pro&lead_id=l-1#top"
+        );
+    }
 
     fn allowed() -> Vec<String> {
         vec![

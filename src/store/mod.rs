@@ -20,9 +20,11 @@ use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
 pub use crate::domain::lifecycle::StatusAction;
 use crate::domain::model::{
-    Assignment, HistoryEvent, LeadStatus, NotificationStatus, Refusal, RepClaim, Ticket,
+    Assignment, HistoryEvent, LeadStatus, NotificationStatus, Outcome, Refusal, RepClaim,
+    SlaState, Ticket,
 };
 use crate::domain::notify::Message;
+use crate::domain::report::row::{LeadFacts, LeadRow, NotificationRow, Stint};
 pub use crate::domain::roster::RosterEntry;
 use crate::domain::routing::PoolTicket;
 use crate::domain::sla::SlaPolicy;
@@ -147,6 +149,10 @@ pub struct NewLead {
     pub notifications: Vec<Outgoing>,
     /// The contact the lead belongs to, created or updated in the same transaction.
     pub contact: Option<ContactWrite>,
+    /// What the lead log and the report keep of it.
+    pub facts: LeadFacts,
+    /// Its first stint (owner, pool, whom the pool rotated among, skips, deadline).
+    pub stint: Stint,
 }
 
 /// A contact: one person (by normalised email), however many leads they send.
@@ -288,6 +294,12 @@ pub struct DuePage {
 pub struct Reassignment {
     /// The lead.
     pub lead_id: String,
+    /// When it arrived (its notifications' place in the log index).
+    pub received_at: Timestamp,
+    /// The stint this ends, as it ends (breached).
+    pub ended: Stint,
+    /// The stint it starts.
+    pub stint: Stint,
     /// When.
     pub at: Timestamp,
     /// The assignment number the breach was found on; anything else means someone acted first.
@@ -405,6 +417,24 @@ pub struct StoredLead {
     /// Seconds from the current owner's assignment to acknowledgement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_ack_seconds: Option<i64>,
+    /// When it was closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Timestamp>,
+    /// Where it stands against its SLA (pending, met, breached), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_state: Option<SlaState>,
+    /// Every owner's turn with it, first to current: pool, whom the pool rotated among,
+    /// who was skipped and why, deadline, how it ended.
+    pub stints: Vec<Stint>,
+    /// The latest outcome recorded (contacted, meeting, won, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Every outcome stage it reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Outcome>,
+    /// The value recorded when it was won.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub won_value: Option<f64>,
     /// Everything that happened to it, oldest first.
     pub history: Vec<HistoryEntry>,
     /// Its notifications and their delivery state.
@@ -568,6 +598,69 @@ pub trait AccountStore: Send + Sync {
     async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
 }
 
+/// What the lead log shows: a period, an owner and filters; newest first.
+#[derive(Debug, Clone)]
+pub struct LogQuery {
+    /// Leads that arrived at or after this.
+    pub from: Timestamp,
+    /// Leads that arrived before this.
+    pub to: Timestamp,
+    /// Only leads whose current owner (a rep or a queue) has this id.
+    pub owner: Option<String>,
+    /// Only leads the current owner got through this pool.
+    pub pool: Option<String>,
+    /// Only leads this rule routed.
+    pub rule: Option<String>,
+    /// Only leads from this source key (by name).
+    pub source: Option<String>,
+    /// Only leads in this status.
+    pub status: Option<LeadStatus>,
+    /// Only leads in this SLA state at `now` (a deadline passed unswept is breached).
+    pub sla: Option<SlaState>,
+    /// Only leads escalated at least once (`true`) or never (`false`).
+    pub escalated: Option<bool>,
+    /// Only leads whose email, name or company contains this (case-insensitive).
+    pub search: Option<String>,
+    /// The moment SLA states are judged at.
+    pub now: Timestamp,
+    /// Most rows in the page.
+    pub limit: usize,
+    /// Where the previous page ended.
+    pub cursor: Option<String>,
+}
+
+/// One page of the lead log.
+#[derive(Debug, Clone, Default)]
+pub struct LogPage {
+    /// The leads, newest first.
+    pub rows: Vec<LeadRow>,
+    /// Pass back for the next page; `None` at the end.
+    pub next: Option<String>,
+}
+
+/// Every row of leads that arrived in a period, with their notifications, and what reading
+/// them cost.
+#[derive(Debug, Clone, Default)]
+pub struct PeriodRows {
+    /// The leads, oldest first.
+    pub leads: Vec<LeadRow>,
+    /// Their notifications.
+    pub notifications: Vec<NotificationRow>,
+    /// Read capacity units the Queries consumed, as DynamoDB reported them.
+    pub read_units: f64,
+    /// Query calls made.
+    pub queries: u64,
+}
+
+/// The lead log and the report's reads: Query on the log indexes, never Scan.
+#[async_trait]
+pub trait LogStore: Send + Sync {
+    /// One page of the lead log.
+    async fn lead_log(&self, query: &LogQuery) -> StoreResult<LogPage>;
+    /// Every lead that arrived in `[from, to)` and its notifications.
+    async fn period_rows(&self, from: Timestamp, to: Timestamp) -> StoreResult<PeriodRows>;
+}
+
 /// Everything the router stores.
 pub trait Store:
     ConfigStore
@@ -579,6 +672,7 @@ pub trait Store:
     + SweepStore
     + OutboxStore
     + AccountStore
+    + LogStore
 {
 }
 impl<T> Store for T where
@@ -591,5 +685,6 @@ impl<T> Store for T where
         + SweepStore
         + OutboxStore
         + AccountStore
+        + LogStore
 {
 }

@@ -81,7 +81,9 @@ fn trail_reason(config: &RoutingConfig, trail: &Trail) -> String {
     parts.iter().map(|p| format!("; {p}")).collect()
 }
 
-/// The assignment of a lead to rep `offer` of `pool` with rotation ticket `turn`.
+/// The assignment of a lead to rep `offer` of `pool` with rotation ticket `turn`, rotating
+/// among the pool's `eligible` members (indexes).
+#[allow(clippy::too_many_arguments)]
 pub fn to_pool_rep(
     config: &RoutingConfig,
     version: u64,
@@ -90,6 +92,7 @@ pub fn to_pool_rep(
     pool: &Pool,
     turn: u64,
     offer: &Offer,
+    eligible: &[usize],
 ) -> Assignment {
     let rep_id = &pool.reps[offer.member];
     let owner = rep_owner(config.reps.get(rep_id), rep_id);
@@ -124,6 +127,7 @@ pub fn to_pool_rep(
         position: offer.member + 1,
         pool_size: pool.reps.len(),
         open_leads: offer.load.map(|(open, _)| open),
+        eligible: eligible.iter().map(|&m| pool.reps[m].clone()).collect(),
     };
     finish(config, version, decision, trail, owner, Some(turn), how)
 }

@@ -507,6 +507,7 @@ impl<'a> Walk<'a> {
             pool,
             ticket.turn,
             &offer,
+            &visit.available,
         );
         let used = PoolTicket {
             pool: pool.id.clone(),

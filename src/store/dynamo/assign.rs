@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use jiff::Timestamp;
 
 use super::attr::{n, s};
-use super::items::{self, Due, TurnItem};
+use super::items::{self, Due, LogKeys, TurnItem};
 use super::keys::{self, Key};
 use super::tx::{Guard, Transaction};
 use crate::domain::model::{NotificationStatus, RepClaim};
@@ -124,12 +124,15 @@ fn roster(
     tx.update(update.condition_expression(condition), Guard::Roster)
 }
 
-/// Outbox entries: one item per notification, due for the sweeper at `first_sweep_at`.
+/// Outbox entries: one item per notification, due for the sweeper at `first_sweep_at`, each
+/// in the log index right after its lead (which arrived at `received_at`).
 pub(super) fn outbox(
     tx: &mut Transaction,
     lead_id: &str,
+    received_at: Timestamp,
     notifications: &[Outgoing],
 ) -> StoreResult<()> {
+    let (log_pk, lead_log_sk) = keys::log_keys(lead_id, received_at);
     for outgoing in notifications {
         let pending = StoredNotification {
             lead_id: lead_id.to_string(),
@@ -145,11 +148,14 @@ pub(super) fn outbox(
             due_pk: Some(keys::due_pk(DueKind::Outbox, lead_id)),
             due_at: Some(outgoing.first_sweep_at),
         };
-        let mut item = items::encode(
-            &Key::notification(lead_id, &outgoing.message.event_id),
-            &pending,
-        )?;
+        let event_id = &outgoing.message.event_id;
+        let log = LogKeys {
+            log_pk: log_pk.clone(),
+            log_sk: keys::notification_log_sk(&lead_log_sk, event_id),
+        };
+        let mut item = items::encode(&Key::notification(lead_id, event_id), &pending)?;
         item.extend(items::fields(&due)?);
+        item.extend(items::fields(&log)?);
         tx.put_new(item, Guard::Unique)?;
     }
     Ok(())

@@ -19,7 +19,8 @@ use jiff::Timestamp;
 
 use crate::domain::account::Account;
 use crate::domain::lead::Lead;
-use crate::domain::model::{Assignment, LeadStatus, NotificationStatus, Owner};
+use crate::domain::model::{Assignment, LeadStatus, NotificationStatus, Outcome, Owner, SlaState};
+use crate::domain::report::row::{LeadFacts, LeadRow, Stint};
 use crate::domain::sla::SlaPolicy;
 use crate::store::{
     ContactWrite, Deadline, DueKind, NewLead, StoreError, StoreResult, StoredNotification,
@@ -42,6 +43,11 @@ pub(super) fn fields<T: Serialize>(body: &T) -> StoreResult<Item> {
 /// An item as what it should be (its key and other attributes are ignored).
 pub(super) fn decode<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
     dynamo::from_item(item).map_err(corrupt::<T>)
+}
+
+/// `value` as one attribute's value.
+pub(super) fn attribute<T: Serialize>(value: &T) -> StoreResult<AttributeValue> {
+    dynamo::to_attribute_value(value).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 /// One attribute's value as what it should be.
@@ -120,25 +126,42 @@ pub(super) struct LeadItem {
     pub assignment: Assignment,
     #[serde(default = "first")]
     pub assignment_no: u64,
+    pub closed_at: Option<Timestamp>,
     pub contact: Option<String>,
     pub due_at: Option<i64>,
     pub due_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<Stint>,
     #[serde(default)]
     pub escalations: u32,
+    pub facts: Option<LeadFacts>,
     pub lead: Lead,
     pub lead_id: String,
+    pub log_pk: Option<String>,
+    pub log_sk: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub outcome_at: Option<Timestamp>,
     pub owner_ack_seconds: Option<i64>,
     pub owner_id: String,
     pub owner_kind: OwnerKind,
+    pub owner_pk: Option<String>,
     #[serde(default)]
     pub owners: Vec<String>,
+    pub stint: Option<Stint>,
+    pub pool_id: Option<String>,
     pub received_at: Timestamp,
     pub returning_of: Option<String>,
+    pub rule_id: Option<String>,
+    pub search: Option<String>,
     pub sla: Option<SlaPolicy>,
     pub sla_due_at: Option<Timestamp>,
+    pub sla_state: Option<SlaState>,
     pub source: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Outcome>,
     pub status: Option<LeadStatus>,
     pub time_to_ack_seconds: Option<i64>,
+    pub won_value: Option<f64>,
 }
 
 fn first() -> u64 {
@@ -180,29 +203,62 @@ impl LeadItem {
             }) => (Some(key.clone()), Some(owning_lead.clone())),
             None => (None, None),
         };
+        let (log_pk, log_sk) = keys::log_keys(&new.lead_id, new.received_at);
         Self {
             acknowledged_at: None,
             assigned_at: Some(new.received_at),
             assignment: new.assignment.clone(),
             assignment_no: 1,
+            closed_at: None,
             contact,
             due_at: None,
             due_pk: None,
+            earlier: Vec::new(),
             escalations: 0,
+            facts: Some(new.facts.clone()),
             lead: new.lead.clone(),
             lead_id: new.lead_id.clone(),
+            log_pk: Some(log_pk),
+            log_sk: Some(log_sk),
+            outcome: None,
+            outcome_at: None,
             owner_ack_seconds: None,
             owner_id: owner.id().to_string(),
             owner_kind: OwnerKind::of(owner),
+            owner_pk: Some(keys::owner_partition(owner.id())),
             owners,
+            stint: Some(new.stint.clone()),
+            pool_id: new.assignment.pool().map(str::to_string),
             received_at: new.received_at,
             returning_of,
+            rule_id: new.assignment.rule_id.clone(),
+            search: Some(new.facts.search_text()).filter(|s| !s.is_empty()),
             sla: None,
             sla_due_at: None,
+            sla_state: new.deadline.as_ref().map(|_| SlaState::Pending),
             source: new.source.clone(),
+            stages: Vec::new(),
             status: Some(new.status),
             time_to_ack_seconds: None,
+            won_value: None,
         }
+    }
+
+    /// Every stint, first to current (a lead stored before stints were kept has one
+    /// made from its assignment).
+    pub fn stints(&self) -> Vec<Stint> {
+        let current = self.stint.clone().unwrap_or_else(|| {
+            Stint::of(
+                &self.assignment,
+                self.assignment_no,
+                self.assigned_at.unwrap_or(self.received_at),
+                self.sla_due_at,
+                None,
+            )
+        });
+        let mut all = self.earlier.clone();
+        all.push(current);
+        all
     }
 
     /// The lead's status.
@@ -211,6 +267,70 @@ impl LeadItem {
             OwnerKind::Rep => LeadStatus::Open,
             OwnerKind::Queue => LeadStatus::Queued,
         })
+    }
+}
+
+/// A lead as the log indexes project it (see the `log` index in template.yaml).
+#[derive(Debug, Deserialize)]
+pub(super) struct LogItem {
+    pub lead_id: String,
+    pub received_at: Timestamp,
+    pub source: String,
+    pub status: Option<LeadStatus>,
+    pub owner_id: String,
+    pub owner_kind: OwnerKind,
+    pub pool_id: Option<String>,
+    pub rule_id: Option<String>,
+    #[serde(default)]
+    pub escalations: u32,
+    pub assigned_at: Option<Timestamp>,
+    pub acknowledged_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    pub sla_due_at: Option<Timestamp>,
+    pub sla_state: Option<SlaState>,
+    #[serde(default)]
+    pub facts: LeadFacts,
+    pub stint: Option<Stint>,
+    #[serde(default)]
+    pub earlier: Vec<Stint>,
+    pub outcome: Option<Outcome>,
+    #[serde(default)]
+    pub stages: Vec<Outcome>,
+    pub won_value: Option<f64>,
+}
+
+impl LogItem {
+    /// The row the log and the report read.
+    pub fn row(self) -> LeadRow {
+        let queued = self.owner_kind == OwnerKind::Queue;
+        let status = self.status.unwrap_or(if queued {
+            LeadStatus::Queued
+        } else {
+            LeadStatus::Open
+        });
+        let mut stints = self.earlier;
+        stints.extend(self.stint);
+        LeadRow {
+            lead_id: self.lead_id,
+            received_at: self.received_at,
+            source: self.source,
+            status,
+            owner_id: self.owner_id,
+            queued,
+            pool: self.pool_id,
+            rule: self.rule_id,
+            escalations: self.escalations,
+            assigned_at: self.assigned_at.unwrap_or(self.received_at),
+            acknowledged_at: self.acknowledged_at,
+            closed_at: self.closed_at,
+            sla_due_at: self.sla_due_at,
+            sla_state: self.sla_state,
+            facts: self.facts,
+            stints,
+            outcome: self.outcome,
+            stages: self.stages,
+            won_value: self.won_value,
+        }
     }
 }
 
@@ -243,6 +363,14 @@ pub(super) struct StatusChange {
     pub closed_at: Option<Timestamp>,
     pub time_to_ack_seconds: Option<i64>,
     pub owner_ack_seconds: Option<i64>,
+    pub sla_state: Option<SlaState>,
+}
+
+/// An item's place in the log index (a notification's; a lead's are in [`LeadItem`]).
+#[derive(Debug, Serialize)]
+pub(super) struct LogKeys {
+    pub log_pk: String,
+    pub log_sk: String,
 }
 
 /// What giving a lead to its next owner sets (with [`SlaFields`] if the owner has a deadline).
@@ -251,10 +379,15 @@ pub(super) struct Reassigned<'a> {
     pub status: LeadStatus,
     pub owner_kind: OwnerKind,
     pub owner_id: &'a str,
+    pub owner_pk: String,
     pub assignment: &'a Assignment,
     pub assignment_no: u64,
     pub assigned_at: Timestamp,
     pub escalations: u32,
+    pub pool_id: Option<&'a str>,
+    pub rule_id: Option<&'a str>,
+    pub sla_state: SlaState,
+    pub stint: &'a Stint,
 }
 
 /// An item's place in the sparse due index, while it has one: with [`StoredNotification`],

@@ -3,9 +3,9 @@
 //!
 //! | pk | sk | the item holds | access pattern |
 //! |---|---|---|---|
-//! | `LEAD#<lead id>` | `LEAD` | the lead, its assignment and reason, owner, status, SLA deadline | Put in the lead's transaction; Query(pk) for `GET /leads/{id}`; conditional Update to acknowledge, close or reassign |
+//! | `LEAD#<lead id>` | `LEAD` | the lead, its assignment and reason, owner, status, SLA deadline and state; the log row (`facts`, `search`, `stint`, `earlier`, `pool_id`, `rule_id`, outcome) and its places in the `log` and `owner` indexes | Put in the lead's transaction; Query(pk) for `GET /leads/{id}`; conditional Update to acknowledge, close, reassign or record an outcome |
 //! | `LEAD#<lead id>` | `EVENT#<time>#<suffix>` | one history entry | Put (if not exists) with the change it records; the same Query |
-//! | `LEAD#<lead id>` | `NOTIFY#<event id>` | outbox: channel (secret references only), frozen message, status, attempts, last error | Put in the assignment's transaction; conditional Update per delivery attempt |
+//! | `LEAD#<lead id>` | `NOTIFY#<event id>` | outbox: channel (secret references only), frozen message, status, attempts, last error; its place in the `log` index | Put in the assignment's transaction; conditional Update per delivery attempt |
 //! | `STATS` | `NOTIFICATIONS` | dead notifications, ever | ADD 1 with the Update that marks one dead |
 //! | `POOL#<pool>` | `ROTATION` | ticket counter `turn`, `cycle_start`, `cycle_config`; `returned` (tickets given back, oldest first); the repair's `checked_through`, `mark_turn`, `mark_at` | UpdateItem ADD returning the ticket while nothing is given back, else REMOVE `returned[0]` (conditional on it); list_append to give back; SET `cycle_start` when the team changes; the sweeper's repair |
 //! | `POOL#<pool>` | `TURN#<ticket, 20 digits>` | lead id and owner of one ticket | Put if not exists, in the lead's transaction (a ticket is used once); Query of a range by the sweeper's repair |
@@ -19,6 +19,16 @@
 //! | `CONTACT#<normalised email>` | `CONTACT` | the lead the contact is owned through, lead count | GetItem at intake; Put if not exists or conditional Update, in the lead's transaction |
 //! | `ACCOUNT#<id>` | `ACCOUNT` | one account (name, domains, owner, tier, list) | BatchGet and BatchWrite on load; GetItem |
 //! | `DOMAIN#<domain>` | `DOMAIN` | the account owning the domain (copied, so matching is one read) | BatchGet of a lead's domain and its parents; Delete, conditional on the account, when the account drops it |
+//!
+//! Index `log` (`log_pk`, `log_sk`; the row attributes projected, see `LOG_PROJECTION`): every
+//! lead as `LOG#<UTC date of arrival>`, `<arrival, fixed-width microseconds>#<lead id>`, and
+//! each of its notifications right after it (`...#<lead id>#<event id>`). Serves the lead log
+//! (Query one day at a time, newest first, filters as a FilterExpression; a page ends at an
+//! opaque cursor) and the routing report (Query every day of the period). Never Scan.
+//!
+//! Index `owner` (`owner_pk`, `log_sk`; the same projection): every lead as `OWNER#<current
+//! owner id>` (a rep or a queue), so the log filtered by owner, and a rep's own leads, read
+//! only that owner's leads. A reassignment moves the lead to its new owner's partition.
 //!
 //! Index `due` (`due_pk`, `due_at`; keys only; sparse): an item is in it only while the sweeper
 //! has something to do with it. `due_pk` is `SLA#<shard>` on a lead awaiting acknowledgement
@@ -41,6 +51,10 @@ use crate::store::{DueKind, StoreError, StoreResult, DUE_SHARDS};
 
 /// The sparse due index.
 pub(super) const DUE_INDEX: &str = "due";
+/// The lead log index: leads and their notifications by the UTC day they arrived.
+pub(super) const LOG_INDEX: &str = "log";
+/// The owner index: leads by their current owner.
+pub(super) const OWNER_INDEX: &str = "owner";
 
 /// An item's primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +182,8 @@ const EVENT: &str = "EVENT#";
 const NOTIFY: &str = "NOTIFY#";
 const REP: &str = "REP#";
 const DOMAIN: &str = "DOMAIN#";
+const LOG: &str = "LOG#";
+const OWNER: &str = "OWNER#";
 
 /// The ticket a pool's `TURN#` sort key records.
 pub(super) fn turn_of(sk: &str) -> Option<u64> {
@@ -217,6 +233,39 @@ pub(super) fn due_partition(kind: DueKind, shard: u32) -> String {
         DueKind::Sla => format!("SLA#{shard}"),
         DueKind::Outbox => format!("OUTBOX#{shard}"),
     }
+}
+
+/// A lead's place in the log index: `LOG#<UTC date>` and a sort key that orders leads by
+/// arrival (fixed-width time, then the id).
+pub(super) fn log_keys(lead_id: &str, received_at: jiff::Timestamp) -> (String, String) {
+    (
+        log_partition(received_at.to_zoned(jiff::tz::TimeZone::UTC).date()),
+        format!("{}#{lead_id}", sort_time(received_at)),
+    )
+}
+
+/// The log index's partition for one UTC day.
+pub(super) fn log_partition(day: jiff::civil::Date) -> String {
+    format!("{LOG}{day}")
+}
+
+/// A time as a fixed-width text that sorts as the times do (microseconds, UTC).
+pub(super) fn sort_time(at: jiff::Timestamp) -> String {
+    format!(
+        "{}.{:06}Z",
+        at.strftime("%Y-%m-%dT%H:%M:%S"),
+        at.subsec_microsecond()
+    )
+}
+
+/// A notification's sort key in the log index: right after its lead's.
+pub(super) fn notification_log_sk(lead_log_sk: &str, event_id: &str) -> String {
+    format!("{lead_log_sk}#{event_id}")
+}
+
+/// The owner index's partition of a rep or queue.
+pub(super) fn owner_partition(owner_id: &str) -> String {
+    format!("{OWNER}{owner_id}")
 }
 
 /// The rep's attribute holding the ticket of their latest lead from `pool`.

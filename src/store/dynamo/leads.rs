@@ -56,7 +56,7 @@ impl LeadStore for DynamoStore {
             &new.passed,
             new.received_at,
         )?;
-        assign::outbox(&mut tx, &new.lead_id, &new.notifications)?;
+        assign::outbox(&mut tx, &new.lead_id, new.received_at, &new.notifications)?;
         if let Some((token, response)) = &new.idempotency {
             let completion = Completion {
                 status: ClaimStatus::Completed,
@@ -174,8 +174,9 @@ impl DynamoStore {
     }
 }
 
-/// What acknowledging or closing `lead` at `at` sets: the status, when, and for an
-/// acknowledgement the speed to lead and the owner's own time to acknowledge.
+/// What acknowledging or closing `lead` at `at` sets: the status, when, for an
+/// acknowledgement the speed to lead and the owner's own time to acknowledge, and where its
+/// SLA ends up.
 fn status_change(
     lead: &LeadItem,
     action: StatusAction,
@@ -185,12 +186,17 @@ fn status_change(
     let acknowledging = action == StatusAction::Acknowledge;
     let since = |t: Timestamp| at.as_second() - t.as_second();
     let assigned = lead.assigned_at.unwrap_or(lead.received_at);
+    // The first touch settles a running SLA: met in time, breached after the deadline.
+    let sla_state = lead
+        .sla_state
+        .map(|s| s.settled(at.as_second(), lead.sla_due_at.map(|d| d.as_second())));
     StatusChange {
         status: target,
         acknowledged_at: acknowledging.then_some(at),
         closed_at: (!acknowledging).then_some(at),
         time_to_ack_seconds: acknowledging.then(|| since(lead.received_at)),
         owner_ack_seconds: acknowledging.then(|| since(assigned)),
+        sla_state,
     }
 }
 
@@ -202,6 +208,7 @@ fn stored_lead(
     mut notifications: Vec<crate::store::StoredNotification>,
 ) -> StoredLead {
     notifications.sort_by_key(|n| n.message.occurred_at);
+    let stints = lead.stints();
     StoredLead {
         lead_id: lead_id.to_string(),
         status: lead.status(),
@@ -219,6 +226,12 @@ fn stored_lead(
         acknowledged_at: lead.acknowledged_at,
         time_to_ack_seconds: lead.time_to_ack_seconds,
         owner_ack_seconds: lead.owner_ack_seconds,
+        closed_at: lead.closed_at,
+        sla_state: lead.sla_state,
+        stints,
+        outcome: lead.outcome,
+        stages: lead.stages,
+        won_value: lead.won_value,
         history,
         notifications,
     }

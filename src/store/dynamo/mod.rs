@@ -16,6 +16,7 @@ mod idempotency;
 mod items;
 pub mod keys;
 mod leads;
+mod log;
 mod outbox;
 mod roster;
 mod rotation;

@@ -11,7 +11,7 @@ use super::client::DynamoStore;
 use super::items::{self, Changes, OwnerKind, Reassigned, SlaFields};
 use super::keys::{self, IndexKey, Key, DUE_INDEX};
 use super::tx::Guard;
-use crate::domain::model::{HistoryEvent, LeadStatus, Owner};
+use crate::domain::model::{HistoryEvent, LeadStatus, Owner, SlaState};
 use crate::store::{
     CommitError, DueItem, DueKind, DuePage, HistoryEntry, Reassignment, StoreResult, SweepStore,
 };
@@ -79,12 +79,22 @@ impl SweepStore for DynamoStore {
             status: LeadStatus::assigned_to(owner),
             owner_kind: OwnerKind::of(owner),
             owner_id: owner.id(),
+            owner_pk: keys::owner_partition(owner.id()),
             assignment: a,
             assignment_no: next,
             assigned_at: change.at,
             escalations: change.escalations,
+            pool_id: a.pool(),
+            rule_id: a.rule_id.as_deref(),
+            // A reassignment follows a missed deadline: the lead's SLA was breached.
+            sla_state: SlaState::Breached,
+            stint: &change.stint,
         };
-        let mut changes = Changes::set(&reassigned)?;
+        let mut changes = Changes::set(&reassigned)?
+            .append("earlier", vec![items::attribute(&change.ended)?]);
+        if a.pool().is_none() {
+            changes = changes.remove(&["pool_id"]);
+        }
         if let Owner::Rep { id, .. } = owner {
             changes = changes.append("owners", vec![s(id)]);
         }
@@ -119,7 +129,12 @@ impl SweepStore for DynamoStore {
             &change.passed,
             change.at,
         )?;
-        assign::outbox(&mut tx, &change.lead_id, &change.notifications)?;
+        assign::outbox(
+            &mut tx,
+            &change.lead_id,
+            change.received_at,
+            &change.notifications,
+        )?;
         tx.commit(&self.client, claim).await
     }
 }

@@ -69,6 +69,13 @@ pub fn definitions(template: &str) -> Result<Vec<TableDefinition>, String> {
                                     .unwrap_or_else(|| "ALL".into())
                                     .as_str(),
                             ))
+                            .set_non_key_attributes(projection.and_then(|p| {
+                                let names: Vec<String> = list(p, "NonKeyAttributes")
+                                    .iter()
+                                    .filter_map(|n| n.as_str().map(str::to_string))
+                                    .collect();
+                                (!names.is_empty()).then_some(names)
+                            }))
                             .build(),
                     )
                     .build()
