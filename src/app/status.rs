@@ -1,10 +1,10 @@
-//! A lead's status after routing: read it, acknowledge it (by its owner's signed link or an
-//! admin), close it. What each action may do is [`crate::domain::lifecycle`]; storage applies
+//! A lead's status after routing: read it, acknowledge it (by its owner's signed link or a
+//! key allowed to work leads), close it, record what came of it. What each action may do is [`crate::domain::lifecycle`]; storage applies
 //! it under a condition on the status (and assignment) it read.
 
 use crate::domain::lifecycle::StatusAction;
 use crate::domain::notify::check_ack_token;
-use crate::store::{StatusOutcome, StoreError, StoreResult, StoredLead};
+use crate::store::{OutcomeRecord, StatusOutcome, StoreError, StoreResult, StoredLead};
 
 use super::state::App;
 
@@ -23,6 +23,11 @@ impl App {
         self.store
             .change_status(lead_id, action, self.now(), None)
             .await
+    }
+
+    /// Records what came of a lead; `false` if there is no such lead.
+    pub async fn record_outcome(&self, lead_id: &str, record: &OutcomeRecord) -> StoreResult<bool> {
+        self.store.record_outcome(lead_id, record).await
     }
 
     /// Acknowledges a lead through a signed link: only the current assignment's link works;

@@ -114,32 +114,59 @@ impl SlaPolicy {
 /// `seconds` of working time after `from` in the owner's weekly hours, skipping holidays;
 /// `None` if the owner has no hours (always working) or none within [`SEARCH_DAYS`].
 fn working_deadline(owner: &Availability, from: Timestamp, seconds: i64) -> Option<Timestamp> {
-    let hours = owner.hours.as_ref()?;
-    let tz = &owner.timezone;
     let mut remaining = seconds;
-    let mut date = from.to_zoned(tz.clone()).date();
-    for _ in 0..SEARCH_DAYS {
-        if !owner.holidays.contains(&date) {
-            let weekday = date.weekday().to_monday_zero_offset() as usize;
-            let mut shifts = hours[weekday].clone();
-            shifts.sort_by_key(|s| s.start);
-            for shift in shifts {
-                let start = at_minute(tz, date, shift.start)?;
-                let end = at_minute(tz, date, shift.end)?;
-                let start = start.max(from);
-                if start >= end {
-                    continue;
-                }
-                let available = end.duration_since(start).as_secs();
-                if available >= remaining {
-                    return Some(start + SignedDuration::from_secs(remaining));
-                }
-                remaining -= available;
-            }
+    for (start, end) in working_intervals(owner, from)? {
+        let available = end.duration_since(start).as_secs();
+        if available >= remaining {
+            return Some(start + SignedDuration::from_secs(remaining));
         }
-        date = date.tomorrow().ok()?;
+        remaining -= available;
     }
     None
+}
+
+/// Seconds of the owner's working time (weekly hours, holidays skipped) in `[from, to)`:
+/// speed to lead "in the owner's working time". An owner without hours is always working.
+pub fn working_seconds(owner: &Availability, from: Timestamp, to: Timestamp) -> i64 {
+    if to <= from {
+        return 0;
+    }
+    let Some(intervals) = working_intervals(owner, from) else {
+        return to.as_second() - from.as_second();
+    };
+    let mut total = 0;
+    for (start, end) in intervals {
+        if start >= to {
+            break;
+        }
+        total += end.min(to).duration_since(start).as_secs();
+    }
+    total
+}
+
+/// The owner's working intervals from `from` on, in order (the first may start at `from`),
+/// over at most [`SEARCH_DAYS`] days; `None` for an owner without hours.
+fn working_intervals(
+    owner: &Availability,
+    from: Timestamp,
+) -> Option<impl Iterator<Item = (Timestamp, Timestamp)> + '_> {
+    let hours = owner.hours.as_ref()?;
+    let tz = &owner.timezone;
+    let first = from.to_zoned(tz.clone()).date();
+    let days = std::iter::successors(Some(first), |d| d.tomorrow().ok()).take(SEARCH_DAYS);
+    Some(
+        days.filter(|date| !owner.holidays.contains(date))
+            .flat_map(move |date| {
+                let weekday = date.weekday().to_monday_zero_offset() as usize;
+                let mut shifts = hours[weekday].clone();
+                shifts.sort_by_key(|s| s.start);
+                shifts.into_iter().filter_map(move |shift| {
+                    let start = at_minute(tz, date, shift.start)?.max(from);
+                    let end = at_minute(tz, date, shift.end)?;
+                    (start < end).then_some((start, end))
+                })
+            }),
+    )
 }
 
 /// The instant of minute `minute` (0..=1440) of a local date.
@@ -222,6 +249,30 @@ mod tests {
         assert_eq!(
             policy(60, true).deadline(&a, t("2026-03-06T23:00:00Z")),
             t("2026-03-09T14:00:00Z")
+        );
+    }
+
+    #[test]
+    fn working_seconds_count_only_the_owners_hours() {
+        let a =
+            rep("    working_hours: { mon-fri: \"09:00-17:00\" }\n    holidays: [\"2026-11-26\"]");
+        // Tuesday 16:50 New York to Wednesday 09:20: 10 + 20 minutes.
+        assert_eq!(
+            working_seconds(&a, t("2026-11-24T21:50:00Z"), t("2026-11-25T14:20:00Z")),
+            30 * 60
+        );
+        // Over Thanksgiving (a holiday) only Friday counts.
+        assert_eq!(
+            working_seconds(&a, t("2026-11-25T22:00:00Z"), t("2026-11-27T15:00:00Z")),
+            60 * 60
+        );
+        assert_eq!(
+            working_seconds(&rep(""), t("2026-11-28T12:00:00Z"), t("2026-11-28T12:15:00Z")),
+            15 * 60
+        );
+        assert_eq!(
+            working_seconds(&a, t("2026-11-25T22:00:00Z"), t("2026-11-25T21:00:00Z")),
+            0
         );
     }
 

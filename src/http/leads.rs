@@ -8,10 +8,15 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
+use serde::Deserialize;
+use serde_json::json;
+
 use crate::app::{App, IntakeRequest};
 use crate::domain::lifecycle::StatusAction;
+use crate::domain::model::Outcome;
+use crate::store::OutcomeRecord;
 
-use super::extract::{lead_id, LeadSubmission};
+use super::extract::{lead_id, Caller, LeadSubmission, LimitedBody};
 use super::problem::Problem;
 use super::status::status_response;
 
@@ -71,4 +76,77 @@ pub async fn close_lead(
 ) -> Result<Response, Problem> {
     let id = lead_id(&id)?;
     status_response(id, app.change_status(id, StatusAction::Close).await?)
+}
+
+/// Largest outcome body accepted.
+const MAX_OUTCOME_BODY: usize = 8 * 1024;
+/// How far ahead of the server's clock an outcome's `at` may be (clock skew).
+const OUTCOME_SKEW_SECONDS: i64 = 300;
+
+/// What `POST /leads/{id}/outcome` takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeBody {
+    outcome: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// `POST /leads/{id}/outcome` (work leads): records contacted, meeting, qualified, won, lost
+/// or disqualified, with an optional reason, value and time, as history; it feeds the
+/// report's conversion figures.
+pub async fn post_outcome(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    LimitedBody(bytes): LimitedBody<MAX_OUTCOME_BODY>,
+) -> Result<Response, Problem> {
+    let id = lead_id(&id)?;
+    let malformed = |detail: String| {
+        Problem::new(StatusCode::BAD_REQUEST, "malformed-body", detail).field("body")
+    };
+    let body: OutcomeBody = serde_json::from_slice(&bytes)
+        .map_err(|e| malformed(format!("expected a JSON object with `outcome`: {e}")))?;
+    let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+    let outcome = Outcome::parse(body.outcome.trim()).ok_or_else(|| {
+        bad_field("outcome", format!("expected one of: {}", names.join(", ")))
+    })?;
+    if let Some(value) = body.value {
+        if !value.is_finite() || value < 0.0 {
+            return Err(bad_field("value", "expected a number of at least 0"));
+        }
+    }
+    let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(bad_field("reason", "at most 500 characters"));
+    }
+    let now = app.now();
+    let at = match body.at {
+        Some(text) => text
+            .parse::<jiff::Timestamp>()
+            .map_err(|_| bad_field("at", "expected an RFC 3339 time"))?,
+        None => now,
+    };
+    if at.as_second() > now.as_second() + OUTCOME_SKEW_SECONDS {
+        return Err(bad_field("at", "is in the future"));
+    }
+    let record = OutcomeRecord {
+        outcome,
+        at,
+        reason,
+        value: body.value,
+        by: caller.name,
+    };
+    if !app.record_outcome(id, &record).await? {
+        return Err(Problem::lead_not_found());
+    }
+    Ok(Json(json!({"lead_id": id, "outcome": outcome, "at": at})).into_response())
+}
+
+fn bad_field(field: &str, detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "invalid-field", detail).field(field)
 }

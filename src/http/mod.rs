@@ -32,7 +32,9 @@ pub fn router(app: Arc<App>) -> Router {
     let read_leads = Router::new()
         .route("/leads", get(log::get_leads))
         .route("/leads/{id}", get(leads::get_lead));
-    let work_leads = Router::new().route("/leads/{id}/close", post(leads::close_lead));
+    let work_leads = Router::new()
+        .route("/leads/{id}/close", post(leads::close_lead))
+        .route("/leads/{id}/outcome", post(leads::post_outcome));
     let read_reports = Router::new()
         .route("/admin/config", get(admin::get_config))
         .route("/admin/metrics", get(admin::get_metrics))

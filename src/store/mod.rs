@@ -540,6 +540,24 @@ pub trait LeadStore: Send + Sync {
     ) -> StoreResult<StatusOutcome>;
     /// A contact by normalised email.
     async fn contact(&self, key: &str) -> StoreResult<Option<Contact>>;
+    /// Records what came of a lead: its latest outcome, every stage it reached, the value of
+    /// a win, and a history entry, together. `false` if there is no such lead.
+    async fn record_outcome(&self, lead_id: &str, record: &OutcomeRecord) -> StoreResult<bool>;
+}
+
+/// An outcome as recorded on a lead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeRecord {
+    /// What came of it.
+    pub outcome: Outcome,
+    /// When.
+    pub at: Timestamp,
+    /// Why, in the recorder's words.
+    pub reason: Option<String>,
+    /// A value (a won deal's amount, say).
+    pub value: Option<f64>,
+    /// Who recorded it (the key's name).
+    pub by: String,
 }
 
 /// What the SLA sweeper needs: the sparse due index, leases and reassignments.

@@ -366,6 +366,15 @@ pub(super) struct StatusChange {
     pub sla_state: Option<SlaState>,
 }
 
+/// What recording an outcome sets.
+#[derive(Debug, Serialize)]
+pub(super) struct OutcomeChange<'a> {
+    pub outcome: Outcome,
+    pub outcome_at: Timestamp,
+    pub stages: &'a [Outcome],
+    pub won_value: Option<f64>,
+}
+
 /// An item's place in the log index (a notification's; a lead's are in [`LeadItem`]).
 #[derive(Debug, Serialize)]
 pub(super) struct LogKeys {
@@ -605,13 +614,16 @@ mod tests {
 
     #[test]
     fn a_new_lead_item_has_the_stored_attribute_types() {
+        let assignment = crate::domain::routing::fallback("unrouted", "no config");
+        let at = "2026-11-24T15:00:00Z".parse().unwrap();
         let new = NewLead {
             lead_id: "l1".into(),
             source: "web".into(),
             received_at: "2026-11-24T15:00:00Z".parse().unwrap(),
             lead: Lead::default(),
             status: LeadStatus::Queued,
-            assignment: crate::domain::routing::fallback("unrouted", "no config"),
+            stint: Stint::of(&assignment, 1, at, None, None),
+            assignment,
             claim: None,
             ticket: None,
             passed: Vec::new(),
@@ -619,6 +631,7 @@ mod tests {
             deadline: None,
             notifications: Vec::new(),
             contact: None,
+            facts: LeadFacts::default(),
         };
         let item = LeadItem::new(&new);
         let stored = encode(&Key::lead("l1"), &item).unwrap();
@@ -631,16 +644,21 @@ mod tests {
                 "assignment",
                 "assignment_no",
                 "escalations",
+                "facts",
                 "lead",
                 "lead_id",
+                "log_pk",
+                "log_sk",
                 "owner_id",
                 "owner_kind",
+                "owner_pk",
                 "owners",
                 "pk",
                 "received_at",
                 "sk",
                 "source",
-                "status"
+                "status",
+                "stint"
             ]
         );
         assert_eq!(stored["owners"], AttributeValue::L(Vec::new()));
@@ -648,6 +666,12 @@ mod tests {
         assert_eq!(stored["escalations"], AttributeValue::N("0".into()));
         assert_eq!(stored["status"], AttributeValue::S("queued".into()));
         assert!(stored["lead"].is_m() && stored["assignment"].is_m());
+        assert_eq!(stored["log_pk"], AttributeValue::S("LOG#2026-11-24".into()));
+        assert_eq!(
+            stored["log_sk"],
+            AttributeValue::S("2026-11-24T15:00:00.000000Z#l1".into())
+        );
+        assert_eq!(stored["owner_pk"], AttributeValue::S("OWNER#unrouted".into()));
         let back: LeadItem = decode(stored).unwrap();
         assert_eq!(back.status(), LeadStatus::Queued);
         assert!(back.due_at.is_none());

@@ -10,15 +10,16 @@ use super::attr::{n, s, Item};
 use super::classify::classify;
 use super::client::DynamoStore;
 use super::items::{
-    self, Changes, ClaimStatus, Completion, ContactItem, LeadItem, SlaFields, StatusChange,
+    self, Changes, ClaimStatus, Completion, ContactItem, LeadItem, OutcomeChange, SlaFields,
+    StatusChange,
 };
 use super::keys::{self, Key, LeadPart};
 use super::tx::{retry_conflicts, Guard, Transaction};
 use crate::domain::lifecycle::{self, Transition};
-use crate::domain::model::{HistoryEvent, LeadStatus};
+use crate::domain::model::{HistoryEvent, LeadStatus, Outcome};
 use crate::store::{
-    CommitError, Contact, ContactWrite, HistoryEntry, LeadStore, NewLead, StatusAction,
-    StatusOutcome, StoreResult, StoredLead,
+    CommitError, Contact, ContactWrite, HistoryEntry, LeadStore, NewLead, OutcomeRecord,
+    StatusAction, StatusOutcome, StoreResult, StoredLead,
 };
 
 #[async_trait]
@@ -146,6 +147,54 @@ impl LeadStore for DynamoStore {
             // A conflict (someone changed the lead meanwhile) reads it again.
             tx.send(&self.client).await.map_err(classify)?;
             Ok(StatusOutcome::Changed(target))
+        })
+        .await
+    }
+
+    async fn record_outcome(&self, lead_id: &str, record: &OutcomeRecord) -> StoreResult<bool> {
+        let key = Key::lead(lead_id);
+        retry_conflicts(|| async {
+            let Some(lead) = self.read::<LeadItem>(&key).await? else {
+                return Ok(false);
+            };
+            let mut stages = lead.stages.clone();
+            if !stages.contains(&record.outcome) {
+                stages.push(record.outcome);
+                stages.sort();
+            }
+            let change = OutcomeChange {
+                outcome: record.outcome,
+                outcome_at: record.at,
+                stages: &stages,
+                won_value: record.value.filter(|_| record.outcome == Outcome::Won),
+            };
+            let mut tx = self.transaction();
+            // Stages only grow: the write holds only if nobody added one since the read.
+            let mut update = Changes::set(&change)?.on(tx.updating(&key));
+            update = if lead.stages.is_empty() {
+                update.condition_expression("attribute_exists(pk) AND attribute_not_exists(stages)")
+            } else {
+                update
+                    .condition_expression("stages = :seen")
+                    .expression_attribute_values(":seen", items::attribute(&lead.stages)?)
+            };
+            tx.update(update, Guard::Lead)?;
+            let mut reason = format!("{} recorded by {}", record.outcome.as_str(), record.by);
+            if let Some(value) = record.value {
+                reason.push_str(&format!(" (value {value})"));
+            }
+            if let Some(why) = &record.reason {
+                reason.push_str(&format!(": {why}"));
+            }
+            let history = HistoryEntry {
+                at: record.at,
+                event: HistoryEvent::Outcome,
+                reason,
+            };
+            let suffix = format!("{:08x}", rand::random::<u32>());
+            assign::history(&mut tx, lead_id, &history, &suffix)?;
+            tx.send(&self.client).await.map_err(classify)?;
+            Ok(true)
         })
         .await
     }
