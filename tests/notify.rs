@@ -4,93 +4,17 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Request, StatusCode};
-use axum::routing::post;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 
+use common::receiver::{Received, Receiver};
 use common::{num, s, send_to, Harness, Reply, PUBLIC_URL};
 use leadrouter::app::SweepReport;
 use leadrouter::domain::notify::verify_signature;
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: String,
-    /// What the receiver answered.
-    accepted: bool,
-}
-
-impl Received {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).expect("a JSON body")
-    }
-}
-
-/// A webhook receiver on a free local port. While `down`, it answers 503.
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    down: Arc<Mutex<bool>>,
-}
-
-impl Receiver {
-    async fn start() -> (Receiver, String) {
-        let receiver = Receiver::default();
-        let app = Router::new()
-            .route("/{*path}", post(receive))
-            .with_state(receiver.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (receiver, format!("http://{addr}"))
-    }
-
-    fn set_down(&self, down: bool) {
-        *self.down.lock().unwrap() = down;
-    }
-
-    /// Accepted deliveries to `path`.
-    fn accepted(&self, path: &str) -> Vec<Received> {
-        let got = self.got.lock().unwrap();
-        got.iter()
-            .filter(|r| r.accepted && r.path == path)
-            .cloned()
-            .collect()
-    }
-
-    fn attempts(&self, path: &str) -> usize {
-        let got = self.got.lock().unwrap();
-        got.iter().filter(|r| r.path == path).count()
-    }
-}
-
-async fn receive(
-    State(receiver): State<Receiver>,
-    Path(path): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let accepted = !*receiver.down.lock().unwrap();
-    receiver.got.lock().unwrap().push(Received {
-        path: format!("/{path}"),
-        headers,
-        body: String::from_utf8_lossy(&body).into(),
-        accepted,
-    });
-    if accepted {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    }
-}
 
 /// A config whose channels point at `base`, with secrets in environment variables that only
 /// this test uses. SMB: Alex and Ava in rotation, 15 minutes to acknowledge, managers alerted.

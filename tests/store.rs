@@ -13,6 +13,7 @@ use serde_json::json;
 use common::json_lead;
 use leadrouter::domain::lead::Lead;
 use leadrouter::domain::model::{LeadStatus, Refusal};
+use leadrouter::domain::report::row::{LeadFacts, Stint};
 use leadrouter::domain::routing::{self, PoolTicket};
 use leadrouter::store::dynamo::{self, tables, DynamoStore};
 use leadrouter::store::{
@@ -73,12 +74,16 @@ async fn a_missing_table_is_a_503_with_retry_after_never_a_500() {
 
 /// A lead for the unrouted queue that completes an Idempotency-Key claim with `response`.
 fn queued_lead(token: &IdempotencyToken, response: &str) -> NewLead {
+    let assignment = routing::fallback("unrouted", "No routing config is active");
+    let received_at = "2026-11-24T15:00:00Z".parse().unwrap();
     NewLead {
         lead_id: uuid::Uuid::now_v7().to_string(),
         source: "test-form".into(),
-        received_at: "2026-11-24T15:00:00Z".parse().unwrap(),
+        received_at,
         lead: Lead::default(),
-        assignment: routing::fallback("unrouted", "No routing config is active"),
+        stint: Stint::of(&assignment, 1, received_at, None, None),
+        facts: LeadFacts::default(),
+        assignment,
         claim: None,
         ticket: None,
         passed: Vec::new(),

@@ -321,7 +321,11 @@ impl App {
             ActiveConfig::Usable { version, config } => (version, config),
             ActiveConfig::None => {
                 return self
-                    .record_fallback(&draft, "No routing config is active", FallbackCause::NoConfig)
+                    .record_fallback(
+                        &draft,
+                        "No routing config is active",
+                        FallbackCause::NoConfig,
+                    )
                     .await;
             }
             ActiveConfig::Unusable { version, why } => {

@@ -21,6 +21,7 @@ pub mod escalate;
 pub mod idempotency;
 pub mod intake;
 pub mod log;
+pub mod report;
 pub mod route;
 pub mod state;
 pub mod status;

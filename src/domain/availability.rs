@@ -158,11 +158,63 @@ impl Availability {
         }
     }
 
+    /// The instants strictly inside `(from, to)` at which [`Availability::check`] may change:
+    /// shift starts and ends, local midnights (holidays), out-of-office boundaries. Between two
+    /// consecutive ones it gives the same answer throughout.
+    pub fn changes(&self, from: Timestamp, to: Timestamp) -> Vec<Timestamp> {
+        let mut all: Vec<Timestamp> = self
+            .out_of_office
+            .iter()
+            .flat_map(|a| [a.start, a.end])
+            .collect();
+        let tz = &self.timezone;
+        let first = from
+            .to_zoned(tz.clone())
+            .date()
+            .yesterday()
+            .unwrap_or(Date::MIN);
+        let last = to
+            .to_zoned(tz.clone())
+            .date()
+            .tomorrow()
+            .unwrap_or(Date::MAX);
+        let mut date = first;
+        while date <= last {
+            all.extend(at_minute(tz, date, 0));
+            if let Some(hours) = &self.hours {
+                let weekday = date.weekday().to_monday_zero_offset() as usize;
+                for shift in &hours[weekday] {
+                    all.extend(at_minute(tz, date, shift.start));
+                    all.extend(at_minute(tz, date, shift.end));
+                }
+            }
+            match date.tomorrow() {
+                Ok(next) => date = next,
+                Err(_) => break,
+            }
+        }
+        all.retain(|t| from < *t && *t < to);
+        all.sort();
+        all.dedup();
+        all
+    }
+
     fn local_text(&self, at: Timestamp) -> String {
         at.to_zoned(self.timezone.clone())
             .strftime("%Y-%m-%d %H:%M %Z")
             .to_string()
     }
+}
+
+/// The instant of minute `minute` (0..=1440) of a local date in `tz`.
+pub(crate) fn at_minute(tz: &TimeZone, date: Date, minute: u16) -> Option<Timestamp> {
+    let (date, minute) = if minute >= DAY_MINUTES {
+        (date.tomorrow().ok()?, 0)
+    } else {
+        (date, minute)
+    };
+    let time = jiff::civil::time((minute / 60) as i8, (minute % 60) as i8, 0, 0);
+    tz.to_timestamp(date.to_datetime(time)).ok()
 }
 
 /// Looks up an IANA time zone name.

@@ -6,7 +6,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::availability::Availability;
+use super::availability::{at_minute, Availability};
 
 /// How many days ahead a business-hours deadline is searched for working time.
 const SEARCH_DAYS: usize = 400;
@@ -169,17 +169,6 @@ fn working_intervals(
     )
 }
 
-/// The instant of minute `minute` (0..=1440) of a local date.
-fn at_minute(tz: &jiff::tz::TimeZone, date: jiff::civil::Date, minute: u16) -> Option<Timestamp> {
-    let (date, minute) = if minute >= 24 * 60 {
-        (date.tomorrow().ok()?, 0)
-    } else {
-        (date, minute)
-    };
-    let time = jiff::civil::time((minute / 60) as i8, (minute % 60) as i8, 0, 0);
-    tz.to_timestamp(date.to_datetime(time)).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,7 +256,11 @@ mod tests {
             60 * 60
         );
         assert_eq!(
-            working_seconds(&rep(""), t("2026-11-28T12:00:00Z"), t("2026-11-28T12:15:00Z")),
+            working_seconds(
+                &rep(""),
+                t("2026-11-28T12:00:00Z"),
+                t("2026-11-28T12:15:00Z")
+            ),
             15 * 60
         );
         assert_eq!(

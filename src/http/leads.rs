@@ -112,15 +112,17 @@ pub async fn post_outcome(
     let body: OutcomeBody = serde_json::from_slice(&bytes)
         .map_err(|e| malformed(format!("expected a JSON object with `outcome`: {e}")))?;
     let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
-    let outcome = Outcome::parse(body.outcome.trim()).ok_or_else(|| {
-        bad_field("outcome", format!("expected one of: {}", names.join(", ")))
-    })?;
+    let outcome = Outcome::parse(body.outcome.trim())
+        .ok_or_else(|| bad_field("outcome", format!("expected one of: {}", names.join(", "))))?;
     if let Some(value) = body.value {
         if !value.is_finite() || value < 0.0 {
             return Err(bad_field("value", "expected a number of at least 0"));
         }
     }
-    let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let reason = body
+        .reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(bad_field("reason", "at most 500 characters"));
     }

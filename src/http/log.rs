@@ -17,8 +17,20 @@ use super::problem::Problem;
 
 /// The lead log's parameters.
 const KNOWN: &[&str] = &[
-    "from", "to", "tz", "owner", "pool", "rule", "source", "status", "sla", "escalated", "q",
-    "limit", "cursor", "format",
+    "from",
+    "to",
+    "tz",
+    "owner",
+    "pool",
+    "rule",
+    "source",
+    "status",
+    "sla",
+    "escalated",
+    "q",
+    "limit",
+    "cursor",
+    "format",
 ];
 /// Days the log covers when `from` is not given.
 const DEFAULT_DAYS: i64 = 30;
@@ -104,11 +116,7 @@ fn csv_response(lines: &LogLines) -> Result<Response, Problem> {
     let body = writer
         .into_inner()
         .map_err(|e| Problem::internal(e.to_string()))?;
-    let mut response = (
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-        body,
-    )
-        .into_response();
+    let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
     if let Some(next) = &lines.next {
         if let Ok(value) = HeaderValue::from_str(next) {
             response.headers_mut().insert("x-next-cursor", value);

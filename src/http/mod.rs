@@ -12,6 +12,7 @@ pub mod log;
 pub mod params;
 pub mod problem;
 pub mod redirect;
+pub mod report;
 pub mod status;
 
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub fn router(app: Arc<App>) -> Router {
     let read_reports = Router::new()
         .route("/admin/config", get(admin::get_config))
         .route("/admin/metrics", get(admin::get_metrics))
+        .route("/admin/report", get(report::get_report))
+        .route("/admin/fairness", get(report::get_fairness))
         .route("/admin/accounts/{id}", get(admin::get_account));
     let edit_routing = Router::new()
         .route("/admin/config", post(admin::post_config))

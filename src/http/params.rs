@@ -50,7 +50,13 @@ impl Params {
     }
 
     /// A whole number in `min..=max`, `default` when absent.
-    pub fn number(&self, name: &str, min: usize, max: usize, default: usize) -> Result<usize, Problem> {
+    pub fn number(
+        &self,
+        name: &str,
+        min: usize,
+        max: usize,
+        default: usize,
+    ) -> Result<usize, Problem> {
         let parsed = self.parsed(name, |v| {
             v.parse::<usize>()
                 .ok()
@@ -75,13 +81,12 @@ impl Params {
     pub fn period(&self, now: Timestamp, default_days: i64) -> Result<Period, Problem> {
         let tz = self
             .parsed("tz", |v| {
-                TimeZone::get(v).map_err(|_| "expected an IANA time zone such as Europe/Berlin".into())
+                TimeZone::get(v)
+                    .map_err(|_| "expected an IANA time zone such as Europe/Berlin".into())
             })?
             .unwrap_or(TimeZone::UTC);
         let tz_name = self.get("tz").unwrap_or("UTC").to_string();
-        let to = self
-            .parsed("to", |v| moment(v, &tz, true))?
-            .unwrap_or(now);
+        let to = self.parsed("to", |v| moment(v, &tz, true))?.unwrap_or(now);
         let from = self
             .parsed("from", |v| moment(v, &tz, false))?
             .unwrap_or(to - SignedDuration::from_hours(24 * default_days));
@@ -150,7 +155,11 @@ mod tests {
     fn dates_are_whole_days_in_the_zone_and_instants_are_exact() {
         let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
         let p = params(
-            &[("from", "2026-11-01"), ("to", "2026-11-30"), ("tz", "Europe/Berlin")],
+            &[
+                ("from", "2026-11-01"),
+                ("to", "2026-11-30"),
+                ("tz", "Europe/Berlin"),
+            ],
             &["from", "to", "tz"],
         )
         .unwrap()
@@ -165,19 +174,33 @@ mod tests {
         assert_eq!(p.to, now);
         assert_eq!(p.from, "2026-11-30T09:00:00Z".parse::<Timestamp>().unwrap());
         let default = params(&[], &[]).unwrap().period(now, 7).unwrap();
-        assert_eq!(default.from, "2026-11-24T12:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            default.from,
+            "2026-11-24T12:00:00Z".parse::<Timestamp>().unwrap()
+        );
     }
 
     #[test]
     fn unknown_repeated_or_malformed_parameters_are_named() {
         assert!(params(&[("sttus", "open")], &["status"]).is_err());
         assert!(params(&[("a", "1"), ("a", "2")], &["a"]).is_err());
-        let p = params(&[("from", "yesterday"), ("tz", "Mars/Base")], &["from", "tz"]).unwrap();
+        let p = params(
+            &[("from", "yesterday"), ("tz", "Mars/Base")],
+            &["from", "tz"],
+        )
+        .unwrap();
         assert!(p.period(Timestamp::now(), 1).is_err());
-        let p = params(&[("from", "2026-11-02"), ("to", "2026-11-01")], &["from", "to"]).unwrap();
+        let p = params(
+            &[("from", "2026-11-02"), ("to", "2026-11-01")],
+            &["from", "to"],
+        )
+        .unwrap();
         assert!(p.period(Timestamp::now(), 1).is_err());
         let p = params(&[("limit", "0")], &["limit"]).unwrap();
         assert!(p.number("limit", 1, 10, 5).is_err());
-        assert_eq!(params(&[], &[]).unwrap().number("limit", 1, 10, 5).unwrap(), 5);
+        assert_eq!(
+            params(&[], &[]).unwrap().number("limit", 1, 10, 5).unwrap(),
+            5
+        );
     }
 }

@@ -20,8 +20,8 @@ use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
 pub use crate::domain::lifecycle::StatusAction;
 use crate::domain::model::{
-    Assignment, HistoryEvent, LeadStatus, NotificationStatus, Outcome, Refusal, RepClaim,
-    SlaState, Ticket,
+    Assignment, HistoryEvent, LeadStatus, NotificationStatus, Outcome, Refusal, RepClaim, SlaState,
+    Ticket,
 };
 use crate::domain::notify::Message;
 use crate::domain::report::row::{LeadFacts, LeadRow, NotificationRow, Stint};
@@ -47,6 +47,8 @@ pub trait ConfigStore: Send + Sync {
     async fn active_config_version(&self) -> StoreResult<Option<u64>>;
     /// One stored version.
     async fn config_version(&self, version: u64) -> StoreResult<Option<StoredConfig>>;
+    /// Every stored version's number and publishing time, oldest first (no documents).
+    async fn config_versions(&self) -> StoreResult<Vec<(u64, Timestamp)>>;
     /// Stores the document as the next version and makes it active, atomically. This is the
     /// raw step: publish through `App::publish_config`, which also updates the roster.
     async fn activate_config(&self, document: &str, now: Timestamp) -> StoreResult<u64>;

@@ -130,6 +130,23 @@ impl LeadStore for Faulty {
     async fn contact(&self, key: &str) -> StoreResult<Option<Contact>> {
         self.inner.contact(key).await
     }
+    async fn record_outcome(&self, lead_id: &str, record: &OutcomeRecord) -> StoreResult<bool> {
+        self.inner.record_outcome(lead_id, record).await
+    }
+}
+
+#[async_trait]
+impl LogStore for Faulty {
+    async fn lead_log(&self, query: &LogQuery) -> StoreResult<LogPage> {
+        self.inner.lead_log(query).await
+    }
+    async fn period_rows(
+        &self,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> StoreResult<PeriodRows> {
+        self.inner.period_rows(from, to).await
+    }
 }
 
 #[async_trait]
@@ -189,6 +206,9 @@ impl ConfigStore for Faulty {
     }
     async fn config_version(&self, version: u64) -> StoreResult<Option<StoredConfig>> {
         self.inner.config_version(version).await
+    }
+    async fn config_versions(&self) -> StoreResult<Vec<(u64, jiff::Timestamp)>> {
+        self.inner.config_versions().await
     }
     async fn activate_config(&self, document: &str, now: jiff::Timestamp) -> StoreResult<u64> {
         self.inner.activate_config(document, now).await

@@ -4,6 +4,7 @@
 
 pub mod faulty;
 pub mod local_dynamo;
+pub mod receiver;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -99,11 +100,25 @@ impl Harness {
         Self::build(&endpoint(), config, |store| Arc::new(store)).await
     }
 
+    /// The same, with the clock set to `at` (RFC 3339) before `config` is published.
+    pub async fn with_config_at(config: &str, at: &str) -> Harness {
+        Self::build_at(&endpoint(), config, Some(at), |store| Arc::new(store)).await
+    }
+
     /// A fresh table in the DynamoDB Local at `endpoint`, the app on the store `wrap` makes of
     /// it (the real one, or one that fails on purpose), with `config` published.
     pub async fn build(
         endpoint: &str,
         config: &str,
+        wrap: impl FnOnce(DynamoStore) -> Arc<dyn Store>,
+    ) -> Harness {
+        Self::build_at(endpoint, config, None, wrap).await
+    }
+
+    async fn build_at(
+        endpoint: &str,
+        config: &str,
+        at: Option<&str>,
         wrap: impl FnOnce(DynamoStore) -> Arc<dyn Store>,
     ) -> Harness {
         let _ = tracing_subscriber::fmt()
@@ -138,6 +153,9 @@ impl Harness {
         }
         // A zero cache time: every request sees the newest config (tests change it mid-run).
         let clock = Arc::new(TestClock::default());
+        if let Some(at) = at {
+            clock.set(at);
+        }
         let app = Arc::new(App::new(
             wrap(store.clone()),
             clock.clone(),

@@ -442,7 +442,10 @@ mod tests {
         assert_eq!(row.sla_at(before), Some(SlaState::Pending));
         assert_eq!(row.sla_at(due), Some(SlaState::Breached));
         assert_eq!(SlaState::Pending.settled(100, Some(100)), SlaState::Met);
-        assert_eq!(SlaState::Pending.settled(101, Some(100)), SlaState::Breached);
+        assert_eq!(
+            SlaState::Pending.settled(101, Some(100)),
+            SlaState::Breached
+        );
         assert_eq!(SlaState::Breached.settled(1, Some(100)), SlaState::Breached);
     }
 }

@@ -28,6 +28,12 @@ pub(super) fn history(
     tx.put_new(item, Guard::Unique)
 }
 
+/// A history suffix that keeps entries of the same instant in the order this process made
+/// them (a UUIDv7: time-ordered, and ordered within the process).
+pub(super) fn later_suffix() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
 /// One more or one fewer open lead for a rep.
 pub(super) fn open_leads_change(tx: &mut Transaction, rep: &str, by: i64) -> StoreResult<()> {
     let update = tx

@@ -1,4 +1,4 @@
-//! Routing config versions and the active pointer ([`ConfigStore`]): a new version and the
+//! Routing config versions, their list, and the active pointer ([`ConfigStore`]): a new version and the
 //! pointer to it are written in one transaction, conditional on the version read, so two
 //! publishers never take the same number.
 
@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::Put;
 
-use super::attr::n;
+use super::attr::{n, s};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, ConfigPointer, ConfigVersion};
-use super::keys::Key;
+use super::items::{self, ConfigPointer, ConfigVersion, VersionStamp};
+use super::keys::{self, Key};
 use super::tx::{retry_conflicts, Guard};
 use crate::store::{ConfigStore, StoreResult, StoredConfig};
 
@@ -29,6 +29,25 @@ impl ConfigStore for DynamoStore {
             document: c.document,
             created_at: c.created_at,
         }))
+    }
+
+    async fn config_versions(&self) -> StoreResult<Vec<(u64, jiff::Timestamp)>> {
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :versions)")
+            .expression_attribute_values(":pk", s(keys::CONFIG_PARTITION))
+            .expression_attribute_values(":versions", s(keys::CONFIG_VERSION_PREFIX))
+            .projection_expression("version, created_at")
+            .consistent_read(true);
+        self.query_all(query)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let v: VersionStamp = items::decode(item)?;
+                Ok((v.version, v.created_at))
+            })
+            .collect()
     }
 
     async fn activate_config(&self, document: &str, now: jiff::Timestamp) -> StoreResult<u64> {

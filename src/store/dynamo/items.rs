@@ -67,6 +67,13 @@ pub(super) struct ConfigVersion {
     pub created_at: Timestamp,
 }
 
+/// A config version's number and time, as listed.
+#[derive(Debug, Deserialize)]
+pub(super) struct VersionStamp {
+    pub version: u64,
+    pub created_at: Timestamp,
+}
+
 /// The active config pointer (`CONFIG`, `ACTIVE`).
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ConfigPointer {
@@ -671,7 +678,10 @@ mod tests {
             stored["log_sk"],
             AttributeValue::S("2026-11-24T15:00:00.000000Z#l1".into())
         );
-        assert_eq!(stored["owner_pk"], AttributeValue::S("OWNER#unrouted".into()));
+        assert_eq!(
+            stored["owner_pk"],
+            AttributeValue::S("OWNER#unrouted".into())
+        );
         let back: LeadItem = decode(stored).unwrap();
         assert_eq!(back.status(), LeadStatus::Queued);
         assert!(back.due_at.is_none());

@@ -12,7 +12,7 @@
 //! | `REP#<rep>` | `STATE` | roster (`active`, `pools`), `open` leads, newcomer floor, `ticket:<pool>` (latest ticket per pool) | conditional Update in the lead's transaction; BatchGet for loads; Update on publish, acknowledge and close |
 //! | `REP#<rep>` | `CAP#DAY#<date>`, `CAP#WEEK#<yyyy-Www>` | pool leads in the rep's local day / ISO week | ADD 1 if below the cap, in the lead's transaction; TTL `expires_at` |
 //! | `CONFIG` | `ACTIVE` | the active config version | GetItem (cached in warm Lambdas); Put conditional on the version read |
-//! | `CONFIG` | `VERSION#<n, 10 digits>` | one immutable config document | GetItem; Put if not exists, with the pointer, in one transaction |
+//! | `CONFIG` | `VERSION#<n, 10 digits>` | one immutable config document | GetItem; Put if not exists, with the pointer, in one transaction; Query(begins_with) of numbers and times for the report's timeline |
 //! | `KEY#<sha256 of key>` | `KEY` | source or admin key record (the hash, never the key) | GetItem; Put; conditional Update to revoke |
 //! | `IDEMPOTENCY#<source>#<sha256 of Idempotency-Key>` | `IDEMPOTENCY` | claim (token, lease), payload hash, stored response | conditional Put to claim, Update to complete (in the lead's transaction), Delete to release; TTL `expires_at` |
 //! | `IDEMPOTENCY#<source>#auto#<sha256 of payload>` | `IDEMPOTENCY` | double-click guard for a request without a key (60 s) | as above |
@@ -127,12 +127,15 @@ impl Key {
 
     /// The active config pointer.
     pub fn active_config() -> Self {
-        Self::new("CONFIG", "ACTIVE")
+        Self::new(CONFIG_PARTITION, "ACTIVE")
     }
 
     /// One config version.
     pub fn config_version(version: u64) -> Self {
-        Self::new("CONFIG", format!("VERSION#{version:010}"))
+        Self::new(
+            CONFIG_PARTITION,
+            format!("{CONFIG_VERSION_PREFIX}{version:010}"),
+        )
     }
 
     /// A source or admin key, by its hash.
@@ -175,6 +178,10 @@ impl Key {
     }
 }
 
+/// The partition of the config pointer and versions.
+pub(super) const CONFIG_PARTITION: &str = "CONFIG";
+/// The sort-key prefix of config versions.
+pub(super) const CONFIG_VERSION_PREFIX: &str = "VERSION#";
 const LEAD: &str = "LEAD";
 const TURN: &str = "TURN#";
 const LEAD_PREFIX: &str = "LEAD#";

@@ -138,7 +138,7 @@ impl LeadStore for DynamoStore {
                     None => format!("{target} by an admin"),
                 },
             };
-            let suffix = format!("{:08x}", rand::random::<u32>());
+            let suffix = assign::later_suffix();
             assign::history(&mut tx, lead_id, &history, &suffix)?;
             if status == LeadStatus::Open {
                 // It no longer counts towards its owner's open leads.
@@ -191,7 +191,7 @@ impl LeadStore for DynamoStore {
                 event: HistoryEvent::Outcome,
                 reason,
             };
-            let suffix = format!("{:08x}", rand::random::<u32>());
+            let suffix = assign::later_suffix();
             assign::history(&mut tx, lead_id, &history, &suffix)?;
             tx.send(&self.client).await.map_err(classify)?;
             Ok(true)

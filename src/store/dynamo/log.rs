@@ -76,7 +76,8 @@ impl Partition {
 /// The UTC days `[from, to)` touches, newest first.
 fn days(from: Timestamp, to: Timestamp) -> Vec<Date> {
     let day = |t: Timestamp| t.to_zoned(TimeZone::UTC).date();
-    let (first, last) = (day(from), day(to));
+    let last_instant = (to - jiff::SignedDuration::from_nanos(1)).max(from);
+    let (first, last) = (day(from), day(last_instant));
     let mut all = Vec::new();
     let mut d = last;
     while d >= first {
@@ -185,9 +186,9 @@ impl LogStore for DynamoStore {
         let mut calls = 0;
         for (i, partition) in partitions.iter().enumerate().skip(skip) {
             let mut start = match &cursor {
-                Some(Cursor { after: Some(after), .. }) if i == skip => {
-                    Some(partition.start_after(after))
-                }
+                Some(Cursor {
+                    after: Some(after), ..
+                }) if i == skip => Some(partition.start_after(after)),
                 _ => None,
             };
             loop {
@@ -323,10 +324,18 @@ mod tests {
         let d = |s: &str| s.parse::<Date>().unwrap();
         assert_eq!(
             days(t("2026-11-29T23:00:00Z"), t("2026-12-01T01:00:00Z")),
-            [d("2026-12-01"), d("2026-11-29").tomorrow().unwrap(), d("2026-11-29")]
+            [
+                d("2026-12-01"),
+                d("2026-11-29").tomorrow().unwrap(),
+                d("2026-11-29")
+            ]
         );
         assert_eq!(
             days(t("2026-11-29T10:00:00Z"), t("2026-11-29T11:00:00Z")),
+            [d("2026-11-29")]
+        );
+        assert_eq!(
+            days(t("2026-11-29T00:00:00Z"), t("2026-11-30T00:00:00Z")),
             [d("2026-11-29")]
         );
     }

@@ -90,8 +90,8 @@ impl SweepStore for DynamoStore {
             sla_state: SlaState::Breached,
             stint: &change.stint,
         };
-        let mut changes = Changes::set(&reassigned)?
-            .append("earlier", vec![items::attribute(&change.ended)?]);
+        let mut changes =
+            Changes::set(&reassigned)?.append("earlier", vec![items::attribute(&change.ended)?]);
         if a.pool().is_none() {
             changes = changes.remove(&["pool_id"]);
         }
