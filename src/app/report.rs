@@ -57,7 +57,7 @@ impl App {
         // The versions in force over the period: the last one published before it starts,
         // and every one published during it; and those the leads were routed under.
         let in_force: Vec<(u64, Timestamp)> = {
-            let before = stamps.iter().filter(|(_, at)| *at <= from).next_back();
+            let before = stamps.iter().rfind(|(_, at)| *at <= from);
             before
                 .into_iter()
                 .chain(stamps.iter().filter(|(_, at)| from < *at && *at < to))

@@ -364,7 +364,7 @@ impl ReportInput<'_> {
             f.escalations += 1;
             f.reassigned += 1;
         }
-        let owner = (!stint.queue).then(|| (stint.owner.as_str(), stint.version));
+        let owner = (!stint.queue).then_some((stint.owner.as_str(), stint.version));
         if stint.n == 1 {
             if let Some(ms) = lead.facts.routed_ms {
                 tally.to_assignment.add(ms as i64, None);
