@@ -48,6 +48,26 @@ async fn each_role_reaches_exactly_what_it_may() {
             yaml(EXAMPLE_CONFIG),
             vec![EDITOR_KEY, ADMIN_KEY],
         ),
+        ("GET", "/leads".into(), None, everyone_but_source.to_vec()),
+        ("GET", "/leads?format=csv".into(), None, everyone_but_source.to_vec()),
+        (
+            "GET",
+            "/admin/report".into(),
+            None,
+            vec![VIEWER_KEY, EDITOR_KEY, ADMIN_KEY],
+        ),
+        (
+            "GET",
+            "/admin/fairness".into(),
+            None,
+            vec![VIEWER_KEY, EDITOR_KEY, ADMIN_KEY],
+        ),
+        (
+            "POST",
+            format!("/leads/{id}/outcome"),
+            Some(("application/json", json!({"outcome": "contacted"}).to_string())),
+            vec![INTEGRATION_KEY, EDITOR_KEY, ADMIN_KEY],
+        ),
     ];
     for (method, path, body, allowed) in checks {
         for key in [
@@ -89,6 +109,15 @@ async fn each_role_reaches_exactly_what_it_may() {
     let closed = h.call("POST", &close, Some(INTEGRATION_KEY), None).await;
     assert_eq!(closed.status, StatusCode::OK, "{:?}", closed.body);
     assert_eq!(h.get(&read, VIEWER_KEY).await.body["status"], "closed");
+    // A viewer's refused writes left no trace: no outcome but the three allowed ones.
+    let history = h.get(&read, VIEWER_KEY).await.body["history"].clone();
+    let outcomes = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "outcome")
+        .count();
+    assert_eq!(outcomes, 3);
 }
 
 #[tokio::test]

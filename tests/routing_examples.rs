@@ -166,6 +166,40 @@ async fn a_plain_html_form_post_works_and_can_redirect() {
 }
 
 #[tokio::test]
+async fn a_source_key_can_send_the_lead_id_to_its_thank_you_page() {
+    let h = Harness::example().await;
+    let key = h
+        .app
+        .create_key(
+            leadrouter::app::auth::NewKey {
+                role: leadrouter::domain::access::Role::Source,
+                name: "landing-page".into(),
+                allowed_redirects: vec!["https://example.com/".into()],
+                redirect_lead_id: true,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(key.starts_with("lrs_"));
+    let form = Request::post("/leads")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!(
+            "source_key={key}&email=kim%40acme.com&_redirect=https%3A%2F%2Fexample.com%2Fthanks%3Fplan%3Dpro"
+        )))
+        .unwrap();
+    let r = h.send(form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let location = r.headers["location"].to_str().unwrap();
+    let id = location
+        .strip_prefix("https://example.com/thanks?plan=pro&lead_id=")
+        .unwrap_or_else(|| panic!("{location}"));
+    let lead = h.get(&format!("/leads/{id}"), ADMIN_KEY).await;
+    assert_eq!(lead.status, StatusCode::OK);
+    assert_eq!(lead.body["source"], "landing-page");
+}
+
+#[tokio::test]
 async fn a_stored_lead_explains_itself_to_an_admin() {
     let h = Harness::example().await;
     let r = route(&h, json!({"email": "Jo@Acme.com", "employees": "12", "country": "US", "utm_source": "google", "favourite_colour": "teal"})).await;

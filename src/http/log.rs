@@ -180,4 +180,44 @@ mod tests {
         let text = String::from_utf8(writer.into_inner().unwrap()).unwrap();
         assert_eq!(text.lines().next().unwrap(), CSV_HEADER.join(","));
     }
+
+    #[test]
+    fn a_page_as_csv_quotes_what_needs_quoting_and_reads_back() {
+        let line = LogLine {
+            lead_id: "l".into(),
+            received_at: "2026-11-24T15:00:00Z".parse().unwrap(),
+            source: "web".into(),
+            status: LeadStatus::Open,
+            owner_kind: "rep",
+            owner: "ann".into(),
+            pool: None,
+            rule: None,
+            email: Some("zoe@firm.com".into()),
+            name: Some("Zoë \"Z\" O'Brien".into()),
+            company: Some("Line one\nline two, Ltd.".into()),
+            country: None,
+            sla: None,
+            sla_due_at: None,
+            acknowledged_at: None,
+            escalations: 0,
+            outcome: None,
+            won_value: Some(12.5),
+        };
+        let lines = LogLines {
+            leads: vec![line.clone()],
+            next: Some("abc".into()),
+        };
+        let response = csv_response(&lines).unwrap();
+        assert_eq!(response.headers()["x-next-cursor"], "abc");
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.serialize(&line).unwrap();
+        let text = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+        assert!(text.contains("\"Line one\nline two, Ltd.\""), "{text}");
+        assert!(text.contains("\"Zoë \"\"Z\"\" O'Brien\""), "{text}");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let row = reader.records().next().unwrap().unwrap();
+        assert_eq!(&row[10], "Line one\nline two, Ltd.");
+        assert_eq!(&row[9], "Zoë \"Z\" O'Brien");
+        assert_eq!(&row[17], "12.5");
+    }
 }
