@@ -73,3 +73,142 @@ pub fn bump(counter: &AtomicU64) {
 pub fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
+
+/// CloudWatch Embedded Metric Format: one JSON line on standard output per event, which
+/// CloudWatch turns into metrics in the namespace `METRICS_NAMESPACE` (default `LeadRouter`)
+/// with the dimension `Stack` (`STACK_NAME`, default `leadrouter`). On in Lambda (or with
+/// `LEADROUTER_EMF=1`), off elsewhere so local output stays readable. The alarms in
+/// template.yaml read these metrics.
+pub mod emf {
+    use std::sync::OnceLock;
+
+    use serde_json::{json, Map, Value};
+
+    /// A metric's unit.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Unit {
+        /// A count.
+        Count,
+        /// Milliseconds.
+        Milliseconds,
+    }
+
+    impl Unit {
+        fn name(self) -> &'static str {
+            match self {
+                Unit::Count => "Count",
+                Unit::Milliseconds => "Milliseconds",
+            }
+        }
+    }
+
+    struct Settings {
+        on: bool,
+        namespace: String,
+        stack: String,
+    }
+
+    fn settings() -> &'static Settings {
+        static SETTINGS: OnceLock<Settings> = OnceLock::new();
+        SETTINGS.get_or_init(|| {
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            Settings {
+                on: var("AWS_LAMBDA_FUNCTION_NAME").is_some()
+                    || var("LEADROUTER_EMF").as_deref() == Some("1"),
+                namespace: var("METRICS_NAMESPACE").unwrap_or_else(|| "LeadRouter".into()),
+                stack: var("STACK_NAME").unwrap_or_else(|| "leadrouter".into()),
+            }
+        })
+    }
+
+    /// The EMF line for `values` with the `Stack` dimension and any `extra` dimensions.
+    pub fn line(
+        namespace: &str,
+        stack: &str,
+        extra: &[(&str, &str)],
+        values: &[(&str, f64, Unit)],
+        timestamp_ms: i64,
+    ) -> String {
+        let mut dimensions = vec!["Stack".to_string()];
+        let mut body = Map::new();
+        body.insert("Stack".into(), json!(stack));
+        for (name, value) in extra {
+            dimensions.push((*name).to_string());
+            body.insert((*name).to_string(), json!(value));
+        }
+        let metrics: Vec<Value> = values
+            .iter()
+            .map(|(name, _, unit)| json!({"Name": name, "Unit": unit.name()}))
+            .collect();
+        for (name, value, _) in values {
+            body.insert((*name).to_string(), json!(value));
+        }
+        body.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": namespace,
+                    "Dimensions": [dimensions],
+                    "Metrics": metrics,
+                }],
+            }),
+        );
+        Value::Object(body).to_string()
+    }
+
+    /// Emits `values` (with `extra` dimensions) when EMF is on.
+    pub fn emit(extra: &[(&str, &str)], values: &[(&str, f64, Unit)]) {
+        let s = settings();
+        if !s.on || values.is_empty() {
+            return;
+        }
+        let now = jiff::Timestamp::now().as_millisecond();
+        println!("{}", line(&s.namespace, &s.stack, extra, values, now));
+    }
+
+    /// A lead was routed: to a rep or a queue, maybe the fallback queue, after `latency_ms`.
+    pub fn lead_routed(queued: bool, fallback: bool, latency_ms: u64) {
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        emit(
+            &[],
+            &[
+                ("LeadsRouted", 1.0, Unit::Count),
+                ("LeadsQueued", flag(queued), Unit::Count),
+                ("LeadsFallback", flag(fallback), Unit::Count),
+                ("RoutingLatency", latency_ms as f64, Unit::Milliseconds),
+            ],
+        );
+    }
+
+    /// A storage call failed, of this kind (`unavailable`, `throttled`, `denied`, ...).
+    pub fn store_error(kind: &str) {
+        emit(&[("Kind", kind)], &[("StoreErrors", 1.0, Unit::Count)]);
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_line_declares_its_metrics_and_carries_their_values() {
+            let text = line(
+                "LeadRouter",
+                "prod",
+                &[("Kind", "denied")],
+                &[("StoreErrors", 1.0, Unit::Count)],
+                1_764_000_000_000,
+            );
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["Stack"], "prod");
+            assert_eq!(v["Kind"], "denied");
+            assert_eq!(v["StoreErrors"], 1.0);
+            let declared = &v["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(declared["Namespace"], "LeadRouter");
+            assert_eq!(declared["Dimensions"], json!([["Stack", "Kind"]]));
+            assert_eq!(declared["Metrics"], json!([{"Name": "StoreErrors", "Unit": "Count"}]));
+            assert_eq!(v["_aws"]["Timestamp"], 1_764_000_000_000i64);
+            assert!(!text.contains('\n'));
+        }
+    }
+}

@@ -607,6 +607,13 @@ impl Commit for IntakeCommit<'_> {
         };
         self.app.store.record_assignment(&new).await?;
         metrics::bump(&metrics::COUNTERS.leads);
+        if !spam {
+            metrics::emf::lead_routed(
+                new.status == LeadStatus::Queued,
+                new.facts.fallback.is_some(),
+                routed_ms.unwrap_or(0),
+            );
+        }
         if !new.assignment.overflowed.is_empty() {
             metrics::bump(&metrics::COUNTERS.overflowed);
         }

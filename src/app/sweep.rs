@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde::Serialize;
 
+use crate::metrics::emf::{self, Unit};
 use crate::store::{DueKind, StoreResult, DUE_SHARDS};
 
 use super::clock::invocation_deadline;
@@ -76,9 +77,33 @@ pub async fn scheduled(app: &App, deadline_ms: u64) -> StoreResult<SweepReport> 
             (DEFAULT_BUDGET, Some(note))
         }
     };
-    let mut report = app.sweep(now + budget).await?;
+    let mut report = match app.sweep(now + budget).await {
+        Ok(report) => report,
+        Err(error) => {
+            emf::store_error(error.kind());
+            emf::emit(&[], &[("SweepFailed", 1.0, Unit::Count)]);
+            return Err(error);
+        }
+    };
     report.budget_seconds = budget.as_secs();
     report.budget_note = note;
+    let n = |v: u64| v as f64;
+    emf::emit(
+        &[],
+        &[
+            ("SweepFailed", 0.0, Unit::Count),
+            ("SlaBreaches", n(report.reassigned + report.queued), Unit::Count),
+            ("SweepItemErrors", n(report.errors), Unit::Count),
+            ("NotificationsDelivered", n(report.notifications.delivered), Unit::Count),
+            ("NotificationsDead", n(report.notifications.dead), Unit::Count),
+            ("SweepStoppedEarly", n(u64::from(report.stopped_early)), Unit::Count),
+            (
+                "SweepDuration",
+                now.elapsed().as_millis() as f64,
+                Unit::Milliseconds,
+            ),
+        ],
+    );
     Ok(report)
 }
 
@@ -124,6 +149,7 @@ impl App {
                                     }
                                     Err(e) => {
                                         tracing::error!(error = %e, "escalation failed; the next sweep retries");
+                                        emf::store_error(e.kind());
                                         report.errors += 1;
                                     }
                                 }
@@ -138,6 +164,7 @@ impl App {
                                     Ok(t) => report.notifications = report.notifications.plus(t),
                                     Err(e) => {
                                         tracing::error!(error = %e, "notification retry failed");
+                                        emf::store_error(e.kind());
                                         report.errors += 1;
                                     }
                                 }

@@ -143,6 +143,7 @@ impl Problem {
 /// Logs a storage failure: a transient one passes (warn); a denied call, a missing table, a
 /// corrupt item or a bug is for the operators to fix (error).
 fn log(error: &StoreError) {
+    crate::metrics::emf::store_error(error.kind());
     if error.is_transient() {
         tracing::warn!(cause = %error, "storage unavailable");
     } else {

@@ -37,6 +37,19 @@ impl StoreError {
         !matches!(self, StoreError::Unavailable(_))
     }
 
+    /// The kind, as metrics and logs name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Throttled(_) => "throttled",
+            StoreError::Conflict(_) => "conflict",
+            StoreError::Denied(_) => "denied",
+            StoreError::NotFound(_) => "not_found",
+            StoreError::Corrupt(_) => "corrupt",
+            StoreError::Invalid(_) => "invalid",
+        }
+    }
+
     /// Whether the same call may succeed later (unavailable, throttled, conflict); the others
     /// need a person to fix something first.
     pub fn is_transient(&self) -> bool {
