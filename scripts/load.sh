@@ -26,8 +26,8 @@ for config in "${configs[@]}"; do
   api_port=$(free_port)
   $bin create-tables >/dev/null
   $bin load-config "$config" >/dev/null
-  key=$($bin keys create --kind source --name load 2>/dev/null)
-  admin=$($bin keys create --kind admin --name load-admin 2>/dev/null)
+  key=$($bin keys create --role source --name load 2>/dev/null)
+  admin=$($bin keys create --role admin --name load-admin 2>/dev/null)
   $bin serve --addr "127.0.0.1:$api_port" & server=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api_port/health" >/dev/null && break; sleep 0.2; done
   for c in 1 8 32 64; do

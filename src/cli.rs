@@ -8,16 +8,15 @@ use axum::response::Html;
 use axum::routing::get;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::app::auth::NewKey;
+use crate::app::auth::{KeyRef, NewKey};
 use crate::app::config::PublishError;
-use crate::app::hash_secret;
-use crate::domain::access::Role;
+use crate::domain::access::{Actor, Role};
 use crate::domain::config::RoutingConfig;
 use crate::domain::lead::Lead;
 use crate::domain::routing;
 use crate::runtime::Settings;
 use crate::store::dynamo::tables;
-use crate::store::{AccountStore, ConfigStore, KeyStore};
+use crate::store::ConfigStore;
 
 /// Source key the `dev` command installs for local experiments.
 pub const DEV_SOURCE_KEY: &str = "lrs_local_dev_source_key";
@@ -125,12 +124,17 @@ enum KeysCommand {
         #[arg(long)]
         key: Option<String>,
     },
-    /// Revoke a key.
+    /// Revoke a key, by the key itself or by its id (from `keys list`).
     Revoke {
         /// The key to revoke.
+        #[arg(long, conflicts_with = "id")]
+        key: Option<String>,
+        /// Its id.
         #[arg(long)]
-        key: String,
+        id: Option<String>,
     },
+    /// List every key (id, role, name, when made and by whom, revoked).
+    List,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -277,22 +281,41 @@ pub async fn run(cli: Cli) -> CliResult {
                     lines.join("\n")
                 )
             })?;
-            let report = settings.store().await.put_accounts(&accounts).await?;
+            let report = settings
+                .app()
+                .await
+                .load_accounts(&accounts, &Actor::cli())
+                .await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::Keys(KeysCommand::Revoke { key }) => {
-            let found = settings
-                .store()
-                .await
-                .revoke_key(&hash_secret(&key))
-                .await?;
-            if found {
-                println!("revoked");
-                Ok(())
-            } else {
-                Err("no such key".into())
+        Command::Keys(KeysCommand::Revoke { key, id }) => {
+            let which = match (&key, &id) {
+                (Some(key), _) => KeyRef::Secret(key),
+                (None, Some(id)) => KeyRef::Id(id),
+                (None, None) => return Err("name the key with --key or --id".into()),
+            };
+            match settings.app().await.revoke_key(which, &Actor::cli()).await? {
+                Some(record) => {
+                    println!("revoked {} ({}, {})", record.id(), record.name, record.role);
+                    Ok(())
+                }
+                None => Err("no such key".into()),
             }
+        }
+        Command::Keys(KeysCommand::List) => {
+            for k in settings.app().await.keys().await? {
+                println!(
+                    "{}  {:<11} {:<24} created {} by {}{}",
+                    k.id(),
+                    k.role,
+                    k.name,
+                    k.created_at,
+                    k.created_by.as_deref().unwrap_or("-"),
+                    k.revoked_at.map(|at| format!(", revoked {at}")).unwrap_or_default()
+                );
+            }
+            Ok(())
         }
     }
 }
@@ -330,7 +353,7 @@ async fn load_config(
             .collect::<Vec<_>>()
             .join("\n")
             .into()),
-        Err(PublishError::Store(store)) => Err(store.into()),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -339,7 +362,21 @@ async fn create_key(
     new: NewKey,
     key: Option<String>,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-    Ok(settings.app().await.create_key(new, key).await?)
+    let (key, _) = settings.app().await.create_key(new, key, &Actor::cli()).await?;
+    Ok(key)
+}
+
+/// The local form's thank-you page; names the lead (its id, from the redirect) when it can.
+async fn thanks_page(
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+) -> Html<String> {
+    let reference = query
+        .iter()
+        .find(|(k, _)| k == "lead_id")
+        .and_then(|(_, v)| uuid::Uuid::parse_str(v).ok())
+        .map(|id| format!("<p>Your reference: <code>{id}</code></p>"))
+        .unwrap_or_default();
+    Html(format!("<!doctype html><title>Thanks</title><h1>Thanks! A rep will be in touch shortly.</h1>{reference}<p><a href=\"/\">Send another</a></p>"))
 }
 
 async fn serve(settings: &Settings, addr: SocketAddr, sweep_every: u64) -> CliResult {
@@ -368,7 +405,7 @@ async fn serve_with(
     }
     let router = router
         .route("/", get(move || async move { Html(try_form_page(addr)) }))
-        .route("/thanks", get(|| async { Html("<!doctype html><title>Thanks</title><h1>Thanks! A rep will be in touch shortly.</h1><p><a href=\"/\">Send another</a></p>") }));
+        .route("/thanks", get(thanks_page));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, table = %settings.table, "leadrouter API listening");
     axum::serve(listener, router)

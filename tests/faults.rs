@@ -479,8 +479,26 @@ async fn a_permission_error_loading_the_config_is_a_503_and_never_empties_the_te
 async fn only_a_stored_config_that_is_genuinely_invalid_sends_leads_to_the_fallback_queue() {
     let h = Harness::with_config(THREE_REPS).await;
     // A document that no longer parses (stored by an older version, or by hand).
+    let now = jiff::Timestamp::now();
+    let info = leadrouter::store::VersionInfo {
+        version: 0,
+        created_at: now,
+        author: None,
+        message: None,
+        summary: None,
+        replaced: None,
+        rollback_of: None,
+    };
+    let actor = leadrouter::domain::access::Actor::cli();
+    let audit = leadrouter::store::AuditEntry::new(
+        &actor,
+        now,
+        leadrouter::store::AuditAction::ConfigPublished,
+        None,
+        "by hand",
+    );
     h.store
-        .activate_config("rules: [", jiff::Timestamp::now())
+        .activate_config("rules: [", &info, None, &audit)
         .await
         .unwrap();
     let reply = h.post_lead(json!({"email": "broken@acme.example"})).await;

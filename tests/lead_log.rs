@@ -11,9 +11,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use common::{json_lead_with_key, num, s, send_to, Harness, SOURCE_KEY, VIEWER_KEY};
-use leadrouter::app::hash_secret;
 use leadrouter::domain::access::Role;
-use leadrouter::store::{KeyRecord, KeyStore};
 
 const CHAT_KEY: &str = "lrs_log_chat_key";
 const DAYS: usize = 5;
@@ -66,18 +64,7 @@ const BATCH: usize = 25;
 /// chance) to the fallback queue.
 async fn seed() -> Harness {
     let h = Harness::with_config_at(CONFIG, "2026-11-01T00:00:00Z").await;
-    h.store
-        .put_key(&KeyRecord {
-            hash: hash_secret(CHAT_KEY),
-            role: Role::Source,
-            name: "chat".into(),
-            revoked: false,
-            allowed_redirects: vec![],
-            redirect_lead_id: false,
-            created_at: "2026-11-01T00:00:00Z".parse().unwrap(),
-        })
-        .await
-        .unwrap();
+    common::install_key(&h.store, CHAT_KEY, Role::Source, "chat").await;
     for day in 0..DAYS {
         h.clock.set(&format!("2026-11-{:02}T08:00:00Z", 20 + day));
         for batch in 0..PER_DAY / BATCH {

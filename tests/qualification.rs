@@ -8,9 +8,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 
 use common::{json_lead, num, s, send_to, Harness, ADMIN_KEY, SOURCE_KEY};
-use leadrouter::app::hash_secret;
 use leadrouter::domain::access::Role;
-use leadrouter::store::{KeyRecord, KeyStore};
 
 async fn get_lead(h: &Harness, id: &str) -> Value {
     let request = Request::get(format!("/leads/{id}"))
@@ -280,18 +278,7 @@ async fn students_free_mail_disposable_and_honeypot_leads_go_where_the_config_sa
 #[tokio::test]
 async fn a_demo_request_without_a_company_goes_to_data_quality_and_a_newsletter_need_not() {
     let h = Harness::example().await;
-    h.store
-        .put_key(&KeyRecord {
-            hash: hash_secret("lrs_demo_request"),
-            role: Role::Source,
-            name: "demo-request".into(),
-            revoked: false,
-            allowed_redirects: vec![],
-            redirect_lead_id: false,
-            created_at: "2026-11-22T00:00:00Z".parse().unwrap(),
-        })
-        .await
-        .unwrap();
+    common::install_key(&h.store, "lrs_demo_request", Role::Source, "demo-request").await;
     let demo = |lead: Value| {
         Request::post("/leads")
             .header("content-type", "application/json")

@@ -13,9 +13,7 @@ use serde_json::{json, Value};
 
 use common::receiver::Receiver;
 use common::{json_lead_with_key, Harness, ADMIN_KEY, INTEGRATION_KEY, SOURCE_KEY, VIEWER_KEY};
-use leadrouter::app::hash_secret;
 use leadrouter::domain::access::Role;
-use leadrouter::store::{KeyRecord, KeyStore};
 
 const CHAT_KEY: &str = "lrs_test_chat_key";
 
@@ -101,18 +99,7 @@ async fn seeded_day() -> Day {
     std::env::set_var(&secret_var, "report-test-secret");
     let config = config(&format!("{base}/hooks/crm"), &secret_var);
     let h = Harness::with_config_at(&config, "2026-11-23T09:00:00Z").await;
-    h.store
-        .put_key(&KeyRecord {
-            hash: hash_secret(CHAT_KEY),
-            role: Role::Source,
-            name: "chat".into(),
-            revoked: false,
-            allowed_redirects: vec![],
-            redirect_lead_id: false,
-            created_at: "2026-11-22T00:00:00Z".parse().unwrap(),
-        })
-        .await
-        .unwrap();
+    common::install_key(&h.store, CHAT_KEY, Role::Source, "chat").await;
     let mut d = Day {
         h,
         receiver,

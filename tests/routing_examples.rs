@@ -168,7 +168,7 @@ async fn a_plain_html_form_post_works_and_can_redirect() {
 #[tokio::test]
 async fn a_source_key_can_send_the_lead_id_to_its_thank_you_page() {
     let h = Harness::example().await;
-    let key = h
+    let (key, _) = h
         .app
         .create_key(
             leadrouter::app::auth::NewKey {
@@ -178,6 +178,7 @@ async fn a_source_key_can_send_the_lead_id_to_its_thank_you_page() {
                 redirect_lead_id: true,
             },
             None,
+            &leadrouter::domain::access::Actor::cli(),
         )
         .await
         .unwrap();
@@ -243,7 +244,7 @@ async fn a_new_config_version_takes_effect_and_old_versions_are_kept() {
     assert_eq!(first.body["pool"], "default");
     let everything_to_erin =
         "reps: [{id: erin, name: Erin}]\nrules: [{id: all, route: {rep: erin}}]\n";
-    let publish = Request::post("/admin/config")
+    let publish = Request::post("/admin/config?base_version=1")
         .header("authorization", format!("Bearer {ADMIN_KEY}"))
         .body(Body::from(everything_to_erin))
         .unwrap();

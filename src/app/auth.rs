@@ -4,8 +4,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::access::Role;
-use crate::store::{KeyRecord, StoreResult};
+use crate::domain::access::{Actor, Role};
+use crate::store::{AuditAction, AuditEntry, KeyRecord, StoreResult};
 
 use super::state::App;
 
@@ -30,7 +30,16 @@ impl App {
             return Ok(None);
         };
         let same = subtle::ConstantTimeEq::ct_eq(record.hash.as_bytes(), hash.as_bytes());
-        Ok((bool::from(same) && !record.revoked).then_some(record))
+        if !bool::from(same) || record.revoked {
+            return Ok(None);
+        }
+        if !record.listed {
+            // A key made before keys were listed joins the list on its first use.
+            if let Err(error) = self.store.list_key(&record).await {
+                tracing::warn!(key = %record.id(), %error, "could not add a key to the list of keys");
+            }
+        }
+        Ok(Some(record))
     }
 }
 
@@ -48,20 +57,74 @@ pub struct NewKey {
 }
 
 impl App {
-    /// Stores a key for `new` and returns the key itself (shown once: only its hash is kept).
-    /// `chosen` uses a given key instead of a random one (local set-ups).
-    pub async fn create_key(&self, new: NewKey, chosen: Option<String>) -> StoreResult<String> {
+    /// Stores a key for `new`, made by `actor` (audited), and returns the key itself (shown
+    /// once: only its hash is kept) with its record. `chosen` uses a given key instead of a
+    /// random one (local set-ups).
+    pub async fn create_key(
+        &self,
+        new: NewKey,
+        chosen: Option<String>,
+        actor: &Actor,
+    ) -> StoreResult<(String, KeyRecord)> {
         let key = chosen.unwrap_or_else(|| generate_key(new.role));
-        let record = KeyRecord {
-            hash: hash_secret(&key),
-            role: new.role,
-            name: new.name,
-            revoked: false,
-            allowed_redirects: new.allowed_redirects,
-            redirect_lead_id: new.redirect_lead_id,
-            created_at: self.now(),
-        };
-        self.store.put_key(&record).await?;
-        Ok(key)
+        let now = self.now();
+        let mut record = KeyRecord::new(hash_secret(&key), new.role, new.name, now);
+        record.allowed_redirects = new.allowed_redirects;
+        record.redirect_lead_id = new.redirect_lead_id;
+        record.created_by = Some(actor.name.clone());
+        let audit = AuditEntry::new(
+            actor,
+            now,
+            AuditAction::KeyCreated,
+            Some(record.id().to_string()),
+            format!("created {} key '{}'", record.role, record.name),
+        );
+        self.store.put_key(&record, Some(&audit)).await?;
+        Ok((key, record))
     }
+
+    /// Every listed key.
+    pub async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
+        let mut keys = self.store.list_keys().await?;
+        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(keys)
+    }
+
+    /// Revokes the listed key with this id (or, from the tool, the key itself), audited.
+    /// `None` if there is no such key.
+    pub async fn revoke_key(&self, which: KeyRef<'_>, actor: &Actor) -> StoreResult<Option<KeyRecord>> {
+        let found = match which {
+            KeyRef::Secret(key) => self.store.find_key(&hash_secret(key)).await?,
+            KeyRef::Id(id) => self
+                .store
+                .list_keys()
+                .await?
+                .into_iter()
+                .find(|k| k.id() == id),
+        };
+        let Some(record) = found else {
+            return Ok(None);
+        };
+        let now = self.now();
+        let audit = AuditEntry::new(
+            actor,
+            now,
+            AuditAction::KeyRevoked,
+            Some(record.id().to_string()),
+            format!("revoked {} key '{}'", record.role, record.name),
+        );
+        if !self.store.revoke_key(&record.hash, now, Some(&audit)).await? {
+            return Ok(None);
+        }
+        Ok(self.store.find_key(&record.hash).await?)
+    }
+}
+
+/// Which key to revoke.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyRef<'a> {
+    /// Its public id (what `GET /admin/keys` shows).
+    Id(&'a str),
+    /// The key itself.
+    Secret(&'a str),
 }

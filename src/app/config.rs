@@ -6,10 +6,12 @@
 
 use std::sync::Arc;
 
+use crate::domain::access::Actor;
 use crate::domain::config::RoutingConfig;
+use crate::domain::config_diff;
 use crate::domain::roster;
 use crate::domain::rules::ConfigError;
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Activation, AuditAction, AuditEntry, StoreError, StoreResult, VersionInfo};
 
 use super::state::App;
 
@@ -43,9 +45,35 @@ pub enum PublishError {
     /// The document has mistakes (each with its path); nothing changed.
     #[error("the routing config has {} mistake(s)", .0.len())]
     Invalid(Vec<ConfigError>),
+    /// It was based on a version that is no longer the active one: another publish happened
+    /// in between. Nothing changed.
+    #[error("based on version {base}, but version {current:?} is active now")]
+    Stale {
+        /// The version the publisher started from.
+        base: u64,
+        /// The active version now.
+        current: Option<u64>,
+    },
+    /// A version to roll back to does not exist.
+    #[error("no config version {0}")]
+    NoSuchVersion(u64),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A config to publish.
+#[derive(Debug, Clone)]
+pub struct Publish<'a> {
+    /// The YAML or JSON document.
+    pub document: &'a str,
+    /// Why, in the publisher's words.
+    pub message: Option<String>,
+    /// The version the publisher started from: the publish is refused if another one became
+    /// active meanwhile (`Some(0)`: none was active). `None` publishes over whatever is active.
+    pub base: Option<u64>,
+    /// For a rollback: the version whose document this is.
+    pub rollback_of: Option<u64>,
 }
 
 impl App {
@@ -90,19 +118,91 @@ impl App {
         self.configs.forget();
     }
 
-    /// Validates and publishes a routing config as the next version; returns the version.
+    /// Validates and publishes a routing config as the next version over whatever is active
+    /// (the command-line tool's and the tests' way); returns the version.
+    pub async fn publish_config(&self, document: &str) -> Result<u64, PublishError> {
+        let publish = Publish {
+            document,
+            message: None,
+            base: None,
+            rollback_of: None,
+        };
+        self.publish(publish, &Actor::cli()).await
+    }
+
+    /// Validates and publishes a routing config as the next version, by `actor`, with its
+    /// author, message and a one-line summary of what changed (audited in the same
+    /// transaction); returns the version.
     ///
     /// Storage's roster changes around the switch so that no lead can reach a rep the new
     /// config removes or deactivates once this returns: restrictions are written first, then
     /// the config is activated, then the full new roster, joiners' load floors and the
-    /// restarted rotation cycles of changed pools.
-    pub async fn publish_config(&self, document: &str) -> Result<u64, PublishError> {
-        let new = RoutingConfig::parse(document).map_err(PublishError::Invalid)?;
-        let old = self.stored_config().await?;
+    /// restarted rotation cycles of changed pools. A publish refused as stale puts back the
+    /// roster of the config that is active.
+    pub async fn publish(&self, publish: Publish<'_>, actor: &Actor) -> Result<u64, PublishError> {
+        let new = RoutingConfig::parse(publish.document).map_err(PublishError::Invalid)?;
+        let active = self.store.active_config_version().await?;
+        if let Some(base) = publish.base {
+            if active.unwrap_or(0) != base {
+                return Err(PublishError::Stale {
+                    base,
+                    current: active,
+                });
+            }
+        }
+        let old = match active {
+            Some(v) => self.parsed_version(v).await?,
+            None => None,
+        };
+        let changes = old.as_ref().map(|old| config_diff::diff(old, &new));
+        let summary = match (&changes, publish.rollback_of) {
+            (None, _) => "first version".to_string(),
+            (Some(c), Some(of)) => format!("rollback to version {of}: {}", config_diff::summary(c)),
+            (Some(c), None) => config_diff::summary(c),
+        };
         let mut plan = roster::plan(old.as_ref(), &new);
         self.store.write_roster(&plan.before).await?;
         let now = self.now();
-        let version = self.store.activate_config(document, now).await?;
+        let info = VersionInfo {
+            version: 0,
+            created_at: now,
+            author: Some(actor.name.clone()),
+            message: publish.message.clone(),
+            summary: Some(summary.clone()),
+            replaced: active,
+            rollback_of: publish.rollback_of,
+        };
+        let (action, what) = match publish.rollback_of {
+            Some(of) => (AuditAction::ConfigRolledBack, format!("rolled back to version {of}")),
+            None => (AuditAction::ConfigPublished, "published".to_string()),
+        };
+        let message = publish
+            .message
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default();
+        let audit = AuditEntry::new(actor, now, action, None, format!("{what}: {summary}{message}"));
+        let version = match self
+            .store
+            .activate_config(publish.document, &info, publish.base, &audit)
+            .await?
+        {
+            Activation::Published(version) => version,
+            Activation::Stale { current } => {
+                // Another publish won: its roster stands, not the restrictions written above.
+                if let Some(winner) = current {
+                    if let Some(config) = self.parsed_version(winner).await? {
+                        self.store
+                            .write_roster(&roster::plan(None, &config).after)
+                            .await?;
+                    }
+                }
+                return Err(PublishError::Stale {
+                    base: publish.base.unwrap_or(0),
+                    current,
+                });
+            }
+        };
         for (rep, pool_id) in &plan.joiners {
             let others: Vec<String> = new.pools[pool_id]
                 .reps
@@ -128,12 +228,55 @@ impl App {
         Ok(version)
     }
 
-    /// The active config as stored now (not cached); `None` if none or unreadable.
-    async fn stored_config(&self) -> StoreResult<Option<RoutingConfig>> {
-        let Some(version) = self.store.active_config_version().await? else {
+    /// Publishes the document of an old `version` again as a new one, through the same
+    /// roster-safe path as any publish.
+    pub async fn rollback(
+        &self,
+        version: u64,
+        base: Option<u64>,
+        message: Option<String>,
+        actor: &Actor,
+    ) -> Result<u64, PublishError> {
+        let Some(stored) = self.store.config_version(version).await? else {
+            return Err(PublishError::NoSuchVersion(version));
+        };
+        let publish = Publish {
+            document: &stored.document,
+            message,
+            base,
+            rollback_of: Some(version),
+        };
+        self.publish(publish, actor).await
+    }
+
+    /// What changed from version `from` to version `to`; `None` if either is missing or
+    /// no longer parses.
+    pub async fn version_diff(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<Option<Vec<config_diff::Change>>> {
+        let (Some(a), Some(b)) = (self.parsed_version(from).await?, self.parsed_version(to).await?)
+        else {
             return Ok(None);
         };
-        let stored = self.store.config_version(version).await?;
-        Ok(stored.and_then(|s| RoutingConfig::parse(&s.document).ok()))
+        Ok(Some(config_diff::diff(&a, &b)))
+    }
+
+    /// A stored config version, parsed; `None` if it is missing or no longer parses.
+    pub async fn parsed_version(&self, version: u64) -> StoreResult<Option<RoutingConfig>> {
+        if let Some(config) = self.configs.version(version) {
+            return Ok(Some((*config).clone()));
+        }
+        let Some(stored) = self.store.config_version(version).await? else {
+            return Ok(None);
+        };
+        match RoutingConfig::parse(&stored.document) {
+            Ok(config) => Ok(Some(config)),
+            Err(errors) => {
+                tracing::warn!(version, mistakes = errors.len(), "a stored config version no longer parses");
+                Ok(None)
+            }
+        }
     }
 }

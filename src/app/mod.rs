@@ -12,6 +12,7 @@
 //! needs (so its unit tests can script those). Decisions live in [`crate::domain`]; storage
 //! behind [`crate::store`]; nothing here knows HTTP.
 
+pub mod accounts;
 pub mod auth;
 pub mod cache;
 pub mod clock;

@@ -22,6 +22,17 @@ pub struct ReportAnswer {
     pub report: Report,
     /// What it read.
     pub reads: Reads,
+    /// Where the time went, in milliseconds.
+    pub timing: Timing,
+}
+
+/// Where a report's time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Timing {
+    /// Reading the rows and config versions.
+    pub read_ms: u64,
+    /// Computing every figure.
+    pub compute_ms: u64,
 }
 
 /// What a report read from storage.
@@ -50,6 +61,7 @@ impl App {
         tz_name: &str,
     ) -> StoreResult<ReportAnswer> {
         let now = self.now();
+        let started = std::time::Instant::now();
         let (rows, stamps) = tokio::try_join!(
             self.store.period_rows(from, to),
             self.store.config_versions()
@@ -57,6 +69,8 @@ impl App {
         // The versions in force over the period: the last one published before it starts,
         // and every one published during it; and those the leads were routed under.
         let in_force: Vec<(u64, Timestamp)> = {
+            let stamps: Vec<(u64, Timestamp)> =
+                stamps.iter().map(|v| (v.version, v.created_at)).collect();
             let before = stamps.iter().rfind(|(_, at)| *at <= from);
             before
                 .into_iter()
@@ -94,8 +108,14 @@ impl App {
             versions: &versions,
             timeline: &timeline,
         };
+        let read_ms = started.elapsed().as_millis() as u64;
         let report = input.report();
+        let compute_ms = started.elapsed().as_millis() as u64 - read_ms;
         Ok(ReportAnswer {
+            timing: Timing {
+                read_ms,
+                compute_ms,
+            },
             report,
             reads: Reads {
                 leads: rows.leads.len(),
@@ -105,23 +125,5 @@ impl App {
                 config_versions: versions.len(),
             },
         })
-    }
-
-    /// A stored config version, parsed; `None` if it is missing or no longer parses (a report
-    /// then counts those leads without working hours).
-    async fn parsed_version(&self, version: u64) -> StoreResult<Option<RoutingConfig>> {
-        if let Some(config) = self.configs.version(version) {
-            return Ok(Some((*config).clone()));
-        }
-        let Some(stored) = self.store.config_version(version).await? else {
-            return Ok(None);
-        };
-        match RoutingConfig::parse(&stored.document) {
-            Ok(config) => Ok(Some(config)),
-            Err(errors) => {
-                tracing::warn!(version, mistakes = errors.len(), "a stored config version no longer parses; the report leaves its working hours out");
-                Ok(None)
-            }
-        }
     }
 }

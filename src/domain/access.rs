@@ -87,6 +87,27 @@ impl Role {
     }
 }
 
+/// Who did something: a key's name and role, or the command-line tool (whose user holds AWS
+/// credentials for the table, so acts as an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The key's name (`ops`, `hubspot`), or `cli:<user>`.
+    pub name: String,
+    /// The key's role.
+    pub role: Role,
+}
+
+impl Actor {
+    /// The command-line tool, run by the local user.
+    pub fn cli() -> Self {
+        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        Self {
+            name: format!("cli:{user}"),
+            role: Role::Admin,
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -7,6 +7,7 @@ pub mod audience;
 pub mod availability;
 pub mod channel;
 pub mod config;
+pub mod config_diff;
 pub mod distribution;
 pub mod facts;
 pub mod lead;

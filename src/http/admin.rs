@@ -2,16 +2,18 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::app::config::PublishError;
+use crate::app::config::Publish;
 use crate::app::App;
 
-use super::extract::LimitedBody;
+use super::extract::{Caller, LimitedBody};
+use super::governance::{actor, base_required, publish_problem};
+use super::params::{bad, Params};
 use super::problem::Problem;
 
 /// Largest account file accepted (about 100,000 accounts as CSV).
@@ -40,22 +42,58 @@ pub async fn get_metrics(State(app): State<Arc<App>>) -> Result<Response, Proble
     Ok(Json(body).into_response())
 }
 
-/// `POST /admin/config`: validates a YAML or JSON routing config and activates it as the next
-/// version.
+/// `POST /admin/config?base_version=N&message=...`: validates a YAML or JSON routing config and
+/// activates it as the next version. Once a config is active, `base_version` (the version the
+/// edit started from; also `If-Match: "N"`) is required: a publish based on a version that is
+/// no longer active is refused with 409 and the diff, so no edit is lost.
 pub async fn post_config(
     State(app): State<Arc<App>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(pairs): Query<Vec<(String, String)>>,
     LimitedBody(bytes): LimitedBody<MAX_CONFIG_BODY>,
 ) -> Result<Response, Problem> {
-    match app.publish_config(&text(&bytes, "config")?).await {
-        Ok(version) => {
-            Ok((StatusCode::CREATED, Json(json!({ "version": version }))).into_response())
-        }
-        Err(PublishError::Invalid(errors)) => Err(Problem::invalid_config(errors)),
-        Err(PublishError::Store(store)) => Err(store.into()),
+    let params = Params::new(pairs, &["base_version", "message"])?;
+    let number = |v: &str| v.parse::<u64>().map_err(|_| "expected a version number".to_string());
+    let from_header = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_matches('"').to_string());
+    let base = match (params.parsed("base_version", number)?, from_header) {
+        (Some(base), _) => Some(base),
+        (None, Some(tag)) => Some(number(&tag).map_err(|why| bad("If-Match", why))?),
+        (None, None) => None,
+    };
+    let active = app.store().active_config_version().await?;
+    let base = match (base, active) {
+        (Some(base), _) => base,
+        (None, None) => 0,
+        (None, Some(_)) => return Err(base_required("base_version")),
+    };
+    let message = params.get("message").map(str::to_string);
+    if message.as_ref().is_some_and(|m| m.chars().count() > 500) {
+        return Err(bad("message", "at most 500 characters"));
+    }
+    let document = text(&bytes, "config")?;
+    let publish = Publish {
+        document: &document,
+        message,
+        base: Some(base),
+        rollback_of: None,
+    };
+    match app.publish(publish, &actor(&caller)).await {
+        Ok(version) => Ok((
+            StatusCode::CREATED,
+            [(header::ETAG, format!("\"{version}\""))],
+            Json(json!({ "version": version })),
+        )
+            .into_response()),
+        Err(e) => Err(publish_problem(&app, e).await),
     }
 }
 
-/// `GET /admin/config`: the active config version and document.
+/// `GET /admin/config`: the active config version, who published it, why, what changed, and
+/// its document; `ETag` is the version (send it back as `If-Match` or `base_version`).
 pub async fn get_config(State(app): State<Arc<App>>) -> Result<Response, Problem> {
     let store = app.store();
     let Some(version) = store.active_config_version().await? else {
@@ -65,13 +103,18 @@ pub async fn get_config(State(app): State<Arc<App>>) -> Result<Response, Problem
             "no routing config has been published",
         ));
     };
-    let stored = store.config_version(version).await?;
-    Ok(Json(json!({
-        "version": version,
-        "created_at": stored.as_ref().map(|s| s.created_at),
-        "document": stored.map(|s| s.document),
-    }))
-    .into_response())
+    let Some(stored) = store.config_version(version).await? else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("the active version {version} is missing"),
+        ));
+    };
+    Ok((
+        [(header::ETAG, format!("\"{version}\""))],
+        Json(stored),
+    )
+        .into_response())
 }
 
 /// `POST /admin/accounts`: loads accounts from a JSON array or CSV with a header row,
@@ -79,11 +122,12 @@ pub async fn get_config(State(app): State<Arc<App>>) -> Result<Response, Problem
 /// listing every one, and nothing is stored.
 pub async fn post_accounts(
     State(app): State<Arc<App>>,
+    caller: Caller,
     LimitedBody(bytes): LimitedBody<MAX_ACCOUNTS_BODY>,
 ) -> Result<Response, Problem> {
     let accounts = crate::domain::account::parse_accounts(&text(&bytes, "file")?)
         .map_err(Problem::invalid_accounts)?;
-    let report = app.store().put_accounts(&accounts).await?;
+    let report = app.load_accounts(&accounts, &actor(&caller)).await?;
     Ok(Json(report).into_response())
 }
 

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod extract;
+pub mod governance;
 pub mod leads;
 pub mod log;
 pub mod params;
@@ -41,15 +42,27 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/metrics", get(admin::get_metrics))
         .route("/admin/report", get(report::get_report))
         .route("/admin/fairness", get(report::get_fairness))
+        .route("/admin/config/versions", get(governance::get_versions))
+        .route("/admin/config/versions/{version}", get(governance::get_version))
+        .route("/admin/config/diff", get(governance::get_diff))
+        .route("/admin/audit", get(governance::get_audit))
         .route("/admin/accounts/{id}", get(admin::get_account));
     let edit_routing = Router::new()
         .route("/admin/config", post(admin::post_config))
+        .route("/admin/config/rollback", post(governance::post_rollback))
         .route("/admin/accounts", post(admin::post_accounts));
+    let manage_keys = Router::new()
+        .route(
+            "/admin/keys",
+            get(governance::get_keys).post(governance::post_key),
+        )
+        .route("/admin/keys/{id}/revoke", post(governance::revoke_key));
     let guarded = [
         (Permission::ReadLeads, read_leads),
         (Permission::WorkLeads, work_leads),
         (Permission::ReadReports, read_reports),
         (Permission::EditRouting, edit_routing),
+        (Permission::ManageKeys, manage_keys),
     ]
     .into_iter()
     .fold(Router::new(), |all, (permission, routes)| {

@@ -37,6 +37,9 @@ struct Details {
     errors: Vec<InvalidParam>,
     #[serde(skip)]
     retry_after: Option<u32>,
+    /// Members a problem type adds (RFC 9457 extension members).
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -50,7 +53,14 @@ impl Problem {
             field: None,
             errors: Vec::new(),
             retry_after: None,
+            extra: serde_json::Map::new(),
         }))
+    }
+
+    /// Adds an extension member (`current_version`, `diff`, ...).
+    pub fn with_extra(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.0.extra.insert(name.to_string(), value);
+        self
     }
 
     /// Names the field at fault.

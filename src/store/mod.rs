@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::access::Role;
+use crate::domain::access::{Actor, Role};
 use crate::domain::account::Account;
 pub use crate::domain::audience::Deadline;
 use crate::domain::channel::Channel;
@@ -30,14 +30,53 @@ use crate::domain::routing::PoolTicket;
 use crate::domain::sla::SlaPolicy;
 
 /// A routing config version as stored: immutable once written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredConfig {
-    /// Version number, 1, 2, 3, ...
+    /// Version number, 1, 2, 3, ... (serialised once, in `info`).
+    #[serde(skip)]
     pub version: u64,
     /// The document as uploaded (YAML or JSON).
     pub document: String,
+    /// When it was published, who published it and why, and what changed.
+    #[serde(flatten)]
+    pub info: VersionInfo,
+}
+
+/// What is known of a version besides its document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    /// Version number.
+    pub version: u64,
     /// When it was published.
+    #[serde(rename = "published_at", alias = "created_at")]
     pub created_at: Timestamp,
+    /// Who published it (a key's name; absent for versions from before authors were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Why, in the publisher's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// What changed from the version it replaced, in one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The version that was active when it was published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<u64>,
+    /// For a rollback: the version whose document it publishes again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<u64>,
+}
+
+/// What activating a new version did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// It is the active version now.
+    Published(u64),
+    /// Another version became active since the one it was based on; nothing was written.
+    Stale {
+        /// The active version now.
+        current: Option<u64>,
+    },
 }
 
 /// Routing config versions with an active pointer.
@@ -47,11 +86,20 @@ pub trait ConfigStore: Send + Sync {
     async fn active_config_version(&self) -> StoreResult<Option<u64>>;
     /// One stored version.
     async fn config_version(&self, version: u64) -> StoreResult<Option<StoredConfig>>;
-    /// Every stored version's number and publishing time, oldest first (no documents).
-    async fn config_versions(&self) -> StoreResult<Vec<(u64, Timestamp)>>;
-    /// Stores the document as the next version and makes it active, atomically. This is the
-    /// raw step: publish through `App::publish_config`, which also updates the roster.
-    async fn activate_config(&self, document: &str, now: Timestamp) -> StoreResult<u64>;
+    /// Every stored version without its document, oldest first.
+    async fn config_versions(&self) -> StoreResult<Vec<VersionInfo>>;
+    /// Stores `document` as the next version (numbered by the store: `info.version` is
+    /// ignored) and makes it active, with the audit entry, atomically. With `based_on`, only
+    /// while that version is still the active one (`Some(0)`: while none is); otherwise it is
+    /// [`Activation::Stale`]. This is the raw step: publish through `App::publish`, which
+    /// also updates the roster.
+    async fn activate_config(
+        &self,
+        document: &str,
+        info: &VersionInfo,
+        based_on: Option<u64>,
+        audit: &AuditEntry,
+    ) -> StoreResult<Activation>;
 }
 
 /// A stored key: only its SHA-256 hash is kept.
@@ -77,17 +125,60 @@ pub struct KeyRecord {
     pub redirect_lead_id: bool,
     /// When it was made.
     pub created_at: Timestamp,
+    /// Who made it (a key's name, or `cli:<user>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// When it was revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    /// Whether it is in the list of keys (keys made before the list get there on first use).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub listed: bool,
 }
 
-/// Stored keys, looked up by hash.
+impl KeyRecord {
+    /// A new, unrevoked key record.
+    pub fn new(hash: String, role: Role, name: impl Into<String>, created_at: Timestamp) -> Self {
+        Self {
+            hash,
+            role,
+            name: name.into(),
+            revoked: false,
+            allowed_redirects: Vec::new(),
+            redirect_lead_id: false,
+            created_at,
+            created_by: None,
+            revoked_at: None,
+            listed: false,
+        }
+    }
+
+    /// The key's public id: the first 16 hex digits of its hash (what lists show and revoking
+    /// over the API names).
+    pub fn id(&self) -> &str {
+        &self.hash[..self.hash.len().min(16)]
+    }
+}
+
+/// Stored keys, looked up by hash, and their list.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// The key with this hash, if any.
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyRecord>>;
-    /// Stores a key (overwriting one with the same hash).
-    async fn put_key(&self, key: &KeyRecord) -> StoreResult<()>;
-    /// Marks a key revoked; false if there was no such key.
-    async fn revoke_key(&self, hash: &str) -> StoreResult<bool>;
+    /// Stores a key and its entry in the list (overwriting one with the same hash), with the
+    /// audit entry of its creation, together.
+    async fn put_key(&self, key: &KeyRecord, audit: Option<&AuditEntry>) -> StoreResult<()>;
+    /// Marks a key revoked at `at`, with the audit entry; false if there was no such key.
+    async fn revoke_key(
+        &self,
+        hash: &str,
+        at: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<bool>;
+    /// Every listed key, by hash.
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;
+    /// Adds a key made before the list existed to it.
+    async fn list_key(&self, key: &KeyRecord) -> StoreResult<()>;
 }
 
 /// A response kept for an Idempotency-Key, replayed to retries.
@@ -681,6 +772,87 @@ pub trait LogStore: Send + Sync {
     async fn period_rows(&self, from: Timestamp, to: Timestamp) -> StoreResult<PeriodRows>;
 }
 
+/// What was changed, as the audit log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// A routing config was published.
+    ConfigPublished,
+    /// An old config version was published again.
+    ConfigRolledBack,
+    /// A key was created.
+    KeyCreated,
+    /// A key was revoked.
+    KeyRevoked,
+    /// Accounts were loaded.
+    AccountsLoaded,
+    /// A lead was reassigned by hand.
+    LeadReassigned,
+    /// A rep's availability was changed.
+    AvailabilityChanged,
+}
+
+/// One entry of the audit log: who changed what, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When.
+    pub at: Timestamp,
+    /// Who (the key's name and role).
+    pub actor: Actor,
+    /// What kind of change.
+    pub action: AuditAction,
+    /// What it was done to (a config version, a key id, a lead id, a rep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// What changed, in a sentence.
+    pub summary: String,
+}
+
+impl AuditEntry {
+    /// An entry for `action` on `target` by `actor` at `at`.
+    pub fn new(
+        actor: &Actor,
+        at: Timestamp,
+        action: AuditAction,
+        target: Option<String>,
+        summary: impl Into<String>,
+    ) -> Self {
+        Self {
+            at,
+            actor: actor.clone(),
+            action,
+            target,
+            summary: summary.into(),
+        }
+    }
+}
+
+/// One page of the audit log, newest first.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditPage {
+    /// The entries.
+    pub entries: Vec<AuditEntry>,
+    /// Pass back for the next page; absent at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The audit log. Entries are written in the same transaction as the change they record
+/// (account loads, which are batch writes, right after them).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Entries in `[from, to)`, newest first, `limit` a page.
+    async fn audit_log(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<AuditPage>;
+    /// Records an entry on its own.
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+}
+
 /// Everything the router stores.
 pub trait Store:
     ConfigStore
@@ -693,6 +865,7 @@ pub trait Store:
     + OutboxStore
     + AccountStore
     + LogStore
+    + AuditStore
 {
 }
 impl<T> Store for T where
@@ -706,5 +879,6 @@ impl<T> Store for T where
         + OutboxStore
         + AccountStore
         + LogStore
+        + AuditStore
 {
 }

@@ -136,6 +136,22 @@ impl LeadStore for Faulty {
 }
 
 #[async_trait]
+impl AuditStore for Faulty {
+    async fn audit_log(
+        &self,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<AuditPage> {
+        self.inner.audit_log(from, to, cursor, limit).await
+    }
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        self.inner.record_audit(entry).await
+    }
+}
+
+#[async_trait]
 impl LogStore for Faulty {
     async fn lead_log(&self, query: &LogQuery) -> StoreResult<LogPage> {
         self.inner.lead_log(query).await
@@ -207,11 +223,19 @@ impl ConfigStore for Faulty {
     async fn config_version(&self, version: u64) -> StoreResult<Option<StoredConfig>> {
         self.inner.config_version(version).await
     }
-    async fn config_versions(&self) -> StoreResult<Vec<(u64, jiff::Timestamp)>> {
+    async fn config_versions(&self) -> StoreResult<Vec<VersionInfo>> {
         self.inner.config_versions().await
     }
-    async fn activate_config(&self, document: &str, now: jiff::Timestamp) -> StoreResult<u64> {
-        self.inner.activate_config(document, now).await
+    async fn activate_config(
+        &self,
+        document: &str,
+        info: &VersionInfo,
+        based_on: Option<u64>,
+        audit: &AuditEntry,
+    ) -> StoreResult<Activation> {
+        self.inner
+            .activate_config(document, info, based_on, audit)
+            .await
     }
 }
 
@@ -220,11 +244,22 @@ impl KeyStore for Faulty {
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyRecord>> {
         self.inner.find_key(hash).await
     }
-    async fn put_key(&self, key: &KeyRecord) -> StoreResult<()> {
-        self.inner.put_key(key).await
+    async fn put_key(&self, key: &KeyRecord, audit: Option<&AuditEntry>) -> StoreResult<()> {
+        self.inner.put_key(key, audit).await
     }
-    async fn revoke_key(&self, hash: &str) -> StoreResult<bool> {
-        self.inner.revoke_key(hash).await
+    async fn revoke_key(
+        &self,
+        hash: &str,
+        at: jiff::Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<bool> {
+        self.inner.revoke_key(hash, at, audit).await
+    }
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
+        self.inner.list_keys().await
+    }
+    async fn list_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        self.inner.list_key(key).await
     }
 }
 

@@ -138,18 +138,7 @@ impl Harness {
             (EDITOR_KEY, Role::Editor, "test-editor"),
             (INTEGRATION_KEY, Role::Integration, "test-crm"),
         ] {
-            store
-                .put_key(&KeyRecord {
-                    hash: hash_secret(key),
-                    role,
-                    name: name.into(),
-                    revoked: false,
-                    allowed_redirects: vec!["https://example.com/".into()],
-                    redirect_lead_id: false,
-                    created_at: "2026-11-22T00:00:00Z".parse().unwrap(),
-                })
-                .await
-                .expect("put key");
+            install_key(&store, key, role, name).await;
         }
         // A zero cache time: every request sees the newest config (tests change it mid-run).
         let clock = Arc::new(TestClock::default());
@@ -299,6 +288,18 @@ impl Harness {
             .filter(|i| !self.baseline.contains(&(s(i, "pk"), s(i, "sk"))))
             .count()
     }
+}
+
+/// Stores `key` with `role` and `name` (a source key may redirect forms to example.com).
+pub async fn install_key(store: &DynamoStore, key: &str, role: Role, name: &str) {
+    let mut record = KeyRecord::new(
+        hash_secret(key),
+        role,
+        name,
+        "2026-11-22T00:00:00Z".parse().unwrap(),
+    );
+    record.allowed_redirects = vec!["https://example.com/".into()];
+    store.put_key(&record, None).await.expect("put key");
 }
 
 /// Sends a request through a router.

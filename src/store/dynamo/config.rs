@@ -1,6 +1,7 @@
-//! Routing config versions, their list, and the active pointer ([`ConfigStore`]): a new version and the
-//! pointer to it are written in one transaction, conditional on the version read, so two
-//! publishers never take the same number.
+//! Routing config versions, their list, and the active pointer ([`ConfigStore`]): a new
+//! version, the pointer to it and the audit entry are written in one transaction, conditional
+//! on the version read (or the one the publisher based it on), so two publishers never take
+//! the same number and a publish based on a version that is no longer active is refused.
 
 use std::collections::HashMap;
 
@@ -8,12 +9,15 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::Put;
 
 use super::attr::{n, s};
+use super::audit;
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, ConfigPointer, ConfigVersion, VersionStamp};
+use super::items::{self, ConfigPointer, ConfigVersion, VersionFields};
 use super::keys::{self, Key};
-use super::tx::{retry_conflicts, Guard};
-use crate::store::{ConfigStore, StoreResult, StoredConfig};
+use super::tx::{self, retry_conflicts, Guard};
+use crate::store::{
+    Activation, AuditEntry, ConfigStore, StoreError, StoreResult, StoredConfig, VersionInfo,
+};
 
 #[async_trait]
 impl ConfigStore for DynamoStore {
@@ -27,41 +31,52 @@ impl ConfigStore for DynamoStore {
         Ok(stored.map(|c| StoredConfig {
             version,
             document: c.document,
-            created_at: c.created_at,
+            info: c.info.info(),
         }))
     }
 
-    async fn config_versions(&self) -> StoreResult<Vec<(u64, jiff::Timestamp)>> {
+    async fn config_versions(&self) -> StoreResult<Vec<VersionInfo>> {
         let query = self
             .client
             .query()
             .key_condition_expression("pk = :pk AND begins_with(sk, :versions)")
             .expression_attribute_values(":pk", s(keys::CONFIG_PARTITION))
             .expression_attribute_values(":versions", s(keys::CONFIG_VERSION_PREFIX))
-            .projection_expression("version, created_at")
+            .projection_expression(
+                "version, created_at, author, message, summary, replaced, rollback_of",
+            )
             .consistent_read(true);
         self.query_all(query)
             .await?
             .into_iter()
-            .map(|item| {
-                let v: VersionStamp = items::decode(item)?;
-                Ok((v.version, v.created_at))
-            })
+            .map(|item| Ok(items::decode::<VersionFields>(item)?.info()))
             .collect()
     }
 
-    async fn activate_config(&self, document: &str, now: jiff::Timestamp) -> StoreResult<u64> {
-        retry_conflicts(|| async {
+    async fn activate_config(
+        &self,
+        document: &str,
+        info: &VersionInfo,
+        based_on: Option<u64>,
+        audit: &AuditEntry,
+    ) -> StoreResult<Activation> {
+        let attempt = || async {
             let current = self.active_config_version().await?;
+            if based_on.is_some_and(|base| Some(base) != current && !(base == 0 && current.is_none())) {
+                return Ok(Activation::Stale { current });
+            }
             let next = current.unwrap_or(0) + 1;
             let version = ConfigVersion {
-                version: next,
                 document: document.to_string(),
-                created_at: now,
+                info: VersionFields::of(&VersionInfo {
+                    version: next,
+                    replaced: current,
+                    ..info.clone()
+                }),
             };
             let pointer = ConfigPointer {
                 version: next,
-                activated_at: Some(now),
+                activated_at: Some(info.created_at),
             };
             let expected = match current {
                 None => Put::builder().condition_expression("attribute_not_exists(pk)"),
@@ -79,10 +94,21 @@ impl ConfigStore for DynamoStore {
             )?;
             let pointer = items::encode(&Key::active_config(), &pointer)?;
             tx.put(expected, pointer, Guard::Unique)?;
-            // A conflict: another publisher took this version number; read again and retry.
-            tx.send(&self.client).await.map_err(classify)?;
-            Ok(next)
-        })
-        .await
+            let mut entry = audit.clone();
+            entry.target = Some(format!("version {next}"));
+            audit::put(&mut tx, &entry)?;
+            match tx.send(&self.client).await {
+                Ok(()) => Ok(Activation::Published(next)),
+                // Another publisher took this number. Based on a version: that one is stale
+                // now; otherwise read again and retry.
+                Err(err) if !tx::failed_conditions(&err).is_empty() && based_on.is_some() => {
+                    Ok(Activation::Stale {
+                        current: self.active_config_version().await?,
+                    })
+                }
+                Err(err) => Err(classify(err)),
+            }
+        };
+        retry_conflicts(attempt).await.map_err(|e: StoreError| e)
     }
 }

@@ -24,6 +24,7 @@ use crate::domain::report::row::{LeadFacts, LeadRow, Stint};
 use crate::domain::sla::SlaPolicy;
 use crate::store::{
     ContactWrite, Deadline, DueKind, NewLead, StoreError, StoreResult, StoredNotification,
+    VersionInfo,
 };
 
 /// `body` as the item at `key`.
@@ -59,19 +60,50 @@ fn corrupt<T>(e: serde_dynamo::Error) -> StoreError {
     StoreError::Corrupt(format!("not a {}: {e}", std::any::type_name::<T>()))
 }
 
-/// A config version (`CONFIG`, `VERSION#<n>`).
+/// A config version (`CONFIG`, `VERSION#<n>`): its document and what is known of it.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ConfigVersion {
-    pub version: u64,
     pub document: String,
-    pub created_at: Timestamp,
+    #[serde(flatten)]
+    pub info: VersionFields,
 }
 
-/// A config version's number and time, as listed.
-#[derive(Debug, Deserialize)]
-pub(super) struct VersionStamp {
+/// A config version's attributes besides the document (as stored: `created_at`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct VersionFields {
     pub version: u64,
     pub created_at: Timestamp,
+    pub author: Option<String>,
+    pub message: Option<String>,
+    pub summary: Option<String>,
+    pub replaced: Option<u64>,
+    pub rollback_of: Option<u64>,
+}
+
+impl VersionFields {
+    pub fn of(info: &VersionInfo) -> Self {
+        Self {
+            version: info.version,
+            created_at: info.created_at,
+            author: info.author.clone(),
+            message: info.message.clone(),
+            summary: info.summary.clone(),
+            replaced: info.replaced,
+            rollback_of: info.rollback_of,
+        }
+    }
+
+    pub fn info(self) -> VersionInfo {
+        VersionInfo {
+            version: self.version,
+            created_at: self.created_at,
+            author: self.author,
+            message: self.message,
+            summary: self.summary,
+            replaced: self.replaced,
+            rollback_of: self.rollback_of,
+        }
+    }
 }
 
 /// The active config pointer (`CONFIG`, `ACTIVE`).

@@ -13,7 +13,9 @@
 //! | `REP#<rep>` | `CAP#DAY#<date>`, `CAP#WEEK#<yyyy-Www>` | pool leads in the rep's local day / ISO week | ADD 1 if below the cap, in the lead's transaction; TTL `expires_at` |
 //! | `CONFIG` | `ACTIVE` | the active config version | GetItem (cached in warm Lambdas); Put conditional on the version read |
 //! | `CONFIG` | `VERSION#<n, 10 digits>` | one immutable config document | GetItem; Put if not exists, with the pointer, in one transaction; Query(begins_with) of numbers and times for the report's timeline |
-//! | `KEY#<sha256 of key>` | `KEY` | source or admin key record (the hash, never the key) | GetItem; Put; conditional Update to revoke |
+//! | `KEY#<sha256 of key>` | `KEY` | a key's record: role, name, redirects, revoked (the hash, never the key) | GetItem on every authenticated request; Put with its listing, in one transaction; conditional Update to revoke |
+//! | `KEYS` | `KEY#<sha256 of key>` | the key's copy in the list of keys (what `GET /admin/keys` shows) | Query(pk) to list; written with the record (and for a key made before the list, on its first use) |
+//! | `AUDIT#<yyyy-mm>` | `<time, fixed-width>#<uuid>` | one audit entry: who (key name, role), what, which target, a summary | Put in the transaction of the change it records; Query by month, newest first, for `GET /admin/audit` |
 //! | `IDEMPOTENCY#<source>#<sha256 of Idempotency-Key>` | `IDEMPOTENCY` | claim (token, lease), payload hash, stored response | conditional Put to claim, Update to complete (in the lead's transaction), Delete to release; TTL `expires_at` |
 //! | `IDEMPOTENCY#<source>#auto#<sha256 of payload>` | `IDEMPOTENCY` | double-click guard for a request without a key (60 s) | as above |
 //! | `CONTACT#<normalised email>` | `CONTACT` | the lead the contact is owned through, lead count | GetItem at intake; Put if not exists or conditional Update, in the lead's transaction |
@@ -148,6 +150,20 @@ impl Key {
         Self::new(format!("IDEMPOTENCY#{key}"), "IDEMPOTENCY")
     }
 
+    /// One audit entry: in the month of `at`, ordered by time (`id` keeps entries of the same
+    /// instant apart).
+    pub fn audit(at: jiff::Timestamp, id: &str) -> Self {
+        Self::new(
+            audit_partition(at.to_zoned(jiff::tz::TimeZone::UTC).date()),
+            format!("{}#{id}", sort_time(at)),
+        )
+    }
+
+    /// A key's entry in the list of keys (`KEYS`, `KEY#<hash>`).
+    pub fn listed_key(hash: &str) -> Self {
+        Self::new(KEYS_PARTITION, format!("KEY#{hash}"))
+    }
+
     /// A contact, by normalised email.
     pub fn contact(key: &str) -> Self {
         Self::new(format!("CONTACT#{key}"), "CONTACT")
@@ -250,6 +266,14 @@ pub(super) fn log_keys(lead_id: &str, received_at: jiff::Timestamp) -> (String, 
         format!("{}#{lead_id}", sort_time(received_at)),
     )
 }
+
+/// The audit log's partition of the UTC month `day` falls in.
+pub(super) fn audit_partition(day: jiff::civil::Date) -> String {
+    format!("AUDIT#{:04}-{:02}", day.year(), day.month())
+}
+
+/// The partition listing every key.
+pub(super) const KEYS_PARTITION: &str = "KEYS";
 
 /// The log index's partition for one UTC day.
 pub(super) fn log_partition(day: jiff::civil::Date) -> String {

@@ -26,7 +26,7 @@ const READ_PER_CALL: i32 = 200;
 /// short page with a cursor rather than reading for ever.
 const MAX_CALLS_PER_PAGE: usize = 40;
 /// Days the report reads at once.
-const DAYS_IN_FLIGHT: usize = 8;
+const DAYS_IN_FLIGHT: usize = 4;
 
 /// Where a page of the log ended: the partition (a UTC day of the `log` index, or the one
 /// owner's partition) and the last item read in it, if any.
@@ -264,32 +264,27 @@ impl LogStore for DynamoStore {
                     .expression_attribute_values(":lo", s(&lo))
                     .expression_attribute_values(":hi", s(&hi))
                     .return_consumed_capacity(ReturnConsumedCapacity::Total);
-                self.query_counted(query)
+                self.day_rows(query)
             })
             .buffered(DAYS_IN_FLIGHT)
             .try_collect::<Vec<_>>()
             .await?;
         let mut rows = PeriodRows::default();
-        for (items, units, calls) in per_day {
-            rows.read_units += units;
-            rows.queries += calls;
-            for item in items {
-                if item.contains_key("owner_kind") {
-                    rows.leads.push(items::decode::<LogItem>(item)?.row());
-                } else if item.contains_key("attempts") {
-                    rows.notifications
-                        .push(items::decode::<NotificationRow>(item)?);
-                }
-            }
+        for day in per_day {
+            rows.read_units += day.read_units;
+            rows.queries += day.queries;
+            rows.leads.extend(day.leads);
+            rows.notifications.extend(day.notifications);
         }
         Ok(rows)
     }
 }
 
 impl DynamoStore {
-    /// Every item a Query finds, with the read units it consumed and the calls it made.
-    async fn query_counted(&self, query: QueryFluentBuilder) -> StoreResult<(Vec<Item>, f64, u64)> {
-        let (mut found, mut units, mut calls) = (Vec::new(), 0.0, 0);
+    /// Every row one day's Query finds, decoded page by page (so only the rows stay in
+    /// memory, never a day of raw items), with the read units and calls it took.
+    async fn day_rows(&self, query: QueryFluentBuilder) -> StoreResult<PeriodRows> {
+        let mut rows = PeriodRows::default();
         let mut start = None;
         loop {
             let out = query
@@ -299,16 +294,23 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(classify)?;
-            calls += 1;
-            units += out
+            rows.queries += 1;
+            rows.read_units += out
                 .consumed_capacity
                 .as_ref()
                 .and_then(|c| c.capacity_units)
                 .unwrap_or(0.0);
-            found.extend(out.items.unwrap_or_default());
+            for item in out.items.unwrap_or_default() {
+                if item.contains_key("owner_kind") {
+                    rows.leads.push(items::decode::<LogItem>(item)?.row());
+                } else if item.contains_key("attempts") {
+                    rows.notifications
+                        .push(items::decode::<NotificationRow>(item)?);
+                }
+            }
             start = out.last_evaluated_key;
             if start.is_none() {
-                return Ok((found, units, calls));
+                return Ok(rows);
             }
         }
     }

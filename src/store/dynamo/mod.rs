@@ -6,6 +6,7 @@
 
 mod accounts;
 mod api_keys;
+mod audit;
 mod assign;
 mod attr;
 mod batch;

@@ -91,6 +91,11 @@ impl Transaction {
         Ok(())
     }
 
+    /// Adds a put of `item` that overwrites whatever is there.
+    pub fn put_any(&mut self, item: Item) -> StoreResult<()> {
+        self.put(Put::builder(), item, Guard::Unique)
+    }
+
     fn push(&mut self, item: TransactWriteItem, guard: Guard) {
         self.items.push(item);
         self.guards.push(guard);
