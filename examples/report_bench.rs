@@ -76,8 +76,8 @@ async fn main() {
                             ("employees", sizes[n % sizes.len()].to_string()),
                             ("country", countries[n % countries.len()].to_string()),
                         ];
-                        let lead = Lead::parse(pairs.iter().map(|(k, v)| (*k, v.as_str())))
-                            .expect("lead");
+                        let lead =
+                            Lead::parse(pairs.iter().map(|(k, v)| (*k, v.as_str()))).expect("lead");
                         let request = IntakeRequest {
                             source: "bench".into(),
                             idempotency_key: None,
@@ -179,7 +179,9 @@ fn peak_rss_kb() -> u64 {
 }
 
 /// An item's size as DynamoDB counts it: attribute names plus values.
-fn item_size(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> usize {
+fn item_size(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
     item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
 
@@ -190,7 +192,12 @@ fn value_size(v: &aws_sdk_dynamodb::types::AttributeValue) -> usize {
         A::N(n) => n.len().div_ceil(2) + 1,
         A::Bool(_) | A::Null(_) => 1,
         A::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
-        A::M(m) => 3 + m.iter().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
+        A::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
         A::Ss(s) => s.iter().map(String::len).sum(),
         A::Ns(n) => n.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
         A::B(b) => b.as_ref().len(),

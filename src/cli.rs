@@ -91,6 +91,47 @@ enum Command {
     /// Manage accounts (companies with owners that rules can route to).
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// List the stored config versions (number, author, time, message, what changed).
+    Versions,
+    /// What changed between two config versions (`--from N --to M`; default the active one
+    /// and the one before it), or between two config files.
+    Diff {
+        /// The older version.
+        #[arg(long)]
+        from: Option<u64>,
+        /// The newer version.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Two config files to compare instead of stored versions.
+        #[arg(num_args = 0..=2)]
+        files: Vec<PathBuf>,
+    },
+    /// Publish an old config version again as a new one (roster-safe, audited).
+    Rollback {
+        /// The version to bring back.
+        version: u64,
+        /// Why.
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Replay the stored leads of a period through a draft config and report what would move.
+    Replay {
+        /// The draft config.
+        #[arg(long)]
+        config: PathBuf,
+        /// Start of the period: a date or an RFC 3339 time.
+        #[arg(long)]
+        from: String,
+        /// End of the period (a date means its end).
+        #[arg(long)]
+        to: String,
+        /// The zone dates are read in.
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,6 +312,82 @@ pub async fn run(cli: Cli) -> CliResult {
             eprintln!("store this key now: only its hash is kept");
             Ok(())
         }
+        Command::Versions => {
+            let app = settings.app().await;
+            let active = app.store().active_config_version().await?;
+            for v in app.store().config_versions().await?.iter().rev() {
+                println!(
+                    "{}{:>4}  {}  {:<20} {}{}",
+                    if Some(v.version) == active { "*" } else { " " },
+                    v.version,
+                    v.created_at,
+                    v.author.as_deref().unwrap_or("-"),
+                    v.summary.as_deref().unwrap_or("-"),
+                    v.message
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::Diff { from, to, files } => {
+            let changes = match files.as_slice() {
+                [a, b] => {
+                    let old = parse_config(&std::fs::read_to_string(a)?, a)?;
+                    let new = parse_config(&std::fs::read_to_string(b)?, b)?;
+                    crate::domain::config_diff::diff(&old, &new)
+                }
+                [] => {
+                    let app = settings.app().await;
+                    let to = match to {
+                        Some(to) => to,
+                        None => app
+                            .store()
+                            .active_config_version()
+                            .await?
+                            .ok_or("no config has been published")?,
+                    };
+                    let from = from.unwrap_or(to.saturating_sub(1));
+                    app.version_diff(from, to)
+                        .await?
+                        .ok_or("one of the versions is missing or no longer parses")?
+                }
+                _ => return Err("give two files, or --from/--to versions".into()),
+            };
+            print!("{}", crate::domain::config_diff::text(&changes));
+            Ok(())
+        }
+        Command::Rollback { version, message } => {
+            let app = settings.app().await;
+            let message = message.or_else(|| Some(format!("rollback to version {version}")));
+            match app.rollback(version, None, message, &Actor::cli()).await {
+                Ok(new) => {
+                    println!("published version {version}'s document as version {new}");
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string().into()),
+            }
+        }
+        Command::Replay {
+            config,
+            from,
+            to,
+            tz,
+            json,
+        } => {
+            let draft = parse_config(&std::fs::read_to_string(&config)?, &config)?;
+            let zone = jiff::tz::TimeZone::get(&tz)?;
+            let moment = crate::http::params::moment;
+            let (from, to) = (moment(&from, &zone, false)?, moment(&to, &zone, true)?);
+            let report = settings.app().await.replay_all(&draft, from, to).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(())
+        }
         Command::Accounts(AccountsCommand::Load { file }) => {
             let text = std::fs::read_to_string(&file)?;
             let accounts = crate::domain::account::parse_accounts(&text).map_err(|errors| {
@@ -295,7 +412,12 @@ pub async fn run(cli: Cli) -> CliResult {
                 (None, Some(id)) => KeyRef::Id(id),
                 (None, None) => return Err("name the key with --key or --id".into()),
             };
-            match settings.app().await.revoke_key(which, &Actor::cli()).await? {
+            match settings
+                .app()
+                .await
+                .revoke_key(which, &Actor::cli())
+                .await?
+            {
                 Some(record) => {
                     println!("revoked {} ({}, {})", record.id(), record.name, record.role);
                     Ok(())
@@ -312,7 +434,9 @@ pub async fn run(cli: Cli) -> CliResult {
                     k.name,
                     k.created_at,
                     k.created_by.as_deref().unwrap_or("-"),
-                    k.revoked_at.map(|at| format!(", revoked {at}")).unwrap_or_default()
+                    k.revoked_at
+                        .map(|at| format!(", revoked {at}"))
+                        .unwrap_or_default()
                 );
             }
             Ok(())
@@ -362,7 +486,11 @@ async fn create_key(
     new: NewKey,
     key: Option<String>,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-    let (key, _) = settings.app().await.create_key(new, key, &Actor::cli()).await?;
+    let (key, _) = settings
+        .app()
+        .await
+        .create_key(new, key, &Actor::cli())
+        .await?;
     Ok(key)
 }
 

@@ -62,6 +62,8 @@ counters! {
     escalations,
     /// Escalations not made because the lead was acknowledged or escalated meanwhile.
     escalation_races_lost,
+    /// Leads reassigned by hand.
+    reassignments,
 }
 
 /// Adds one.
@@ -206,7 +208,10 @@ pub mod emf {
             let declared = &v["_aws"]["CloudWatchMetrics"][0];
             assert_eq!(declared["Namespace"], "LeadRouter");
             assert_eq!(declared["Dimensions"], json!([["Stack", "Kind"]]));
-            assert_eq!(declared["Metrics"], json!([{"Name": "StoreErrors", "Unit": "Count"}]));
+            assert_eq!(
+                declared["Metrics"],
+                json!([{"Name": "StoreErrors", "Unit": "Count"}])
+            );
             assert_eq!(v["_aws"]["Timestamp"], 1_764_000_000_000i64);
             assert!(!text.contains('\n'));
         }

@@ -49,7 +49,12 @@ async fn each_role_reaches_exactly_what_it_may() {
             vec![EDITOR_KEY, ADMIN_KEY],
         ),
         ("GET", "/leads".into(), None, everyone_but_source.to_vec()),
-        ("GET", "/leads?format=csv".into(), None, everyone_but_source.to_vec()),
+        (
+            "GET",
+            "/leads?format=csv".into(),
+            None,
+            everyone_but_source.to_vec(),
+        ),
         (
             "GET",
             "/admin/report".into(),
@@ -65,7 +70,10 @@ async fn each_role_reaches_exactly_what_it_may() {
         (
             "POST",
             format!("/leads/{id}/outcome"),
-            Some(("application/json", json!({"outcome": "contacted"}).to_string())),
+            Some((
+                "application/json",
+                json!({"outcome": "contacted"}).to_string(),
+            )),
             vec![INTEGRATION_KEY, EDITOR_KEY, ADMIN_KEY],
         ),
     ];

@@ -122,7 +122,10 @@ async fn page_through(h: &Harness, query: &str, limit: usize) -> Vec<String> {
         assert_eq!(reply.status, StatusCode::OK, "{url}: {:?}", reply.body);
         let page = reply.body["leads"].as_array().unwrap();
         assert!(page.len() <= limit);
-        ids.extend(page.iter().map(|l| l["lead_id"].as_str().unwrap().to_string()));
+        ids.extend(
+            page.iter()
+                .map(|l| l["lead_id"].as_str().unwrap().to_string()),
+        );
         match reply.body["next"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => return ids,
@@ -140,9 +143,7 @@ async fn the_log_pages_through_2500_leads_exactly_once_for_every_filter() {
     h.clock.set(now);
     let leads: Vec<Item> = h.lead_items().await;
     assert_eq!(leads.len(), DAYS * PER_DAY);
-    let pending = |i: &Item| {
-        s(i, "sla_state") == "pending" && s(i, "sla_due_at").as_str() > now
-    };
+    let pending = |i: &Item| s(i, "sla_state") == "pending" && s(i, "sla_due_at").as_str() > now;
     let breached = |i: &Item| {
         s(i, "sla_state") == "breached"
             || (s(i, "sla_state") == "pending" && s(i, "sla_due_at").as_str() <= now)
@@ -151,28 +152,48 @@ async fn the_log_pages_through_2500_leads_exactly_once_for_every_filter() {
     type Filter<'a> = (&'a str, Box<dyn Fn(&Item) -> bool + 'a>);
     let filters: Vec<Filter> = vec![
         (all, Box::new(|_| true)),
-        ("from=2026-11-22T08:10:00Z&to=2026-11-23T08:00:00Z", Box::new(|i| {
-            let at = s(i, "received_at");
-            at.as_str() >= "2026-11-22T08:10:00Z" && at.as_str() < "2026-11-23T08:00:00Z"
-        })),
+        (
+            "from=2026-11-22T08:10:00Z&to=2026-11-23T08:00:00Z",
+            Box::new(|i| {
+                let at = s(i, "received_at");
+                at.as_str() >= "2026-11-22T08:10:00Z" && at.as_str() < "2026-11-23T08:00:00Z"
+            }),
+        ),
         ("owner=a1", Box::new(|i| s(i, "owner_id") == "a1")),
         ("owner=nurture", Box::new(|i| s(i, "owner_id") == "nurture")),
-        ("owner=unrouted", Box::new(|i| s(i, "owner_id") == "unrouted")),
+        (
+            "owner=unrouted",
+            Box::new(|i| s(i, "owner_id") == "unrouted"),
+        ),
         ("pool=beta", Box::new(|i| s(i, "pool_id") == "beta")),
         ("rule=default", Box::new(|i| s(i, "rule_id") == "default")),
         ("source=chat", Box::new(|i| s(i, "source") == "chat")),
-        ("status=acknowledged", Box::new(|i| s(i, "status") == "acknowledged")),
+        (
+            "status=acknowledged",
+            Box::new(|i| s(i, "status") == "acknowledged"),
+        ),
         ("status=queued", Box::new(|i| s(i, "status") == "queued")),
         ("sla=met", Box::new(|i| s(i, "sla_state") == "met")),
         ("sla=breached", Box::new(breached)),
         ("sla=pending", Box::new(pending)),
         ("escalated=true", Box::new(|i| num(i, "escalations") > 0)),
         ("escalated=false", Box::new(|i| num(i, "escalations") == 0)),
-        ("q=z%C3%9CRICH", Box::new(|i| s(&facts(i), "company") == AWKWARD)),
-        ("q=p1234%40", Box::new(|i| s(&facts(i), "email").starts_with("p1234@"))),
-        ("pool=alpha&status=open&source=test-form", Box::new(|i| {
-            s(i, "pool_id") == "alpha" && s(i, "status") == "open" && s(i, "source") == "test-form"
-        })),
+        (
+            "q=z%C3%9CRICH",
+            Box::new(|i| s(&facts(i), "company") == AWKWARD),
+        ),
+        (
+            "q=p1234%40",
+            Box::new(|i| s(&facts(i), "email").starts_with("p1234@")),
+        ),
+        (
+            "pool=alpha&status=open&source=test-form",
+            Box::new(|i| {
+                s(i, "pool_id") == "alpha"
+                    && s(i, "status") == "open"
+                    && s(i, "source") == "test-form"
+            }),
+        ),
     ];
     for (query, keep) in &filters {
         let query = if query.starts_with("from=") {
@@ -212,10 +233,17 @@ async fn csv_has_a_header_and_escapes_commas_quotes_line_breaks_and_accents() {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let id = reply.body["lead_id"].as_str().unwrap().to_string();
-    let as_json = h.get("/leads?from=2026-11-20&to=2026-11-20", VIEWER_KEY).await;
+    let as_json = h
+        .get("/leads?from=2026-11-20&to=2026-11-20", VIEWER_KEY)
+        .await;
     let line = &as_json.body["leads"][0];
     let by_format = h
-        .call("GET", "/leads?from=2026-11-20&to=2026-11-20&format=csv", Some(VIEWER_KEY), None)
+        .call(
+            "GET",
+            "/leads?from=2026-11-20&to=2026-11-20&format=csv",
+            Some(VIEWER_KEY),
+            None,
+        )
         .await;
     let by_accept = h
         .send(
@@ -231,12 +259,16 @@ async fn csv_has_a_header_and_escapes_commas_quotes_line_breaks_and_accents() {
         assert!(csv_reply.content_type().starts_with("text/csv"));
         let text = csv_reply.body.as_str().unwrap().to_string();
         assert!(text.starts_with("lead_id,received_at,source,status,owner_kind,owner,"));
-        assert!(text.contains("\"Zürich Ünïcode, \"\"Quoted\"\" and Sons\""), "{text}");
+        assert!(
+            text.contains("\"Zürich Ünïcode, \"\"Quoted\"\" and Sons\""),
+            "{text}"
+        );
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let headers = reader.headers().unwrap().clone();
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 1);
-        let field = |name: &str| rows[0][headers.iter().position(|h| h == name).unwrap()].to_string();
+        let field =
+            |name: &str| rows[0][headers.iter().position(|h| h == name).unwrap()].to_string();
         assert_eq!(field("lead_id"), id);
         assert_eq!(field("company"), AWKWARD);
         assert_eq!(field("name"), "Zoë O'Brien, Jr.");
@@ -245,9 +277,18 @@ async fn csv_has_a_header_and_escapes_commas_quotes_line_breaks_and_accents() {
     }
     // An empty page still has the header row.
     let empty = h
-        .call("GET", "/leads?from=2026-11-01&to=2026-11-02&format=csv", Some(VIEWER_KEY), None)
+        .call(
+            "GET",
+            "/leads?from=2026-11-01&to=2026-11-02&format=csv",
+            Some(VIEWER_KEY),
+            None,
+        )
         .await;
-    assert!(empty.body.as_str().unwrap().starts_with("lead_id,received_at,"));
+    assert!(empty
+        .body
+        .as_str()
+        .unwrap()
+        .starts_with("lead_id,received_at,"));
     // Bad parameters are named; a source key cannot read the log.
     for (query, field) in [
         ("status=opn", "status"),
@@ -261,7 +302,12 @@ async fn csv_has_a_header_and_escapes_commas_quotes_line_breaks_and_accents() {
         ("format=xml", "format"),
     ] {
         let reply = h.get(&format!("/leads?{query}"), VIEWER_KEY).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {:?}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{query}: {:?}",
+            reply.body
+        );
         assert_eq!(reply.body["field"], field, "{query}");
     }
     let source = h.get("/leads", SOURCE_KEY).await;

@@ -10,7 +10,11 @@ impl App {
     /// Stores accounts idempotently, then records who loaded what. The load is batch writes,
     /// so its audit entry follows it; if that entry cannot be written, the answer says the
     /// outcome is not fully known (repeating the load is safe and records it).
-    pub async fn load_accounts(&self, accounts: &[Account], actor: &Actor) -> StoreResult<AccountLoad> {
+    pub async fn load_accounts(
+        &self,
+        accounts: &[Account],
+        actor: &Actor,
+    ) -> StoreResult<AccountLoad> {
         let load = self.store.put_accounts(accounts).await?;
         let entry = AuditEntry::new(
             actor,

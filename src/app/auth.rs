@@ -92,7 +92,11 @@ impl App {
 
     /// Revokes the listed key with this id (or, from the tool, the key itself), audited.
     /// `None` if there is no such key.
-    pub async fn revoke_key(&self, which: KeyRef<'_>, actor: &Actor) -> StoreResult<Option<KeyRecord>> {
+    pub async fn revoke_key(
+        &self,
+        which: KeyRef<'_>,
+        actor: &Actor,
+    ) -> StoreResult<Option<KeyRecord>> {
         let found = match which {
             KeyRef::Secret(key) => self.store.find_key(&hash_secret(key)).await?,
             KeyRef::Id(id) => self
@@ -113,7 +117,11 @@ impl App {
             Some(record.id().to_string()),
             format!("revoked {} key '{}'", record.role, record.name),
         );
-        if !self.store.revoke_key(&record.hash, now, Some(&audit)).await? {
+        if !self
+            .store
+            .revoke_key(&record.hash, now, Some(&audit))
+            .await?
+        {
             return Ok(None);
         }
         Ok(self.store.find_key(&record.hash).await?)

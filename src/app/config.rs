@@ -173,7 +173,10 @@ impl App {
             rollback_of: publish.rollback_of,
         };
         let (action, what) = match publish.rollback_of {
-            Some(of) => (AuditAction::ConfigRolledBack, format!("rolled back to version {of}")),
+            Some(of) => (
+                AuditAction::ConfigRolledBack,
+                format!("rolled back to version {of}"),
+            ),
             None => (AuditAction::ConfigPublished, "published".to_string()),
         };
         let message = publish
@@ -181,7 +184,13 @@ impl App {
             .as_deref()
             .map(|m| format!(" ({m})"))
             .unwrap_or_default();
-        let audit = AuditEntry::new(actor, now, action, None, format!("{what}: {summary}{message}"));
+        let audit = AuditEntry::new(
+            actor,
+            now,
+            action,
+            None,
+            format!("{what}: {summary}{message}"),
+        );
         let version = match self
             .store
             .activate_config(publish.document, &info, publish.base, &audit)
@@ -256,8 +265,10 @@ impl App {
         from: u64,
         to: u64,
     ) -> StoreResult<Option<Vec<config_diff::Change>>> {
-        let (Some(a), Some(b)) = (self.parsed_version(from).await?, self.parsed_version(to).await?)
-        else {
+        let (Some(a), Some(b)) = (
+            self.parsed_version(from).await?,
+            self.parsed_version(to).await?,
+        ) else {
             return Ok(None);
         };
         Ok(Some(config_diff::diff(&a, &b)))
@@ -274,7 +285,11 @@ impl App {
         match RoutingConfig::parse(&stored.document) {
             Ok(config) => Ok(Some(config)),
             Err(errors) => {
-                tracing::warn!(version, mistakes = errors.len(), "a stored config version no longer parses");
+                tracing::warn!(
+                    version,
+                    mistakes = errors.len(),
+                    "a stored config version no longer parses"
+                );
                 Ok(None)
             }
         }

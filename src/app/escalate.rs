@@ -6,15 +6,17 @@
 
 use async_trait::async_trait;
 
+use crate::domain::access::Actor;
 use crate::domain::audience::{self, About};
 use crate::domain::config::{Destination, RoutingConfig};
-use crate::domain::model::{LeadStatus, Owner};
+use crate::domain::model::{LeadStatus, Owner, SlaState};
 use crate::domain::report::row::{Ended, Stint};
 use crate::domain::routing::{decide, Decision, Proposal, Walk, WalkContext};
 use crate::domain::sla::{Breach, SlaPolicy};
 use crate::metrics;
 use crate::store::{
-    CommitError, DueItem, Outgoing, Reassignment, StoreError, StoreResult, StoredLead,
+    AuditAction, AuditEntry, CommitError, DueItem, Outgoing, Reassignment, StoreError, StoreResult,
+    StoredLead,
 };
 
 use super::config::ActiveConfig;
@@ -106,13 +108,13 @@ impl App {
         };
         let mut walk =
             Walk::escalation(ctx, original_decision(&config, &lead), start, Some(prefix));
-        let commit = EscalationCommit {
+        let commit = ReassignCommit {
             app: self,
             lead: &lead,
             config: &config,
-            policy: &policy,
             previous: &previous,
             now,
+            why: Why::Breach(&policy),
         };
         let router = Router {
             store: &*self.store,
@@ -150,7 +152,7 @@ impl App {
 
 /// The rule that routed the lead, as the decision a reassignment explains itself with; the
 /// rule the lead matches now if that one is gone.
-fn original_decision<'c>(config: &'c RoutingConfig, lead: &StoredLead) -> Decision<'c> {
+pub(crate) fn original_decision<'c>(config: &'c RoutingConfig, lead: &StoredLead) -> Decision<'c> {
     let rule = lead
         .assignment
         .rule_id
@@ -166,31 +168,58 @@ fn original_decision<'c>(config: &'c RoutingConfig, lead: &StoredLead) -> Decisi
     }
 }
 
-/// The sweeper's commit: a reassignment of a breached lead, with both owners and the SLA's
-/// alert channels told. Gives back whether it went to a queue, and what to deliver.
-struct EscalationCommit<'a> {
-    app: &'a App,
-    lead: &'a StoredLead,
-    config: &'a RoutingConfig,
-    policy: &'a SlaPolicy,
-    previous: &'a Owner,
-    now: jiff::Timestamp,
+/// Why a lead is being reassigned.
+#[derive(Clone, Copy)]
+pub(crate) enum Why<'a> {
+    /// Its owner missed the deadline of `policy` (the sweeper).
+    Breach(&'a SlaPolicy),
+    /// A person moved it (audited under their name).
+    ByHand(&'a Actor),
+}
+
+/// The commit of a reassignment: the lead's next owner, deadline, stints and notices, stored
+/// only if the lead still has the status and assignment read. Gives back whether it went to a
+/// queue, and what to deliver.
+pub(crate) struct ReassignCommit<'a> {
+    pub app: &'a App,
+    pub lead: &'a StoredLead,
+    pub config: &'a RoutingConfig,
+    pub previous: &'a Owner,
+    pub now: jiff::Timestamp,
+    pub why: Why<'a>,
 }
 
 #[async_trait]
-impl Commit for EscalationCommit<'_> {
+impl Commit for ReassignCommit<'_> {
     type Done = (bool, Vec<Outgoing>);
 
     async fn commit(&self, proposal: &Proposal) -> Result<Self::Done, CommitError> {
         let lead = self.lead;
         let assignment = proposal.assignment.clone();
-        // The same pool keeps the promised policy; a fallback pool's own SLA applies there.
-        let same_pool = assignment.pool() == lead.assignment.pool();
-        let preferred = same_pool.then_some(self.policy);
-        let mut deadline = audience::deadline(self.config, &assignment, preferred, self.now);
-        if deadline.is_none() && matches!(assignment.owner, Owner::Rep { .. }) {
-            deadline = audience::deadline(self.config, &assignment, Some(self.policy), self.now);
-        }
+        let deadline = match self.why {
+            Why::Breach(policy) => {
+                // The same pool keeps the promised policy; a fallback pool's own SLA applies
+                // there; a rep gets the promised one when their pool has none.
+                let same_pool = assignment.pool() == lead.assignment.pool();
+                let preferred = same_pool.then_some(policy);
+                audience::deadline(self.config, &assignment, preferred, self.now).or_else(|| {
+                    matches!(assignment.owner, Owner::Rep { .. })
+                        .then(|| {
+                            audience::deadline(self.config, &assignment, Some(policy), self.now)
+                        })
+                        .flatten()
+                })
+            }
+            Why::ByHand(_) => {
+                let rule_sla = self
+                    .config
+                    .rules
+                    .iter()
+                    .find(|r| Some(&r.id) == assignment.rule_id.as_ref())
+                    .and_then(|r| r.sla.as_ref());
+                audience::deadline(self.config, &assignment, rule_sla, self.now)
+            }
+        };
         let number = lead.assignment_number + 1;
         let about = About {
             lead_id: &lead.lead_id,
@@ -201,19 +230,50 @@ impl Commit for EscalationCommit<'_> {
         };
         let mut notices =
             audience::assigned(self.config, about, deadline.as_ref(), Some(self.previous));
-        notices.extend(audience::breached(
-            self.config,
-            about,
-            self.previous,
-            self.policy,
-        ));
+        let (ended, escalations, sla_state, audit) = match self.why {
+            Why::Breach(policy) => {
+                notices.extend(audience::breached(
+                    self.config,
+                    about,
+                    self.previous,
+                    policy,
+                ));
+                (
+                    Ended::Breached,
+                    lead.escalations + 1,
+                    Some(SlaState::Breached),
+                    None,
+                )
+            }
+            Why::ByHand(actor) => {
+                notices.extend(audience::taken_from(self.config, about, self.previous));
+                let state = match (lead.sla_state, &deadline) {
+                    (Some(SlaState::Breached), _) => Some(SlaState::Breached),
+                    (_, Some(_)) => Some(SlaState::Pending),
+                    (state, None) => state,
+                };
+                let entry = AuditEntry::new(
+                    actor,
+                    self.now,
+                    AuditAction::LeadReassigned,
+                    Some(lead.lead_id.clone()),
+                    format!(
+                        "reassigned lead {} from {} to {}",
+                        lead.lead_id,
+                        self.previous.id(),
+                        assignment.owner.id()
+                    ),
+                );
+                (Ended::Reassigned, lead.escalations, state, Some(entry))
+            }
+        };
         let queued = matches!(assignment.owner, Owner::Queue { .. });
-        let mut ended = lead
+        let mut last = lead
             .stints
             .last()
             .cloned()
             .expect("a stored lead has its current stint");
-        ended.ended = Some(Ended::Breached);
+        last.ended = Some(ended);
         let stint = Stint::of(
             &assignment,
             number,
@@ -221,20 +281,28 @@ impl Commit for EscalationCommit<'_> {
             deadline.as_ref().map(|d| d.due),
             Some(self.config),
         );
+        // Only an open lead counts towards its owner's open leads.
+        let previous_rep = match (lead.status, self.previous) {
+            (LeadStatus::Open, Owner::Rep { id, .. }) => Some(id.clone()),
+            _ => None,
+        };
         let change = Reassignment {
             lead_id: lead.lead_id.clone(),
             received_at: lead.received_at,
-            ended,
+            ended: last,
             stint,
             at: self.now,
             seen_assignment: lead.assignment_number,
-            previous_rep: Some(self.previous.id().to_string()),
+            seen_status: lead.status,
+            sla_state,
+            audit,
+            previous_rep,
             assignment,
             claim: proposal.claim.clone(),
             ticket: proposal.ticket.clone(),
             passed: proposal.passed.clone(),
             deadline,
-            escalations: lead.escalations + 1,
+            escalations,
             notifications: outgoing(notices, self.now),
         };
         self.app.store.reassign(&change).await?;

@@ -449,7 +449,7 @@ impl App {
 
     /// The account a lead belongs to: by email domain (website for free-mail), most specific
     /// domain first.
-    async fn match_account(&self, lead: &Lead) -> StoreResult<Option<AccountMatch>> {
+    pub(crate) async fn match_account(&self, lead: &Lead) -> StoreResult<Option<AccountMatch>> {
         let Some(domain) = account::lead_domain(lead) else {
             return Ok(None);
         };
@@ -462,7 +462,10 @@ impl App {
     }
 
     /// The contact with this key and the lead it is owned through, if both exist.
-    async fn earlier_lead(&self, key: Option<&str>) -> StoreResult<Option<(Contact, StoredLead)>> {
+    pub(crate) async fn earlier_lead(
+        &self,
+        key: Option<&str>,
+    ) -> StoreResult<Option<(Contact, StoredLead)>> {
         let Some(key) = key else {
             return Ok(None);
         };

@@ -92,11 +92,27 @@ pub async fn scheduled(app: &App, deadline_ms: u64) -> StoreResult<SweepReport> 
         &[],
         &[
             ("SweepFailed", 0.0, Unit::Count),
-            ("SlaBreaches", n(report.reassigned + report.queued), Unit::Count),
+            (
+                "SlaBreaches",
+                n(report.reassigned + report.queued),
+                Unit::Count,
+            ),
             ("SweepItemErrors", n(report.errors), Unit::Count),
-            ("NotificationsDelivered", n(report.notifications.delivered), Unit::Count),
-            ("NotificationsDead", n(report.notifications.dead), Unit::Count),
-            ("SweepStoppedEarly", n(u64::from(report.stopped_early)), Unit::Count),
+            (
+                "NotificationsDelivered",
+                n(report.notifications.delivered),
+                Unit::Count,
+            ),
+            (
+                "NotificationsDead",
+                n(report.notifications.dead),
+                Unit::Count,
+            ),
+            (
+                "SweepStoppedEarly",
+                n(u64::from(report.stopped_early)),
+                Unit::Count,
+            ),
             (
                 "SweepDuration",
                 now.elapsed().as_millis() as f64,

@@ -115,6 +115,15 @@ pub fn breached(
     previous: &Owner,
     policy: &SlaPolicy,
 ) -> Vec<Notice> {
+    let mut all = taken_from(config, about, previous);
+    all.extend(notices(config, policy.alert.iter().collect(), || {
+        about.message(EventType::SlaBreached, Some(previous), None)
+    }));
+    all
+}
+
+/// The previous owner of a reassigned lead hears it was taken (`lead.reassigned`).
+pub fn taken_from(config: &RoutingConfig, about: About<'_>, previous: &Owner) -> Vec<Notice> {
     let previous_channels: Vec<&String> = match previous {
         Owner::Rep { id, .. } => config
             .reps
@@ -123,12 +132,9 @@ pub fn breached(
             .unwrap_or_default(),
         Owner::Queue { .. } => Vec::new(),
     };
-    let message = |event| about.message(event, Some(previous), None);
-    let mut all = notices(config, previous_channels, || message(EventType::Reassigned));
-    all.extend(notices(config, policy.alert.iter().collect(), || {
-        message(EventType::SlaBreached)
-    }));
-    all
+    notices(config, previous_channels, || {
+        about.message(EventType::Reassigned, Some(previous), None)
+    })
 }
 
 impl About<'_> {

@@ -112,7 +112,9 @@ pub fn diff(old: &RoutingConfig, new: &RoutingConfig) -> Vec<Change> {
     let queues = |c: &RoutingConfig| -> Vec<(String, (String, Vec<String>))> {
         let mut ids: Vec<&String> = c.queues.keys().collect();
         ids.sort();
-        ids.into_iter().map(|id| (id.clone(), queue(c, id))).collect()
+        ids.into_iter()
+            .map(|id| (id.clone(), queue(c, id)))
+            .collect()
     };
     keyed(
         &queues(old),
@@ -260,7 +262,11 @@ fn list_change(d: &mut Vec<String>, what: &str, old: &[String], new: &[String]) 
     if !parts.is_empty() {
         d.push(format!("{what} {}", parts.join(" ")));
     } else if old != new {
-        d.push(format!("{what} order: {} -> {}", old.join(", "), new.join(", ")));
+        d.push(format!(
+            "{what} order: {} -> {}",
+            old.join(", "),
+            new.join(", ")
+        ));
     }
 }
 
@@ -294,7 +300,12 @@ fn settings(old: &RoutingConfig, new: &RoutingConfig, out: &mut Vec<Change>) {
     if a.disposable_add != b.disposable_add {
         d.push("disposable".into());
     }
-    changed(&mut d, "honeypot_field", &a.honeypot_field, &b.honeypot_field);
+    changed(
+        &mut d,
+        "honeypot_field",
+        &a.honeypot_field,
+        &b.honeypot_field,
+    );
     changed(
         &mut d,
         "data_quality_queue",
@@ -354,7 +365,12 @@ fn rules(old: &[Rule], new: &[Rule], out: &mut Vec<Change>) {
             ));
         }
         sla_change(&mut d, &before.sla, &rule.sla);
-        changed(&mut d, "description", &before.description, &rule.description);
+        changed(
+            &mut d,
+            "description",
+            &before.description,
+            &rule.description,
+        );
         if !d.is_empty() {
             out.push(change(Subject::Rule, &rule.id, Kind::Changed, d));
         }
@@ -426,7 +442,12 @@ fn rep_details(old: &Rep, new: &Rep) -> Vec<String> {
     changed(&mut d, "email", &old.email, &new.email);
     availability(&mut d, &old.availability, &new.availability);
     changed(&mut d, "caps.per_day", &old.caps.per_day, &new.caps.per_day);
-    changed(&mut d, "caps.per_week", &old.caps.per_week, &new.caps.per_week);
+    changed(
+        &mut d,
+        "caps.per_week",
+        &old.caps.per_week,
+        &new.caps.per_week,
+    );
     list_change(&mut d, "notify", &old.notify, &new.notify);
     d
 }
@@ -441,7 +462,12 @@ fn availability(d: &mut Vec<String>, old: &Availability, new: &Availability) {
     let old_away: Vec<String> = old.out_of_office.iter().map(range).collect();
     let new_away: Vec<String> = new.out_of_office.iter().map(range).collect();
     list_change(d, "out_of_office", &old_away, &new_away);
-    let days = |a: &Availability| a.holidays.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let days = |a: &Availability| {
+        a.holidays
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
     list_change(d, "holidays", &days(old), &days(new));
 }
 
@@ -453,7 +479,10 @@ fn pool_details(old: &Pool, new: &Pool) -> Vec<String> {
     for (i, rep) in new.reps.iter().enumerate() {
         if let Some(j) = old.reps.iter().position(|r| r == rep) {
             if old.weights[j] != new.weights[i] {
-                d.push(format!("weight of {rep}: {} -> {}", old.weights[j], new.weights[i]));
+                d.push(format!(
+                    "weight of {rep}: {} -> {}",
+                    old.weights[j], new.weights[i]
+                ));
             }
         }
     }
@@ -578,8 +607,8 @@ rules:
             ),
         ];
         for (document, expected) in cases {
-            let new = RoutingConfig::parse(&document)
-                .unwrap_or_else(|e| panic!("{document}: {e:?}"));
+            let new =
+                RoutingConfig::parse(&document).unwrap_or_else(|e| panic!("{document}: {e:?}"));
             let lines: Vec<String> = diff(&base, &new).iter().map(ToString::to_string).collect();
             assert_eq!(lines, expected, "{document}");
         }
@@ -598,7 +627,10 @@ rules:
             .replace("reps: [ann, bob]", "reps: [ann, bob, cy]")
             .replace("route: {rep: cy}", "route: {rep: bob}");
         let many = RoutingConfig::parse(&many).unwrap();
-        assert_eq!(summary(&diff(&base, &many)), "4 changes: 2 rules, 1 rep, 1 pool");
+        assert_eq!(
+            summary(&diff(&base, &many)),
+            "4 changes: 2 rules, 1 rep, 1 pool"
+        );
         assert_eq!(summary(&[]), "no changes");
         assert_eq!(text(&[]), "no changes\n");
     }

@@ -16,6 +16,7 @@ pub mod model;
 pub mod normalize;
 pub mod notify;
 pub mod qualify;
+pub mod replay;
 pub mod report;
 pub mod roster;
 pub mod routing;

@@ -54,7 +54,10 @@ pub async fn post_config(
     LimitedBody(bytes): LimitedBody<MAX_CONFIG_BODY>,
 ) -> Result<Response, Problem> {
     let params = Params::new(pairs, &["base_version", "message"])?;
-    let number = |v: &str| v.parse::<u64>().map_err(|_| "expected a version number".to_string());
+    let number = |v: &str| {
+        v.parse::<u64>()
+            .map_err(|_| "expected a version number".to_string())
+    };
     let from_header = headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -110,11 +113,7 @@ pub async fn get_config(State(app): State<Arc<App>>) -> Result<Response, Problem
             format!("the active version {version} is missing"),
         ));
     };
-    Ok((
-        [(header::ETAG, format!("\"{version}\""))],
-        Json(stored),
-    )
-        .into_response())
+    Ok(([(header::ETAG, format!("\"{version}\""))], Json(stored)).into_response())
 }
 
 /// `POST /admin/accounts`: loads accounts from a JSON array or CSV with a header row,

@@ -371,7 +371,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
 /// The invocation's deadline when the request came through Lambda (`None` locally, or when
 /// the deadline cannot be believed, as an emulator's relative one).
 fn lambda_deadline(request: &Request) -> Option<Instant> {
-    let context = request.extensions().get::<lambda_runtime::Context>()?;
+    deadline_of(request.extensions())
+}
+
+/// The invocation's deadline from a request's extensions (see [`lambda_deadline`]).
+pub fn deadline_of(extensions: &axum::http::Extensions) -> Option<Instant> {
+    let context = extensions.get::<lambda_runtime::Context>()?;
     match invocation_deadline(context.deadline) {
         Ok(deadline) => Some(deadline),
         Err(bad) => {
@@ -399,6 +404,23 @@ pub fn seen_base_url(headers: &HeaderMap) -> Option<String> {
         None => "https",
     };
     Some(format!("{scheme}://{host}"))
+}
+
+/// How long a request that works in slices (a replay) may work: 10 s, and never into the
+/// last [`crate::app::idempotency::ANSWER_RESERVE`] before the invocation's deadline.
+pub struct Budget(pub Instant);
+
+impl<S: Send + Sync> FromRequestParts<S> for Budget {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut until = Instant::now() + std::time::Duration::from_secs(10);
+        if let Some(deadline) = deadline_of(&parts.extensions) {
+            let reserve = crate::app::idempotency::ANSWER_RESERVE;
+            until = until.min(deadline.checked_sub(reserve).unwrap_or_else(Instant::now));
+        }
+        Ok(Self(until))
+    }
 }
 
 /// A lead id as given in a path: a UUID, or the same 404 an unknown id gets.

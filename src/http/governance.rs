@@ -85,17 +85,26 @@ pub async fn post_key(
     .map_err(|why| bad_field("role", why))?;
     let name = body.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(bad_field("name", "1-64 characters naming the person or integration"));
+        return Err(bad_field(
+            "name",
+            "1-64 characters naming the person or integration",
+        ));
     }
     for prefix in &body.allowed_redirects {
         let ok = url::Url::parse(prefix)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
         if !ok {
-            return Err(bad_field("allowed_redirects", "each is an absolute http(s) URL prefix"));
+            return Err(bad_field(
+                "allowed_redirects",
+                "each is an absolute http(s) URL prefix",
+            ));
         }
     }
     if role != Role::Source && (!body.allowed_redirects.is_empty() || body.redirect_lead_id) {
-        return Err(bad_field("allowed_redirects", "only source keys redirect forms"));
+        return Err(bad_field(
+            "allowed_redirects",
+            "only source keys redirect forms",
+        ));
     }
     let new = NewKey {
         role,
@@ -132,7 +141,9 @@ pub async fn revoke_key(
     }
     match app.revoke_key(KeyRef::Id(&id), &actor(&caller)).await? {
         Some(record) => Ok(Json(key_json(&record)).into_response()),
-        None => Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no key with this id").field("id")),
+        None => {
+            Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no key with this id").field("id"))
+        }
     }
 }
 
@@ -208,7 +219,10 @@ pub async fn get_diff(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, Problem> {
     let params = Params::new(pairs, &["from", "to"])?;
-    let number = |v: &str| v.parse::<u64>().map_err(|_| "expected a version number".to_string());
+    let number = |v: &str| {
+        v.parse::<u64>()
+            .map_err(|_| "expected a version number".to_string())
+    };
     let to = match params.parsed("to", number)? {
         Some(to) => to,
         None => app
@@ -217,7 +231,9 @@ pub async fn get_diff(
             .await?
             .ok_or_else(|| bad("to", "no config has been published"))?,
     };
-    let from = params.parsed("from", number)?.unwrap_or(to.saturating_sub(1));
+    let from = params
+        .parsed("from", number)?
+        .unwrap_or(to.saturating_sub(1));
     for (name, n) in [("from", from), ("to", to)] {
         if app.store().config_version(n).await?.is_none() {
             return Err(no_version(n).field(name));
@@ -312,4 +328,126 @@ pub async fn publish_problem(app: &App, error: PublishError) -> Problem {
 
 fn bad_field(field: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "invalid-field", detail).field(field)
+}
+
+/// Largest simulation or replay request accepted (a draft config inside).
+const MAX_DRAFT_BODY: usize = 600 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulateBody {
+    lead: Value,
+    #[serde(default)]
+    config: Option<String>,
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// A draft config from a request, or every mistake with its path (422).
+fn draft(text: Option<&str>) -> Result<Option<crate::domain::config::RoutingConfig>, Problem> {
+    text.map(|t| crate::domain::config::RoutingConfig::parse(t).map_err(Problem::invalid_config))
+        .transpose()
+}
+
+/// `POST /admin/simulate {lead, config?, at?, source?}`: routes the lead against live state
+/// (real accounts, returning contacts, tickets, loads, roster and caps) through the active
+/// config or the draft `config`, at `at` (default now), writing nothing; answers the decision
+/// and every step.
+pub async fn post_simulate(
+    State(app): State<Arc<App>>,
+    LimitedBody(bytes): LimitedBody<MAX_DRAFT_BODY>,
+) -> Result<Response, Problem> {
+    let body: SimulateBody = json_body(&bytes)?;
+    let fields = super::extract::json_fields(body.lead.to_string().as_bytes())
+        .map_err(|p| p.field("lead"))?;
+    let lead =
+        crate::domain::lead::Lead::parse(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(Problem::invalid_fields)?;
+    let draft = draft(body.config.as_deref())?;
+    let at = match body.at {
+        Some(text) => text
+            .parse::<jiff::Timestamp>()
+            .map_err(|_| bad_field("at", "expected an RFC 3339 time"))?,
+        None => app.now(),
+    };
+    let source = body.source.unwrap_or_else(|| "simulate".into());
+    match app.simulate(lead, &source, draft.as_ref(), at).await {
+        Ok(simulation) => Ok(Json(simulation).into_response()),
+        Err(crate::app::simulate::SimulateError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            Err(Problem::new(StatusCode::CONFLICT, "no-config", e.to_string()).field("config"))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    config: String,
+    from: String,
+    to: String,
+    #[serde(default)]
+    tz: Option<String>,
+}
+
+/// Largest draft a replay job keeps (a DynamoDB item holds 400 KB).
+const MAX_REPLAY_DRAFT: usize = 300 * 1024;
+
+/// A replay's answer: 200 when done, 202 (and where to ask) while it runs.
+fn replay_response(progress: crate::app::replay::ReplayProgress) -> Response {
+    let running = progress.status == crate::app::replay::JobStatus::Running;
+    let location = format!("/admin/replay/{}", progress.job_id);
+    let mut response = Json(progress).into_response();
+    if running {
+        *response.status_mut() = StatusCode::ACCEPTED;
+        if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::LOCATION, value);
+        }
+    }
+    response
+}
+
+/// `POST /admin/replay {config, from, to, tz?}`: replays every lead that arrived in the period
+/// through the version it met and through the draft; answers the report (200), or, for a
+/// period too large for one request, 202 with the job to ask again.
+pub async fn post_replay(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    super::extract::Budget(budget): super::extract::Budget,
+    LimitedBody(bytes): LimitedBody<MAX_DRAFT_BODY>,
+) -> Result<Response, Problem> {
+    let body: ReplayBody = json_body(&bytes)?;
+    if body.config.len() > MAX_REPLAY_DRAFT {
+        return Err(bad_field("config", "a draft to replay is at most 300 KB"));
+    }
+    draft(Some(&body.config))?;
+    let mut pairs = vec![("from".to_string(), body.from), ("to".to_string(), body.to)];
+    if let Some(tz) = body.tz {
+        pairs.push(("tz".into(), tz));
+    }
+    let period = Params::new(pairs, &["from", "to", "tz"])?.period(app.now(), 30)?;
+    let progress = app
+        .start_replay(&body.config, period.from, period.to, &caller.0.name, budget)
+        .await?;
+    Ok(replay_response(progress))
+}
+
+/// `GET /admin/replay/{id}`: advances a running replay as far as this request allows and
+/// answers where it stands (200 done, 202 running).
+pub async fn get_replay(
+    State(app): State<Arc<App>>,
+    super::extract::Budget(budget): super::extract::Budget,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such replay").field("id"));
+    }
+    match app.continue_replay(&id, budget).await? {
+        Some(progress) => Ok(replay_response(progress)),
+        None => Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such replay").field("id")),
+    }
 }

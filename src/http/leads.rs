@@ -11,6 +11,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::app::reassign::{ReassignError, Target};
 use crate::app::{App, IntakeRequest};
 use crate::domain::lifecycle::StatusAction;
 use crate::domain::model::Outcome;
@@ -151,4 +152,73 @@ pub async fn post_outcome(
 
 fn bad_field(field: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "invalid-field", detail).field(field)
+}
+
+/// What `POST /leads/{id}/reassign` takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReassignBody {
+    to: TargetBody,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetBody {
+    #[serde(default)]
+    rep: Option<String>,
+    #[serde(default)]
+    pool: Option<String>,
+    #[serde(default)]
+    queue: Option<String>,
+}
+
+/// `POST /leads/{id}/reassign` (edit routing): `{"to": {"rep": "ava"} | {"pool": "smb"} |
+/// {"queue": "nurture"}, "reason": "..."}` sends the lead to its next owner by hand, through
+/// the same walk and conditional commit as an escalation; audited.
+pub async fn post_reassign(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    LimitedBody(bytes): LimitedBody<MAX_OUTCOME_BODY>,
+) -> Result<Response, Problem> {
+    let id = lead_id(&id)?;
+    let body: ReassignBody = serde_json::from_slice(&bytes).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            format!(
+                "expected {{\"to\": {{\"rep\"|\"pool\"|\"queue\": id}}, \"reason\": ...}}: {e}"
+            ),
+        )
+        .field("body")
+    })?;
+    let target = match (body.to.rep, body.to.pool, body.to.queue) {
+        (Some(rep), None, None) => Target::Rep(rep),
+        (None, Some(pool), None) => Target::Pool(pool),
+        (None, None, Some(queue)) => Target::Queue(queue),
+        _ => return Err(bad_field("to", "name exactly one of rep, pool or queue")),
+    };
+    let reason = body.reason.unwrap_or_default();
+    if reason.chars().count() > 500 {
+        return Err(bad_field("reason", "at most 500 characters"));
+    }
+    let actor = super::governance::actor(&caller);
+    match app.reassign(id, &target, &reason, &actor).await {
+        Ok(lead) => Ok(Json(lead).into_response()),
+        Err(ReassignError::NotFound) => Err(Problem::lead_not_found()),
+        Err(ReassignError::Store(e)) => Err(e.into()),
+        Err(e @ ReassignError::BadTarget(_)) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad-target",
+            e.to_string(),
+        )
+        .field("to")),
+        Err(e) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "not-reassignable",
+            e.to_string(),
+        )),
+    }
 }

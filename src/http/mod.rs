@@ -43,13 +43,20 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/report", get(report::get_report))
         .route("/admin/fairness", get(report::get_fairness))
         .route("/admin/config/versions", get(governance::get_versions))
-        .route("/admin/config/versions/{version}", get(governance::get_version))
+        .route(
+            "/admin/config/versions/{version}",
+            get(governance::get_version),
+        )
         .route("/admin/config/diff", get(governance::get_diff))
         .route("/admin/audit", get(governance::get_audit))
+        .route("/admin/simulate", post(governance::post_simulate))
         .route("/admin/accounts/{id}", get(admin::get_account));
     let edit_routing = Router::new()
         .route("/admin/config", post(admin::post_config))
         .route("/admin/config/rollback", post(governance::post_rollback))
+        .route("/leads/{id}/reassign", post(leads::post_reassign))
+        .route("/admin/replay", post(governance::post_replay))
+        .route("/admin/replay/{id}", get(governance::get_replay))
         .route("/admin/accounts", post(admin::post_accounts));
     let manage_keys = Router::new()
         .route(

@@ -116,7 +116,7 @@ pub struct Period {
 }
 
 /// An RFC 3339 instant, or a date in `tz` (its start, or with `end` its end).
-fn moment(text: &str, tz: &TimeZone, end: bool) -> Result<Timestamp, String> {
+pub fn moment(text: &str, tz: &TimeZone, end: bool) -> Result<Timestamp, String> {
     if let Ok(at) = text.parse::<Timestamp>() {
         return Ok(at);
     }

@@ -397,7 +397,14 @@ pub struct Reassignment {
     pub at: Timestamp,
     /// The assignment number the breach was found on; anything else means someone acted first.
     pub seen_assignment: u64,
-    /// The rep losing the lead (their open count drops).
+    /// The lead's status as read (open for an escalation; a hand reassignment may also move
+    /// an acknowledged or queued lead); anything else means someone acted first.
+    pub seen_status: LeadStatus,
+    /// Where the lead stands against its SLA afterwards.
+    pub sla_state: Option<SlaState>,
+    /// The audit entry of a reassignment by hand, stored with it.
+    pub audit: Option<AuditEntry>,
+    /// The rep losing an open lead (their open count drops).
     pub previous_rep: Option<String>,
     /// The new owner and why.
     pub assignment: Assignment,
@@ -612,6 +619,16 @@ pub trait RosterStore: Send + Sync {
     ) -> StoreResult<Vec<(String, Load)>>;
 }
 
+/// What a simulation reads instead of writing: the next ticket and the claim checks.
+#[async_trait]
+pub trait ProbeStore: Send + Sync {
+    /// The ticket [`RotationStore::take_ticket`] would hand out now, without taking it.
+    async fn peek_ticket(&self, pool: &str) -> StoreResult<Ticket>;
+    /// Whether the rep's records would refuse `claim` now, and why (the same conditions as
+    /// the commit, read without writing).
+    async fn check_claim(&self, claim: &RepClaim) -> StoreResult<Option<Refusal>>;
+}
+
 /// Leads and their contacts.
 #[async_trait]
 pub trait LeadStore: Send + Sync {
@@ -763,6 +780,25 @@ pub struct PeriodRows {
     pub queries: u64,
 }
 
+/// A lead as it arrived, for a replay.
+#[derive(Debug, Clone)]
+pub struct ArrivedLead {
+    /// The lead's id.
+    pub lead_id: String,
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// The source key's name.
+    pub source: String,
+    /// Its fields (with the account it matched).
+    pub lead: Lead,
+    /// Where it stands.
+    pub status: LeadStatus,
+    /// Its current assignment (its rotation ticket, for a pool lead).
+    pub assignment: Assignment,
+    /// The config version its first assignment was made under.
+    pub first_version: Option<u64>,
+}
+
 /// The lead log and the report's reads: Query on the log indexes, never Scan.
 #[async_trait]
 pub trait LogStore: Send + Sync {
@@ -770,6 +806,21 @@ pub trait LogStore: Send + Sync {
     async fn lead_log(&self, query: &LogQuery) -> StoreResult<LogPage>;
     /// Every lead that arrived in `[from, to)` and its notifications.
     async fn period_rows(&self, from: Timestamp, to: Timestamp) -> StoreResult<PeriodRows>;
+    /// These leads as they arrived (BatchGet; missing ones are left out).
+    async fn arrived_leads(&self, ids: &[String]) -> StoreResult<Vec<ArrivedLead>>;
+}
+
+/// A long job (a replay) kept between requests: its state as JSON and a step number that
+/// makes each save conditional on the state read, so two requests never both advance it.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a new job (step 0); it expires by TTL at `expires_at` (Unix seconds).
+    async fn create_job(&self, id: &str, state: &str, expires_at: i64) -> StoreResult<()>;
+    /// A job's step and state.
+    async fn job(&self, id: &str) -> StoreResult<Option<(u64, String)>>;
+    /// Saves the state as step `seen + 1`, only while the job is still at step `seen`;
+    /// `false` if another request advanced it first.
+    async fn save_job(&self, id: &str, seen: u64, state: &str) -> StoreResult<bool>;
 }
 
 /// What was changed, as the audit log names it.
@@ -866,6 +917,8 @@ pub trait Store:
     + AccountStore
     + LogStore
     + AuditStore
+    + JobStore
+    + ProbeStore
 {
 }
 impl<T> Store for T where
@@ -880,5 +933,7 @@ impl<T> Store for T where
         + AccountStore
         + LogStore
         + AuditStore
+        + JobStore
+        + ProbeStore
 {
 }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use leadrouter::domain::account::Account;
 use leadrouter::domain::distribution::Load;
 use leadrouter::domain::lifecycle::StatusAction;
-use leadrouter::domain::model::Ticket;
+use leadrouter::domain::model::{Refusal, RepClaim, Ticket};
 use leadrouter::store::dynamo::DynamoStore;
 use leadrouter::store::*;
 
@@ -162,6 +162,32 @@ impl LogStore for Faulty {
         to: jiff::Timestamp,
     ) -> StoreResult<PeriodRows> {
         self.inner.period_rows(from, to).await
+    }
+    async fn arrived_leads(&self, ids: &[String]) -> StoreResult<Vec<ArrivedLead>> {
+        self.inner.arrived_leads(ids).await
+    }
+}
+
+#[async_trait]
+impl JobStore for Faulty {
+    async fn create_job(&self, id: &str, state: &str, expires_at: i64) -> StoreResult<()> {
+        self.inner.create_job(id, state, expires_at).await
+    }
+    async fn job(&self, id: &str) -> StoreResult<Option<(u64, String)>> {
+        self.inner.job(id).await
+    }
+    async fn save_job(&self, id: &str, seen: u64, state: &str) -> StoreResult<bool> {
+        self.inner.save_job(id, seen, state).await
+    }
+}
+
+#[async_trait]
+impl ProbeStore for Faulty {
+    async fn peek_ticket(&self, pool: &str) -> StoreResult<Ticket> {
+        self.inner.peek_ticket(pool).await
+    }
+    async fn check_claim(&self, claim: &RepClaim) -> StoreResult<Option<Refusal>> {
+        self.inner.check_claim(claim).await
     }
 }
 

@@ -360,9 +360,13 @@ impl ReportInput<'_> {
             f.assigned += 1;
             tally.to_rep += 1;
         }
-        if stint.ended == Some(Ended::Breached) {
-            f.escalations += 1;
-            f.reassigned += 1;
+        match stint.ended {
+            Some(Ended::Breached) => {
+                f.escalations += 1;
+                f.reassigned += 1;
+            }
+            Some(Ended::Reassigned) => f.reassigned += 1,
+            None => {}
         }
         let owner = (!stint.queue).then_some((stint.owner.as_str(), stint.version));
         if stint.n == 1 {
@@ -388,7 +392,8 @@ impl ReportInput<'_> {
                 None if due <= self.now => SlaState::Breached,
                 None => SlaState::Pending,
             }),
-            (Some(_), None) => None,
+            // Moved by hand before anyone judged it: it counts neither way.
+            (Some(_), Some(Ended::Reassigned)) | (Some(_), None) => None,
         };
         tally.sla(state);
         if current {

@@ -222,6 +222,8 @@ pub struct SkipFact {
 pub enum Ended {
     /// Its owner missed the deadline and the sweeper moved the lead on.
     Breached,
+    /// Someone reassigned it by hand.
+    Reassigned,
 }
 
 /// One owner's turn with a lead: who got it when, through which pool, among whom, and how it

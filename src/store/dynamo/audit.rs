@@ -67,7 +67,10 @@ impl AuditStore for DynamoStore {
         };
         let all = months(from, to);
         let skip = match &cursor {
-            Some(c) => all.iter().position(|m| *m == c.month).ok_or_else(bad_cursor)?,
+            Some(c) => all
+                .iter()
+                .position(|m| *m == c.month)
+                .ok_or_else(bad_cursor)?,
             None => 0,
         };
         let (lo, hi) = (keys::sort_time(from), keys::sort_time(to));

@@ -62,7 +62,9 @@ impl ConfigStore for DynamoStore {
     ) -> StoreResult<Activation> {
         let attempt = || async {
             let current = self.active_config_version().await?;
-            if based_on.is_some_and(|base| Some(base) != current && !(base == 0 && current.is_none())) {
+            if based_on
+                .is_some_and(|base| Some(base) != current && !(base == 0 && current.is_none()))
+            {
                 return Ok(Activation::Stale { current });
             }
             let next = current.unwrap_or(0) + 1;

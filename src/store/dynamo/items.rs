@@ -434,7 +434,7 @@ pub(super) struct Reassigned<'a> {
     pub escalations: u32,
     pub pool_id: Option<&'a str>,
     pub rule_id: Option<&'a str>,
-    pub sla_state: SlaState,
+    pub sla_state: Option<SlaState>,
     pub stint: &'a Stint,
 }
 

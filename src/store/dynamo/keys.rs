@@ -15,6 +15,7 @@
 //! | `CONFIG` | `VERSION#<n, 10 digits>` | one immutable config document | GetItem; Put if not exists, with the pointer, in one transaction; Query(begins_with) of numbers and times for the report's timeline |
 //! | `KEY#<sha256 of key>` | `KEY` | a key's record: role, name, redirects, revoked (the hash, never the key) | GetItem on every authenticated request; Put with its listing, in one transaction; conditional Update to revoke |
 //! | `KEYS` | `KEY#<sha256 of key>` | the key's copy in the list of keys (what `GET /admin/keys` shows) | Query(pk) to list; written with the record (and for a key made before the list, on its first use) |
+//! | `JOB#<id>` | `JOB` | a replay job: its state as JSON (cursor, tally, result), a step number; TTL `expires_at` (7 days) | Put; GetItem; Update conditional on the step read |
 //! | `AUDIT#<yyyy-mm>` | `<time, fixed-width>#<uuid>` | one audit entry: who (key name, role), what, which target, a summary | Put in the transaction of the change it records; Query by month, newest first, for `GET /admin/audit` |
 //! | `IDEMPOTENCY#<source>#<sha256 of Idempotency-Key>` | `IDEMPOTENCY` | claim (token, lease), payload hash, stored response | conditional Put to claim, Update to complete (in the lead's transaction), Delete to release; TTL `expires_at` |
 //! | `IDEMPOTENCY#<source>#auto#<sha256 of payload>` | `IDEMPOTENCY` | double-click guard for a request without a key (60 s) | as above |
@@ -157,6 +158,11 @@ impl Key {
             audit_partition(at.to_zoned(jiff::tz::TimeZone::UTC).date()),
             format!("{}#{id}", sort_time(at)),
         )
+    }
+
+    /// A long job (a replay).
+    pub fn job(id: &str) -> Self {
+        Self::new(format!("JOB#{id}"), "JOB")
     }
 
     /// A key's entry in the list of keys (`KEYS`, `KEY#<hash>`).

@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use super::attr::{n, s, Item};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, LogItem};
+use super::items::{self, LeadItem, LogItem};
 use super::keys::{self, LOG_INDEX, OWNER_INDEX};
 use crate::domain::model::SlaState;
 use crate::domain::report::row::NotificationRow;
-use crate::store::{LogPage, LogQuery, LogStore, PeriodRows, StoreError, StoreResult};
+use crate::store::{ArrivedLead, LogPage, LogQuery, LogStore, PeriodRows, StoreError, StoreResult};
 
 /// Items one Query call reads at most (before the filter): a page of the log is made of a few.
 const READ_PER_CALL: i32 = 200;
@@ -251,6 +251,10 @@ impl LogStore for DynamoStore {
         Ok(LogPage { rows, next: None })
     }
 
+    async fn arrived_leads(&self, ids: &[String]) -> StoreResult<Vec<ArrivedLead>> {
+        self.leads_as_arrived(ids).await
+    }
+
     async fn period_rows(&self, from: Timestamp, to: Timestamp) -> StoreResult<PeriodRows> {
         let (lo, hi) = (keys::sort_time(from), keys::sort_time(to));
         let per_day = stream::iter(days(from, to).into_iter().rev())
@@ -281,6 +285,34 @@ impl LogStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Leads by id, read in batches (eventually consistent: a replay reads leads that
+    /// arrived before it started).
+    pub(super) async fn leads_as_arrived(&self, ids: &[String]) -> StoreResult<Vec<ArrivedLead>> {
+        let found = self
+            .batch_get(ids.iter().map(|id| keys::Key::lead(id)).collect(), false)
+            .await?;
+        found
+            .into_iter()
+            .map(|item| {
+                let lead: LeadItem = items::decode(item)?;
+                let first_version = lead
+                    .stints()
+                    .first()
+                    .and_then(|s| s.version)
+                    .or(lead.assignment.config_version);
+                Ok(ArrivedLead {
+                    status: lead.status(),
+                    lead_id: lead.lead_id,
+                    received_at: lead.received_at,
+                    source: lead.source,
+                    lead: lead.lead,
+                    assignment: lead.assignment,
+                    first_version,
+                })
+            })
+            .collect()
+    }
+
     /// Every row one day's Query finds, decoded page by page (so only the rows stay in
     /// memory, never a day of raw items), with the read units and calls it took.
     async fn day_rows(&self, query: QueryFluentBuilder) -> StoreResult<PeriodRows> {

@@ -6,19 +6,21 @@
 
 mod accounts;
 mod api_keys;
-mod audit;
 mod assign;
 mod attr;
+mod audit;
 mod batch;
 pub(crate) mod classify;
 mod client;
 mod config;
 mod idempotency;
 mod items;
+mod jobs;
 pub mod keys;
 mod leads;
 mod log;
 mod outbox;
+mod probe;
 mod roster;
 mod rotation;
 mod sweep;

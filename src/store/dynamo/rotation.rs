@@ -23,7 +23,7 @@ use crate::store::{RotationRepair, RotationStore, StoreResult};
 /// adopting the same tickets at the same moment).
 const ADOPT_ATTEMPTS: u32 = 5;
 
-fn ticket(rotation: &Rotation, turn: u64) -> Ticket {
+pub(super) fn ticket(rotation: &Rotation, turn: u64) -> Ticket {
     Ticket {
         turn,
         cycle_start: rotation.cycle_start,

@@ -11,7 +11,7 @@ use super::client::DynamoStore;
 use super::items::{self, Changes, OwnerKind, Reassigned, SlaFields};
 use super::keys::{self, IndexKey, Key, DUE_INDEX};
 use super::tx::Guard;
-use crate::domain::model::{HistoryEvent, LeadStatus, Owner, SlaState};
+use crate::domain::model::{HistoryEvent, LeadStatus, Owner};
 use crate::store::{
     CommitError, DueItem, DueKind, DuePage, HistoryEntry, Reassignment, StoreResult, SweepStore,
 };
@@ -86,8 +86,7 @@ impl SweepStore for DynamoStore {
             escalations: change.escalations,
             pool_id: a.pool(),
             rule_id: a.rule_id.as_deref(),
-            // A reassignment follows a missed deadline: the lead's SLA was breached.
-            sla_state: SlaState::Breached,
+            sla_state: change.sla_state,
             stint: &change.stint,
         };
         let mut changes =
@@ -102,13 +101,20 @@ impl SweepStore for DynamoStore {
             Some(deadline) => changes.and(&SlaFields::new(&change.lead_id, deadline))?,
             None => changes.remove(&["sla_due_at", "due_pk", "due_at"]),
         };
+        if change.sla_state.is_none() {
+            changes = changes.remove(&["sla_state"]);
+        }
         let mut tx = self.transaction();
         let lead = changes
             .on(tx.updating(&Key::lead(&change.lead_id)))
-            .condition_expression("#status = :open AND assignment_no = :seen")
+            .condition_expression(
+                "(#status = :seen_status OR (attribute_not_exists(#status) AND :seen_status = :open)) AND (assignment_no = :seen OR (attribute_not_exists(assignment_no) AND :seen = :first))",
+            )
             .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":seen_status", s(change.seen_status.as_str()))
             .expression_attribute_values(":open", s(LeadStatus::Open.as_str()))
-            .expression_attribute_values(":seen", n(change.seen_assignment));
+            .expression_attribute_values(":seen", n(change.seen_assignment))
+            .expression_attribute_values(":first", n(1));
         tx.update(lead, Guard::Lead)?;
         let event = HistoryEntry {
             at: change.at,
@@ -135,6 +141,9 @@ impl SweepStore for DynamoStore {
             change.received_at,
             &change.notifications,
         )?;
+        if let Some(entry) = &change.audit {
+            super::audit::put(&mut tx, entry)?;
+        }
         tx.commit(&self.client, claim).await
     }
 }
