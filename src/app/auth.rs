@@ -86,7 +86,7 @@ impl App {
     /// Every listed key.
     pub async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
         let mut keys = self.store.list_keys().await?;
-        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
         Ok(keys)
     }
 
@@ -124,7 +124,7 @@ impl App {
         {
             return Ok(None);
         }
-        Ok(self.store.find_key(&record.hash).await?)
+        self.store.find_key(&record.hash).await
     }
 }
 

@@ -66,8 +66,9 @@ pub struct ReplayProgress {
 type Versions = HashMap<u64, Option<RoutingConfig>>;
 
 impl App {
-    /// Starts a replay job of `[from, to)` through `draft` (already validated), advancing it
-    /// until `budget`.
+    /// Starts a replay job of `[from, to)` through `draft`, advancing it until `budget`. A
+    /// draft with mistakes is refused ([`StoreError::Invalid`]; validate it first to name
+    /// them).
     pub async fn start_replay(
         &self,
         draft: &str,
@@ -76,6 +77,9 @@ impl App {
         by: &str,
         budget: Instant,
     ) -> StoreResult<ReplayProgress> {
+        if RoutingConfig::parse(draft).is_err() {
+            return Err(StoreError::Invalid("the draft config is not valid".into()));
+        }
         let id = uuid::Uuid::now_v7().simple().to_string();
         let state = JobState {
             status: JobStatus::Running,
@@ -192,8 +196,8 @@ impl App {
             let version = lead.first_version;
             let old = match version {
                 Some(v) => {
-                    if !versions.contains_key(&v) {
-                        versions.insert(v, self.parsed_version(v).await?);
+                    if let std::collections::hash_map::Entry::Vacant(slot) = versions.entry(v) {
+                        slot.insert(self.parsed_version(v).await?);
                     }
                     versions[&v].as_ref()
                 }

@@ -252,7 +252,30 @@ impl LogStore for DynamoStore {
     }
 
     async fn arrived_leads(&self, ids: &[String]) -> StoreResult<Vec<ArrivedLead>> {
-        self.leads_as_arrived(ids).await
+        // Eventually consistent: a replay reads leads that arrived before it started.
+        let found = self
+            .batch_get(ids.iter().map(|id| keys::Key::lead(id)).collect(), false)
+            .await?;
+        found
+            .into_iter()
+            .map(|item| {
+                let lead: LeadItem = items::decode(item)?;
+                let first_version = lead
+                    .stints()
+                    .first()
+                    .and_then(|s| s.version)
+                    .or(lead.assignment.config_version);
+                Ok(ArrivedLead {
+                    status: lead.status(),
+                    lead_id: lead.lead_id,
+                    received_at: lead.received_at,
+                    source: lead.source,
+                    lead: lead.lead,
+                    assignment: lead.assignment,
+                    first_version,
+                })
+            })
+            .collect()
     }
 
     async fn period_rows(&self, from: Timestamp, to: Timestamp) -> StoreResult<PeriodRows> {
@@ -285,34 +308,6 @@ impl LogStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Leads by id, read in batches (eventually consistent: a replay reads leads that
-    /// arrived before it started).
-    pub(super) async fn leads_as_arrived(&self, ids: &[String]) -> StoreResult<Vec<ArrivedLead>> {
-        let found = self
-            .batch_get(ids.iter().map(|id| keys::Key::lead(id)).collect(), false)
-            .await?;
-        found
-            .into_iter()
-            .map(|item| {
-                let lead: LeadItem = items::decode(item)?;
-                let first_version = lead
-                    .stints()
-                    .first()
-                    .and_then(|s| s.version)
-                    .or(lead.assignment.config_version);
-                Ok(ArrivedLead {
-                    status: lead.status(),
-                    lead_id: lead.lead_id,
-                    received_at: lead.received_at,
-                    source: lead.source,
-                    lead: lead.lead,
-                    assignment: lead.assignment,
-                    first_version,
-                })
-            })
-            .collect()
-    }
-
     /// Every row one day's Query finds, decoded page by page (so only the rows stay in
     /// memory, never a day of raw items), with the read units and calls it took.
     async fn day_rows(&self, query: QueryFluentBuilder) -> StoreResult<PeriodRows> {
