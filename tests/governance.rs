@@ -604,3 +604,135 @@ async fn replaying_2000_leads_moves_exactly_the_moved_territory() {
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn availability_changes_leave_the_document_alone_and_take_effect_at_once() {
+    let h = Harness::with_config(V1).await;
+    h.clock.set("2026-11-24T15:00:00Z");
+    let away = json_call(
+        &h,
+        "POST",
+        "/admin/reps/ann/availability",
+        EDITOR_KEY,
+        json!({"away_until": "2026-11-24T17:00:00Z"}),
+    )
+    .await;
+    assert_eq!(away.status, StatusCode::OK, "{:?}", away.body);
+    assert_eq!(away.body["version"], 2);
+    // The document is untouched; the absence is an override beside it.
+    let v2 = h.get("/admin/config", VIEWER_KEY).await.body;
+    assert_eq!(v2["document"], V1);
+    assert_eq!(
+        v2["overrides"]["reps"]["ann"]["away"][0]["until"],
+        "2026-11-24T17:00:00Z"
+    );
+    assert!(
+        v2["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("rep 'ann' out_of_office +"),
+        "{v2}"
+    );
+    for i in 0..4 {
+        assert_eq!(
+            h.route(json!({"email": format!("a{i}@acme.com")})).await,
+            "bob"
+        );
+    }
+    // A rule edit published meanwhile keeps the absence; a stale Lambda's offer to Ann fails.
+    let edited = V1.replace(
+        "{id: default, route: {pool: team}}",
+        "{id: default, description: all else, route: {pool: team}}",
+    );
+    assert_eq!(
+        publish(&h, EDITOR_KEY, 2, &edited, "describe").await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        h.get("/admin/config", VIEWER_KEY).await.body["overrides"]["reps"]["ann"]["away"][0]
+            ["until"],
+        "2026-11-24T17:00:00Z"
+    );
+    assert_eq!(h.route(json!({"email": "b@acme.com"})).await, "bob");
+    // Back: Ann takes her turns again.
+    let back = json_call(
+        &h,
+        "POST",
+        "/admin/reps/ann/availability",
+        EDITOR_KEY,
+        json!({"back": true}),
+    )
+    .await;
+    assert_eq!(back.status, StatusCode::OK);
+    let owners: BTreeSet<String> = {
+        let mut seen = BTreeSet::new();
+        for i in 0..4 {
+            seen.insert(h.route(json!({"email": format!("c{i}@acme.com")})).await);
+        }
+        seen
+    };
+    assert!(owners.contains("ann"), "{owners:?}");
+    // Inactive and refusals.
+    let off = json_call(
+        &h,
+        "POST",
+        "/admin/reps/bob/availability",
+        EDITOR_KEY,
+        json!({"active": false}),
+    )
+    .await;
+    assert_eq!(off.status, StatusCode::OK);
+    for i in 0..3 {
+        assert_eq!(
+            h.route(json!({"email": format!("d{i}@acme.com")})).await,
+            "ann"
+        );
+    }
+    for (body, field) in [
+        (json!({}), "body"),
+        (json!({"away_until": "2026-11-24T14:00:00Z"}), "away_until"),
+        (
+            json!({"out_of_office": {"from": "2026-11-25T00:00:00Z", "to": "2026-11-24T00:00:00Z"}}),
+            "out_of_office.to",
+        ),
+    ] {
+        let reply = json_call(&h, "POST", "/admin/reps/ann/availability", EDITOR_KEY, body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+        assert_eq!(reply.body["field"], field);
+    }
+    let nobody = json_call(
+        &h,
+        "POST",
+        "/admin/reps/zed/availability",
+        EDITOR_KEY,
+        json!({"back": true}),
+    )
+    .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+    let viewer = json_call(
+        &h,
+        "POST",
+        "/admin/reps/ann/availability",
+        VIEWER_KEY,
+        json!({"back": true}),
+    )
+    .await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+    let audit = h.get("/admin/audit", ADMIN_KEY).await.body;
+    let changes: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "availability_changed")
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert!(
+        changes[0].starts_with("availability of bob: inactive"),
+        "{changes:?}"
+    );
+    assert!(
+        changes[2].starts_with("availability of ann: away until 2026-11-24T17:00:00Z"),
+        "{changes:?}"
+    );
+}

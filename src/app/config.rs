@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::domain::access::Actor;
 use crate::domain::config::RoutingConfig;
 use crate::domain::config_diff;
+use crate::domain::overrides::{AvailabilityChange, Overrides};
 use crate::domain::roster;
 use crate::domain::rules::ConfigError;
 use crate::store::{Activation, AuditAction, AuditEntry, StoreError, StoreResult, VersionInfo};
@@ -54,9 +55,12 @@ pub enum PublishError {
         /// The active version now.
         current: Option<u64>,
     },
-    /// A version to roll back to does not exist.
+    /// A version to roll back to does not exist (0: none is active).
     #[error("no config version {0}")]
     NoSuchVersion(u64),
+    /// No rep with this id in the active config.
+    #[error("no rep '{0}' in the active config")]
+    NoSuchRep(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -74,6 +78,9 @@ pub struct Publish<'a> {
     pub base: Option<u64>,
     /// For a rollback: the version whose document this is.
     pub rollback_of: Option<u64>,
+    /// An availability change instead of a new document: the overrides to store, and what
+    /// changed (audited as such). `None` carries the active version's overrides forward.
+    pub availability: Option<(Overrides, String)>,
 }
 
 impl App {
@@ -95,7 +102,7 @@ impl App {
                 why: format!("its document (version {version}) is missing"),
             });
         };
-        match RoutingConfig::parse(&stored.document) {
+        match stored.config() {
             Ok(config) => {
                 let config = Arc::new(config);
                 self.configs.keep(version, config.clone());
@@ -126,6 +133,7 @@ impl App {
             message: None,
             base: None,
             rollback_of: None,
+            availability: None,
         };
         self.publish(publish, &Actor::cli()).await
     }
@@ -140,7 +148,7 @@ impl App {
     /// restarted rotation cycles of changed pools. A publish refused as stale puts back the
     /// roster of the config that is active.
     pub async fn publish(&self, publish: Publish<'_>, actor: &Actor) -> Result<u64, PublishError> {
-        let new = RoutingConfig::parse(publish.document).map_err(PublishError::Invalid)?;
+        let document = RoutingConfig::parse(publish.document).map_err(PublishError::Invalid)?;
         let active = self.store.active_config_version().await?;
         if let Some(base) = publish.base {
             if active.unwrap_or(0) != base {
@@ -150,10 +158,19 @@ impl App {
                 });
             }
         }
-        let old = match active {
-            Some(v) => self.parsed_version(v).await?,
+        let stored = match active {
+            Some(v) => self.store.config_version(v).await?,
             None => None,
         };
+        let old = stored.as_ref().and_then(|s| s.config().ok());
+        let now = self.now();
+        let overrides = match &publish.availability {
+            Some((overrides, _)) => overrides.clone(),
+            None => stored
+                .map(|s| s.overrides.kept(&document, now))
+                .unwrap_or_default(),
+        };
+        let new = overrides.apply(document);
         let changes = old.as_ref().map(|old| config_diff::diff(old, &new));
         let summary = match (&changes, publish.rollback_of) {
             (None, _) => "first version".to_string(),
@@ -162,7 +179,6 @@ impl App {
         };
         let mut plan = roster::plan(old.as_ref(), &new);
         self.store.write_roster(&plan.before).await?;
-        let now = self.now();
         let info = VersionInfo {
             version: 0,
             created_at: now,
@@ -172,28 +188,28 @@ impl App {
             replaced: active,
             rollback_of: publish.rollback_of,
         };
-        let (action, what) = match publish.rollback_of {
-            Some(of) => (
+        let (action, what) = match (&publish.availability, publish.rollback_of) {
+            (Some((_, what)), _) => (AuditAction::AvailabilityChanged, what.clone()),
+            (None, Some(of)) => (
                 AuditAction::ConfigRolledBack,
                 format!("rolled back to version {of}"),
             ),
-            None => (AuditAction::ConfigPublished, "published".to_string()),
+            (None, None) => (AuditAction::ConfigPublished, "published".to_string()),
         };
         let message = publish
             .message
             .as_deref()
             .map(|m| format!(" ({m})"))
             .unwrap_or_default();
-        let audit = AuditEntry::new(
-            actor,
-            now,
-            action,
-            None,
-            format!("{what}: {summary}{message}"),
-        );
+        let said = match &publish.availability {
+            // An availability change says what it changed itself.
+            Some(_) => what,
+            None => format!("{what}: {summary}{message}"),
+        };
+        let audit = AuditEntry::new(actor, now, action, None, said);
         let version = match self
             .store
-            .activate_config(publish.document, &info, publish.base, &audit)
+            .activate_config(publish.document, &overrides, &info, publish.base, &audit)
             .await?
         {
             Activation::Published(version) => version,
@@ -254,8 +270,53 @@ impl App {
             message,
             base,
             rollback_of: Some(version),
+            availability: None,
         };
         self.publish(publish, actor).await
+    }
+
+    /// Changes one rep's availability (active, away until, out of office, back) without
+    /// touching the config document: a new version with the same document and new overrides,
+    /// through the roster-safe publish, audited. Retries when another publish happens
+    /// meanwhile (the change is small and applies to whatever is active then).
+    pub async fn set_availability(
+        &self,
+        rep: &str,
+        change: &AvailabilityChange,
+        actor: &Actor,
+    ) -> Result<u64, PublishError> {
+        for _ in 0..5 {
+            let active = self
+                .store
+                .active_config_version()
+                .await?
+                .ok_or(PublishError::NoSuchVersion(0))?;
+            let stored = self
+                .store
+                .config_version(active)
+                .await?
+                .ok_or(PublishError::NoSuchVersion(active))?;
+            let document = RoutingConfig::parse(&stored.document).map_err(PublishError::Invalid)?;
+            if !document.reps.contains_key(rep) {
+                return Err(PublishError::NoSuchRep(rep.to_string()));
+            }
+            let overrides = stored.overrides.changed(rep, change, &document, self.now());
+            let what = Overrides::describe(rep, change);
+            let publish = Publish {
+                document: &stored.document,
+                message: Some(format!("availability: {what}")),
+                base: Some(active),
+                rollback_of: None,
+                availability: Some((overrides, format!("availability of {what}"))),
+            };
+            match self.publish(publish, actor).await {
+                Err(PublishError::Stale { .. }) => continue,
+                other => return other,
+            }
+        }
+        Err(PublishError::Store(StoreError::Conflict(
+            "other publishes kept happening; try again".into(),
+        )))
     }
 
     /// What changed from version `from` to version `to`; `None` if either is missing or
@@ -282,7 +343,7 @@ impl App {
         let Some(stored) = self.store.config_version(version).await? else {
             return Ok(None);
         };
-        match RoutingConfig::parse(&stored.document) {
+        match stored.config() {
             Ok(config) => Ok(Some(config)),
             Err(errors) => {
                 tracing::warn!(

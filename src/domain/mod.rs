@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod normalize;
 pub mod notify;
+pub mod overrides;
 pub mod qualify;
 pub mod replay;
 pub mod report;

@@ -83,6 +83,7 @@ pub async fn post_config(
         message,
         base: Some(base),
         rollback_of: None,
+        availability: None,
     };
     match app.publish(publish, &actor(&caller)).await {
         Ok(version) => Ok((

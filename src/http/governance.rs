@@ -299,7 +299,18 @@ pub fn base_required(field: &str) -> Problem {
 pub async fn publish_problem(app: &App, error: PublishError) -> Problem {
     match error {
         PublishError::Invalid(errors) => Problem::invalid_config(errors),
+        PublishError::NoSuchVersion(0) => Problem::new(
+            StatusCode::CONFLICT,
+            "no-config",
+            "no routing config has been published",
+        ),
         PublishError::NoSuchVersion(n) => no_version(n),
+        PublishError::NoSuchRep(rep) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no rep '{rep}' in the active config"),
+        )
+        .field("id"),
         PublishError::Store(e) => e.into(),
         PublishError::Stale { base, current } => {
             let diff = match current {
@@ -449,5 +460,83 @@ pub async fn get_replay(
     match app.continue_replay(&id, budget).await? {
         Some(progress) => Ok(replay_response(progress)),
         None => Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such replay").field("id")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AvailabilityBody {
+    #[serde(default)]
+    active: Option<bool>,
+    #[serde(default)]
+    away_until: Option<String>,
+    #[serde(default)]
+    out_of_office: Option<RangeBody>,
+    #[serde(default)]
+    back: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeBody {
+    from: String,
+    to: String,
+}
+
+/// `POST /admin/reps/{id}/availability` (edit routing): `{"active": false}`, `{"away_until":
+/// "…"}`, `{"out_of_office": {"from": "…", "to": "…"}}` or `{"back": true}` changes one rep's
+/// availability without touching the config document: a new version with the same document,
+/// through the roster-safe publish, audited. Answers the new version.
+pub async fn post_availability(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(rep): Path<String>,
+    LimitedBody(bytes): LimitedBody<MAX_SMALL_BODY>,
+) -> Result<Response, Problem> {
+    let body: AvailabilityBody = json_body(&bytes)?;
+    let now = app.now();
+    let time = |field: &str, text: &str| {
+        text.parse::<jiff::Timestamp>()
+            .map_err(|_| bad_field(field, "expected an RFC 3339 time"))
+    };
+    let away_until = body
+        .away_until
+        .as_deref()
+        .map(|t| time("away_until", t))
+        .transpose()?;
+    if away_until.is_some_and(|t| t <= now) {
+        return Err(bad_field("away_until", "is not in the future"));
+    }
+    let out_of_office = match &body.out_of_office {
+        Some(range) => {
+            let (from, until) = (
+                time("out_of_office.from", &range.from)?,
+                time("out_of_office.to", &range.to)?,
+            );
+            if until <= from || until <= now {
+                return Err(bad_field(
+                    "out_of_office.to",
+                    "must be after `from` and in the future",
+                ));
+            }
+            Some(crate::domain::overrides::Away { from, until })
+        }
+        None => None,
+    };
+    let change = crate::domain::overrides::AvailabilityChange {
+        active: body.active,
+        away_until,
+        out_of_office,
+        back: body.back,
+    };
+    if change == Default::default() {
+        return Err(bad_field(
+            "body",
+            "say what changes: active, away_until, out_of_office or back",
+        ));
+    }
+    match app.set_availability(&rep, &change, &actor(&caller)).await {
+        Ok(version) => Ok(Json(json!({"rep": rep, "version": version})).into_response()),
+        Err(e) => Err(publish_problem(&app, e).await),
     }
 }

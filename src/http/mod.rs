@@ -56,6 +56,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/config/rollback", post(governance::post_rollback))
         .route("/leads/{id}/reassign", post(leads::post_reassign))
         .route("/admin/replay", post(governance::post_replay))
+        .route(
+            "/admin/reps/{id}/availability",
+            post(governance::post_availability),
+        )
         .route("/admin/replay/{id}", get(governance::get_replay))
         .route("/admin/accounts", post(admin::post_accounts));
     let manage_keys = Router::new()

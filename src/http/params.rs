@@ -77,7 +77,8 @@ impl Params {
 
     /// The period `from`..`to` in the zone `tz` (default UTC): each an RFC 3339 instant or a
     /// date (`from` the start of that day, `to` the end of it, in the zone). `to` defaults to
-    /// `now`, `from` to `default_days` before `to`.
+    /// a minute after `now` (everything so far, with room for clocks a little ahead), `from`
+    /// to `default_days` before `to`.
     pub fn period(&self, now: Timestamp, default_days: i64) -> Result<Period, Problem> {
         let tz = self
             .parsed("tz", |v| {
@@ -86,7 +87,9 @@ impl Params {
             })?
             .unwrap_or(TimeZone::UTC);
         let tz_name = self.get("tz").unwrap_or("UTC").to_string();
-        let to = self.parsed("to", |v| moment(v, &tz, true))?.unwrap_or(now);
+        let to = self
+            .parsed("to", |v| moment(v, &tz, true))?
+            .unwrap_or(now + SignedDuration::from_mins(1));
         let from = self
             .parsed("from", |v| moment(v, &tz, false))?
             .unwrap_or(to - SignedDuration::from_hours(24 * default_days));
@@ -171,12 +174,12 @@ mod tests {
             .unwrap()
             .period(now, 30)
             .unwrap();
-        assert_eq!(p.to, now);
+        assert_eq!(p.to, "2026-12-01T12:01:00Z".parse::<Timestamp>().unwrap());
         assert_eq!(p.from, "2026-11-30T09:00:00Z".parse::<Timestamp>().unwrap());
         let default = params(&[], &[]).unwrap().period(now, 7).unwrap();
         assert_eq!(
             default.from,
-            "2026-11-24T12:00:00Z".parse::<Timestamp>().unwrap()
+            "2026-11-24T12:01:00Z".parse::<Timestamp>().unwrap()
         );
     }
 

@@ -24,6 +24,7 @@ use crate::domain::model::{
     Ticket,
 };
 use crate::domain::notify::Message;
+use crate::domain::overrides::Overrides;
 use crate::domain::report::row::{LeadFacts, LeadRow, NotificationRow, Stint};
 pub use crate::domain::roster::RosterEntry;
 use crate::domain::routing::PoolTicket;
@@ -37,6 +38,9 @@ pub struct StoredConfig {
     pub version: u64,
     /// The document as uploaded (YAML or JSON).
     pub document: String,
+    /// Availability set outside the document (the console, reps' own links), applied on top.
+    #[serde(skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
     /// When it was published, who published it and why, and what changed.
     #[serde(flatten)]
     pub info: VersionInfo,
@@ -96,6 +100,7 @@ pub trait ConfigStore: Send + Sync {
     async fn activate_config(
         &self,
         document: &str,
+        overrides: &Overrides,
         info: &VersionInfo,
         based_on: Option<u64>,
         audit: &AuditEntry,
@@ -134,6 +139,16 @@ pub struct KeyRecord {
     /// Whether it is in the list of keys (keys made before the list get there on first use).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub listed: bool,
+}
+
+impl StoredConfig {
+    /// The config in force: the document with its overrides applied.
+    pub fn config(
+        &self,
+    ) -> Result<crate::domain::config::RoutingConfig, Vec<crate::domain::rules::ConfigError>> {
+        crate::domain::config::RoutingConfig::parse(&self.document)
+            .map(|config| self.overrides.apply(config))
+    }
 }
 
 impl KeyRecord {

@@ -255,12 +255,13 @@ impl ConfigStore for Faulty {
     async fn activate_config(
         &self,
         document: &str,
+        overrides: &leadrouter::domain::overrides::Overrides,
         info: &VersionInfo,
         based_on: Option<u64>,
         audit: &AuditEntry,
     ) -> StoreResult<Activation> {
         self.inner
-            .activate_config(document, info, based_on, audit)
+            .activate_config(document, overrides, info, based_on, audit)
             .await
     }
 }

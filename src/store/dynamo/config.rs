@@ -15,6 +15,7 @@ use super::client::DynamoStore;
 use super::items::{self, ConfigPointer, ConfigVersion, VersionFields};
 use super::keys::{self, Key};
 use super::tx::{self, retry_conflicts, Guard};
+use crate::domain::overrides::Overrides;
 use crate::store::{
     Activation, AuditEntry, ConfigStore, StoreError, StoreResult, StoredConfig, VersionInfo,
 };
@@ -31,6 +32,7 @@ impl ConfigStore for DynamoStore {
         Ok(stored.map(|c| StoredConfig {
             version,
             document: c.document,
+            overrides: c.overrides.unwrap_or_default(),
             info: c.info.info(),
         }))
     }
@@ -56,6 +58,7 @@ impl ConfigStore for DynamoStore {
     async fn activate_config(
         &self,
         document: &str,
+        overrides: &Overrides,
         info: &VersionInfo,
         based_on: Option<u64>,
         audit: &AuditEntry,
@@ -70,6 +73,7 @@ impl ConfigStore for DynamoStore {
             let next = current.unwrap_or(0) + 1;
             let version = ConfigVersion {
                 document: document.to_string(),
+                overrides: (!overrides.is_empty()).then(|| overrides.clone()),
                 info: VersionFields::of(&VersionInfo {
                     version: next,
                     replaced: current,

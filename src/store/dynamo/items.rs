@@ -20,6 +20,7 @@ use jiff::Timestamp;
 use crate::domain::account::Account;
 use crate::domain::lead::Lead;
 use crate::domain::model::{Assignment, LeadStatus, NotificationStatus, Outcome, Owner, SlaState};
+use crate::domain::overrides::Overrides;
 use crate::domain::report::row::{LeadFacts, LeadRow, Stint};
 use crate::domain::sla::SlaPolicy;
 use crate::store::{
@@ -64,6 +65,8 @@ fn corrupt<T>(e: serde_dynamo::Error) -> StoreError {
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ConfigVersion {
     pub document: String,
+    #[serde(default)]
+    pub overrides: Option<Overrides>,
     #[serde(flatten)]
     pub info: VersionFields,
 }
