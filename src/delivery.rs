@@ -1,5 +1,6 @@
 //! Sends one notification over HTTP: resolves the channel's secret references, renders and
-//! signs the body, POSTs it with a short timeout, and mints acknowledge links. Knows nothing
+//! signs the body, POSTs it with a short timeout, and mints acknowledge and rep self-service
+//! links. Knows nothing
 //! of DynamoDB: recording attempts and retrying is the outbox's job ([`crate::outbox`]).
 //! Never logs or returns a secret or a lead's contact details.
 
@@ -7,12 +8,20 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::domain::model::Owner;
 use crate::domain::notify::{
     self, Channel, Message, SecretRef, Setting, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 
 /// How long a resolved AWS secret is reused before it is read again (rotation takes effect).
 const SECRET_CACHE: Duration = Duration::from_secs(300);
+/// How long a rep's self-service links in a notification work.
+pub const REP_LINK_SECONDS: i64 = 14 * 24 * 60 * 60;
+
+/// A path segment, percent-encoded.
+fn urlencode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}
 
 /// Settings for sending notifications.
 #[derive(Debug, Clone)]
@@ -136,6 +145,60 @@ impl Notifier {
         Some(format!("{base}/leads/{lead_id}/ack?token={token}"))
     }
 
+    /// The links of a notification asking its rep to act: acknowledge, and the rep's own
+    /// self-service links (their open leads, away, back), valid for [`REP_LINK_SECONDS`].
+    pub async fn links(
+        &self,
+        message: &Message,
+        now_epoch: i64,
+        seen_base: Option<&str>,
+    ) -> notify::Links {
+        let ack = self
+            .ack_url(&message.lead_id, message.assignment, seen_base)
+            .await;
+        let Owner::Rep { id, .. } = &message.owner else {
+            return notify::Links {
+                ack,
+                ..Default::default()
+            };
+        };
+        match self.rep_urls(id, now_epoch, seen_base).await {
+            Some((my_leads, away, back)) => notify::Links {
+                ack,
+                my_leads: Some(my_leads),
+                away: Some(away),
+                back: Some(back),
+            },
+            None => notify::Links {
+                ack,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// A rep's own page, away and back links, signed until [`REP_LINK_SECONDS`] from now.
+    pub async fn rep_urls(
+        &self,
+        rep: &str,
+        now_epoch: i64,
+        seen_base: Option<&str>,
+    ) -> Option<(String, String, String)> {
+        let base = self
+            .settings
+            .public_url
+            .as_deref()
+            .or(seen_base)?
+            .trim_end_matches('/');
+        let key = self.ack_key().await.ok()?;
+        let token = notify::rep_token(&key, rep, now_epoch + REP_LINK_SECONDS);
+        let rep = urlencode(rep);
+        Some((
+            format!("{base}/me/{rep}?t={token}"),
+            format!("{base}/me/{rep}/away?t={token}"),
+            format!("{base}/me/{rep}/back?t={token}"),
+        ))
+    }
+
     /// One delivery attempt at `now_epoch`. The error says what failed, without the URL (a
     /// Slack URL is a secret) or any lead data.
     pub async fn send(
@@ -146,14 +209,11 @@ impl Notifier {
         seen_base: Option<&str>,
     ) -> Result<(), String> {
         let url = self.secrets.value(&channel.url).await?;
-        let ack_url = match message.wants_ack() {
-            true => {
-                self.ack_url(&message.lead_id, message.assignment, seen_base)
-                    .await
-            }
-            false => None,
+        let links = match message.wants_ack() {
+            true => self.links(message, now_epoch, seen_base).await,
+            false => notify::Links::default(),
         };
-        let body = notify::render(channel.kind, message, ack_url.as_deref());
+        let body = notify::render(channel.kind, message, &links);
         let mut request = self
             .http
             .post(&url)

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod console;
 pub mod delivery;
 pub mod domain;
 pub mod http;

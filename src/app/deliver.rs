@@ -97,6 +97,29 @@ impl App {
         Ok(OutboxTally::default().add(result))
     }
 
+    /// Puts a dead notification back in the outbox and tries it at once; `false` if it is
+    /// not dead (any more).
+    pub async fn retry_dead(&self, lead_id: &str, event_id: &str) -> StoreResult<bool> {
+        let dead = self.store.dead_list(1000).await?;
+        let Some(found) = dead
+            .into_iter()
+            .find(|d| d.lead_id == lead_id && d.event_id == event_id)
+        else {
+            return Ok(false);
+        };
+        let now = self.now().as_second();
+        if !self.store.revive(&found, now).await? {
+            return Ok(false);
+        }
+        let item = DueItem {
+            lead_id: lead_id.to_string(),
+            event_id: Some(event_id.to_string()),
+            due_at: now,
+        };
+        self.retry_notification(&item).await?;
+        Ok(true)
+    }
+
     /// One attempt, recorded. `before` is how many attempts were made already.
     async fn attempt(
         &self,
@@ -126,12 +149,16 @@ impl App {
                 } else {
                     tracing::info!(%lead_id, channel = %channel.id, event_id = %message.event_id, attempts, %error, "notification failed; will retry");
                 }
-                Delivery::Failed { error, retry_at }
+                Delivery::Failed {
+                    error,
+                    retry_at,
+                    at: now,
+                }
             }
         };
         if let Err(e) = self
             .store
-            .record_delivery(lead_id, &message.event_id, attempts, &delivery)
+            .record_delivery(lead_id, &message.event_id, &channel.id, attempts, &delivery)
             .await
         {
             // The sweeper tries again when the lease runs out; receivers de-duplicate by id.

@@ -25,6 +25,7 @@ pub mod log;
 pub mod reassign;
 pub mod replay;
 pub mod report;
+pub mod reps;
 pub mod route;
 pub mod simulate;
 pub mod state;

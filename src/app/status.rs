@@ -30,6 +30,38 @@ impl App {
         self.store.record_outcome(lead_id, record).await
     }
 
+    /// Acknowledges `lead_id` for `rep` (from the rep's own page): only while the rep owns it,
+    /// and only that assignment; `false` if it is not theirs.
+    pub async fn acknowledge_own(&self, rep: &str, lead_id: &str) -> StoreResult<bool> {
+        if uuid::Uuid::parse_str(lead_id).is_err() {
+            return Ok(false);
+        }
+        let Some(lead) = self.store.get_lead(lead_id).await? else {
+            return Ok(false);
+        };
+        if lead.assignment.owner.id() != rep
+            || !matches!(
+                lead.assignment.owner,
+                crate::domain::model::Owner::Rep { .. }
+            )
+        {
+            return Ok(false);
+        }
+        let outcome = self
+            .store
+            .change_status(
+                lead_id,
+                StatusAction::Acknowledge,
+                self.now(),
+                Some(lead.assignment_number),
+            )
+            .await?;
+        Ok(matches!(
+            outcome,
+            StatusOutcome::Changed(_) | StatusOutcome::Unchanged(_)
+        ))
+    }
+
     /// Acknowledges a lead through a signed link: only the current assignment's link works;
     /// an earlier owner's link gets [`StatusOutcome::Superseded`]. `None` for a bad token.
     pub async fn acknowledge_with_link(

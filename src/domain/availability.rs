@@ -199,6 +199,25 @@ impl Availability {
         all
     }
 
+    /// The first instant from `now` on (within `days` days) when the rep can take leads, if
+    /// they cannot now; `None` when they can now or not within that time.
+    pub fn next_available(&self, now: Timestamp, days: i64) -> Option<Timestamp> {
+        if self.check(now).is_ok() {
+            return None;
+        }
+        let until = now + jiff::SignedDuration::from_hours(24 * days);
+        self.changes(now, until)
+            .into_iter()
+            .find(|t| self.check(*t).is_ok())
+    }
+
+    /// `at` in the rep's own time zone, as people read it (`Tue 09:00 EST`).
+    pub fn local_short(&self, at: Timestamp) -> String {
+        at.to_zoned(self.timezone.clone())
+            .strftime("%a %d %b %H:%M %Z")
+            .to_string()
+    }
+
     fn local_text(&self, at: Timestamp) -> String {
         at.to_zoned(self.timezone.clone())
             .strftime("%Y-%m-%d %H:%M %Z")

@@ -164,26 +164,68 @@ impl Message {
     }
 }
 
-/// The webhook body: the message with its acknowledge link.
+/// The links a notification carries for the rep it is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Links {
+    /// Acknowledge this lead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack: Option<String>,
+    /// The rep's own page: their open leads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub my_leads: Option<String>,
+    /// "I'm away until ...".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub away: Option<String>,
+    /// "I'm back".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub back: Option<String>,
+}
+
+/// The webhook body: the message with its links.
 #[derive(Debug, Serialize)]
 struct WebhookBody<'m> {
     #[serde(flatten)]
     message: &'m Message,
     #[serde(skip_serializing_if = "Option::is_none")]
     ack_url: Option<&'m str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rep_links: Option<RepLinks<'m>>,
+}
+
+/// A rep's self-service links in a webhook body.
+#[derive(Debug, Serialize)]
+struct RepLinks<'m> {
+    my_leads: &'m str,
+    away: &'m str,
+    back: &'m str,
 }
 
 /// The body sent to a channel of this kind.
-pub fn render(kind: ChannelKind, message: &Message, ack_url: Option<&str>) -> String {
+pub fn render(kind: ChannelKind, message: &Message, links: &Links) -> String {
     match kind {
-        ChannelKind::Webhook => serde_json::to_string(&WebhookBody { message, ack_url })
-            .expect("a message always serialises"),
-        ChannelKind::Slack => slack(message, ack_url).to_string(),
+        ChannelKind::Webhook => {
+            let rep_links = match (&links.my_leads, &links.away, &links.back) {
+                (Some(my_leads), Some(away), Some(back)) => Some(RepLinks {
+                    my_leads,
+                    away,
+                    back,
+                }),
+                _ => None,
+            };
+            let body = WebhookBody {
+                message,
+                ack_url: links.ack.as_deref(),
+                rep_links,
+            };
+            serde_json::to_string(&body).expect("a message always serialises")
+        }
+        ChannelKind::Slack => slack(message, links).to_string(),
     }
 }
 
 /// A Slack incoming-webhook message: a one-line text (shown in notifications) and blocks.
-fn slack(m: &Message, ack_url: Option<&str>) -> serde_json::Value {
+fn slack(m: &Message, links: &Links) -> serde_json::Value {
+    let ack_url = links.ack.as_deref();
     let headline = m.lead.headline();
     let title = match m.event {
         EventType::Assigned => format!("New lead for {}: {headline}", m.owner.name()),
@@ -231,16 +273,30 @@ fn slack(m: &Message, ack_url: Option<&str>) -> serde_json::Value {
         serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}*")}}),
         serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": details.trim_end()}}),
     ];
+    let mut buttons = Vec::new();
     if let Some(url) = ack_url {
-        blocks.push(serde_json::json!({
-            "type": "actions",
-            "elements": [{
-                "type": "button",
-                "style": "primary",
-                "text": {"type": "plain_text", "text": "Acknowledge"},
-                "url": url,
-            }],
+        buttons.push(serde_json::json!({
+            "type": "button",
+            "style": "primary",
+            "text": {"type": "plain_text", "text": "Acknowledge"},
+            "url": url,
         }));
+    }
+    for (text, url) in [
+        ("I'm away until…", &links.away),
+        ("I'm back", &links.back),
+        ("My open leads", &links.my_leads),
+    ] {
+        if let Some(url) = url {
+            buttons.push(serde_json::json!({
+                "type": "button",
+                "text": {"type": "plain_text", "text": text},
+                "url": url,
+            }));
+        }
+    }
+    if !buttons.is_empty() {
+        blocks.push(serde_json::json!({"type": "actions", "elements": buttons}));
     }
     let text = match ack_url {
         Some(url) => format!("{title}. Acknowledge: {url}"),
@@ -306,6 +362,28 @@ pub fn check_ack_token(key: &str, lead_id: &str, token: &str) -> Option<u64> {
     let mut mac = mac(key.as_bytes());
     mac.update(format!("ack:{lead_id}:{assignment}").as_bytes());
     mac.verify_slice(&bytes).ok().map(|()| assignment)
+}
+
+/// The token of a rep's self-service links, valid until `expires` (Unix seconds): an HMAC
+/// binding it to the rep and the expiry, so a leaked link can only act for that rep, and not
+/// for long.
+pub fn rep_token(key: &str, rep: &str, expires: i64) -> String {
+    let mut mac = mac(key.as_bytes());
+    mac.update(format!("rep:{rep}:{expires}").as_bytes());
+    format!("{expires}.{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Whether `token` is a valid, unexpired self-service token of `rep` at `now` (constant-time).
+pub fn check_rep_token(key: &str, rep: &str, token: &str, now: i64) -> bool {
+    let Some((expires, hex_mac)) = token.split_once('.') else {
+        return false;
+    };
+    let (Ok(expires), Ok(bytes)) = (expires.parse::<i64>(), hex::decode(hex_mac)) else {
+        return false;
+    };
+    let mut m = mac(key.as_bytes());
+    m.update(format!("rep:{rep}:{expires}").as_bytes());
+    m.verify_slice(&bytes).is_ok() && expires > now
 }
 
 /// Seconds to wait after failed attempt number `attempts` (1-based) before the next one, or
@@ -419,9 +497,18 @@ mod tests {
         );
     }
 
+    fn links() -> Links {
+        Links {
+            ack: Some("https://x/ack".into()),
+            my_leads: Some("https://x/me/alex?t=1".into()),
+            away: Some("https://x/me/alex/away?t=1".into()),
+            back: Some("https://x/me/alex/back?t=1".into()),
+        }
+    }
+
     #[test]
     fn slack_messages_read_well_and_carry_the_ack_link() {
-        let body = render(ChannelKind::Slack, &message(), Some("https://x/ack"));
+        let body = render(ChannelKind::Slack, &message(), &links());
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         let text = json["text"].as_str().unwrap();
         assert_eq!(
@@ -432,6 +519,24 @@ mod tests {
         assert!(details.contains("*Why:* Rule 'smb' matched."));
         assert!(details.contains("*Acknowledge by:* 2026-11-24T15:15:00Z"));
         assert_eq!(json["blocks"][2]["elements"][0]["url"], "https://x/ack");
+        let buttons = &json["blocks"][2]["elements"];
+        assert_eq!(buttons[1]["text"]["text"], "I'm away until…");
+        assert_eq!(buttons[1]["url"], "https://x/me/alex/away?t=1");
+        assert_eq!(buttons[3]["url"], "https://x/me/alex?t=1");
+    }
+
+    #[test]
+    fn a_rep_token_acts_for_that_rep_until_it_expires() {
+        let t = rep_token("k", "alex", 100);
+        assert!(check_rep_token("k", "alex", &t, 99));
+        assert!(!check_rep_token("k", "alex", &t, 100), "expired");
+        assert!(!check_rep_token("k", "ava", &t, 99), "another rep");
+        assert!(!check_rep_token("other", "alex", &t, 99), "another key");
+        assert!(
+            !check_rep_token("k", "alex", &t.replace("100.", "200."), 99),
+            "a longer life"
+        );
+        assert!(!check_rep_token("k", "alex", "garbage", 0));
     }
 
     #[test]
@@ -439,7 +544,7 @@ mod tests {
         let details = |score| {
             let mut m = message();
             m.lead.score = score;
-            let body = render(ChannelKind::Slack, &m, None);
+            let body = render(ChannelKind::Slack, &m, &Links::default());
             let json: serde_json::Value = serde_json::from_str(&body).unwrap();
             json["blocks"][1]["text"]["text"]
                 .as_str()
@@ -463,13 +568,16 @@ mod tests {
 
     #[test]
     fn webhook_bodies_are_the_message_with_its_link() {
-        let body = render(ChannelKind::Webhook, &message(), Some("https://x/ack"));
+        let body = render(ChannelKind::Webhook, &message(), &links());
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["type"], "lead.assigned");
         assert_eq!(json["event_id"], "e1");
         assert_eq!(json["owner"]["id"], "alex");
         assert_eq!(json["ack_url"], "https://x/ack");
         assert_eq!(json["lead"]["employees"], "51-200");
+        assert_eq!(json["rep_links"]["away"], "https://x/me/alex/away?t=1");
+        let plain = render(ChannelKind::Webhook, &message(), &Links::default());
+        assert!(!plain.contains("rep_links") && !plain.contains("ack_url"));
     }
 
     #[test]

@@ -126,7 +126,7 @@ fn csv_response(lines: &LogLines) -> Result<Response, Problem> {
 }
 
 /// The CSV columns (the fields of `LogLine`), for a page without rows.
-const CSV_HEADER: &[&str] = &[
+pub const CSV_HEADER: &[&str] = &[
     "lead_id",
     "received_at",
     "source",

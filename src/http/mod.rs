@@ -90,6 +90,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/health", get(|| async { "ok" }))
         .merge(guarded)
+        .merge(crate::console::router())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
         .with_state(app)
 }

@@ -20,8 +20,8 @@ use crate::domain::distribution::Load;
 use crate::domain::lead::Lead;
 pub use crate::domain::lifecycle::StatusAction;
 use crate::domain::model::{
-    Assignment, HistoryEvent, LeadStatus, NotificationStatus, Outcome, Refusal, RepClaim, SlaState,
-    Ticket,
+    Assignment, CapCounter, HistoryEvent, LeadStatus, NotificationStatus, Outcome, Refusal,
+    RepClaim, SlaState, Ticket,
 };
 use crate::domain::notify::Message;
 use crate::domain::overrides::Overrides;
@@ -361,6 +361,8 @@ pub enum Delivery {
         error: String,
         /// Next attempt (Unix seconds), or `None`: dead.
         retry_at: Option<i64>,
+        /// When it failed.
+        at: Timestamp,
     },
 }
 
@@ -642,6 +644,8 @@ pub trait ProbeStore: Send + Sync {
     /// Whether the rep's records would refuse `claim` now, and why (the same conditions as
     /// the commit, read without writing).
     async fn check_claim(&self, claim: &RepClaim) -> StoreResult<Option<Refusal>>;
+    /// Reps' cap counters (how many pool leads each got in that day or week), in order.
+    async fn cap_counts(&self, counters: &[(String, CapCounter)]) -> StoreResult<Vec<u64>>;
 }
 
 /// Leads and their contacts.
@@ -714,16 +718,40 @@ pub trait OutboxStore: Send + Sync {
         lead_id: &str,
         event_id: &str,
     ) -> StoreResult<Option<StoredNotification>>;
-    /// Records an attempt's result: delivered, retry later, or dead (counted).
+    /// Records an attempt's result: delivered, retry later, or dead (counted, and listed
+    /// with its `channel`).
     async fn record_delivery(
         &self,
         lead_id: &str,
         event_id: &str,
+        channel: &str,
         attempts: u32,
         result: &Delivery,
     ) -> StoreResult<()>;
     /// Notifications marked dead, ever.
     async fn dead_notifications(&self) -> StoreResult<u64>;
+    /// The notifications now dead, newest first, at most `limit`.
+    async fn dead_list(&self, limit: usize) -> StoreResult<Vec<DeadNotification>>;
+    /// Puts a dead notification back in the outbox with a fresh set of attempts, due at
+    /// `due_at`; `false` if it is not dead (any more).
+    async fn revive(&self, dead: &DeadNotification, due_at: i64) -> StoreResult<bool>;
+}
+
+/// A notification given up on, as the list of dead ones keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadNotification {
+    /// The lead.
+    pub lead_id: String,
+    /// The notification.
+    pub event_id: String,
+    /// Its channel's id.
+    pub channel: String,
+    /// When it died.
+    pub at: Timestamp,
+    /// Its attempts.
+    pub attempts: u32,
+    /// The last failure.
+    pub last_error: Option<String>,
 }
 
 /// Accounts: who the team already knows.

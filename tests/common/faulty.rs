@@ -189,6 +189,12 @@ impl ProbeStore for Faulty {
     async fn check_claim(&self, claim: &RepClaim) -> StoreResult<Option<Refusal>> {
         self.inner.check_claim(claim).await
     }
+    async fn cap_counts(
+        &self,
+        counters: &[(String, leadrouter::domain::model::CapCounter)],
+    ) -> StoreResult<Vec<u64>> {
+        self.inner.cap_counts(counters).await
+    }
 }
 
 #[async_trait]
@@ -354,14 +360,21 @@ impl OutboxStore for Faulty {
         &self,
         lead_id: &str,
         event_id: &str,
+        channel: &str,
         attempts: u32,
         result: &Delivery,
     ) -> StoreResult<()> {
         self.inner
-            .record_delivery(lead_id, event_id, attempts, result)
+            .record_delivery(lead_id, event_id, channel, attempts, result)
             .await
     }
     async fn dead_notifications(&self) -> StoreResult<u64> {
         self.inner.dead_notifications().await
+    }
+    async fn dead_list(&self, limit: usize) -> StoreResult<Vec<DeadNotification>> {
+        self.inner.dead_list(limit).await
+    }
+    async fn revive(&self, dead: &DeadNotification, due_at: i64) -> StoreResult<bool> {
+        self.inner.revive(dead, due_at).await
     }
 }

@@ -2,6 +2,7 @@
 //! starts (DYNAMODB_ENDPOINT), the real router over it, and helpers to call it in-process.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod faulty;
 pub mod local_dynamo;
 pub mod receiver;

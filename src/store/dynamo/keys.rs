@@ -7,6 +7,7 @@
 //! | `LEAD#<lead id>` | `EVENT#<time>#<suffix>` | one history entry | Put (if not exists) with the change it records; the same Query |
 //! | `LEAD#<lead id>` | `NOTIFY#<event id>` | outbox: channel (secret references only), frozen message, status, attempts, last error; its place in the `log` index | Put in the assignment's transaction; conditional Update per delivery attempt |
 //! | `STATS` | `NOTIFICATIONS` | dead notifications, ever | ADD 1 with the Update that marks one dead |
+//! | `DEAD#NOTIFY` | `<time>#<lead id>#<event id>` | a notification dead now: lead, event, channel, error | Put with the Update that marks it dead; Query (newest first) for the console; Delete when it is put back in the outbox |
 //! | `POOL#<pool>` | `ROTATION` | ticket counter `turn`, `cycle_start`, `cycle_config`; `returned` (tickets given back, oldest first); the repair's `checked_through`, `mark_turn`, `mark_at` | UpdateItem ADD returning the ticket while nothing is given back, else REMOVE `returned[0]` (conditional on it); list_append to give back; SET `cycle_start` when the team changes; the sweeper's repair |
 //! | `POOL#<pool>` | `TURN#<ticket, 20 digits>` | lead id and owner of one ticket | Put if not exists, in the lead's transaction (a ticket is used once); Query of a range by the sweeper's repair |
 //! | `REP#<rep>` | `STATE` | roster (`active`, `pools`), `open` leads, newcomer floor, `ticket:<pool>` (latest ticket per pool) | conditional Update in the lead's transaction; BatchGet for loads; Update on publish, acknowledge and close |
@@ -97,6 +98,14 @@ impl Key {
             Some(event_id) => Self::notification(lead_id, event_id),
             None => Self::lead(lead_id),
         }
+    }
+
+    /// A dead notification in the list of dead ones (newest last by time).
+    pub fn dead_notification(at: jiff::Timestamp, lead_id: &str, event_id: &str) -> Self {
+        Self::new(
+            DEAD_PARTITION,
+            format!("{}#{lead_id}#{event_id}", sort_time(at)),
+        )
     }
 
     /// The count of notifications given up on.
@@ -277,6 +286,9 @@ pub(super) fn log_keys(lead_id: &str, received_at: jiff::Timestamp) -> (String, 
 pub(super) fn audit_partition(day: jiff::civil::Date) -> String {
     format!("AUDIT#{:04}-{:02}", day.year(), day.month())
 }
+
+/// The partition listing the notifications that are dead now.
+pub(super) const DEAD_PARTITION: &str = "DEAD#NOTIFY";
 
 /// The partition listing every key.
 pub(super) const KEYS_PARTITION: &str = "KEYS";

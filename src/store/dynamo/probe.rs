@@ -7,7 +7,7 @@ use super::client::DynamoStore;
 use super::items::{self, RepState, Rotation};
 use super::keys::Key;
 use super::rotation::ticket;
-use crate::domain::model::{Refusal, RepClaim, Ticket};
+use crate::domain::model::{CapCounter, Refusal, RepClaim, Ticket};
 use crate::store::{ProbeStore, StoreResult};
 
 #[async_trait]
@@ -66,6 +66,25 @@ impl ProbeStore for DynamoStore {
             }
         }
         Ok(None)
+    }
+
+    async fn cap_counts(&self, counters: &[(String, CapCounter)]) -> StoreResult<Vec<u64>> {
+        let keys: Vec<Key> = counters
+            .iter()
+            .map(|(rep, c)| Key::cap(rep, c.period, &c.key))
+            .collect();
+        let found = self.batch_get(keys.clone(), false).await?;
+        let mut counts = vec![0; keys.len()];
+        for item in found {
+            let Some(key) = Key::of(&item) else { continue };
+            let count = items::decode::<CapCount>(item)?.assigned.max(0) as u64;
+            for (i, k) in keys.iter().enumerate() {
+                if *k == key {
+                    counts[i] = count;
+                }
+            }
+        }
+        Ok(counts)
     }
 }
 

@@ -91,6 +91,20 @@ impl Transaction {
         Ok(())
     }
 
+    /// Adds a delete of the item at `key`.
+    pub fn delete(&mut self, key: &Key) -> StoreResult<()> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.item()))
+            .build()
+            .map_err(invalid)?;
+        self.push(
+            TransactWriteItem::builder().delete(delete).build(),
+            Guard::Unique,
+        );
+        Ok(())
+    }
+
     /// Adds a put of `item` that overwrites whatever is there.
     pub fn put_any(&mut self, item: Item) -> StoreResult<()> {
         self.put(Put::builder(), item, Guard::Unique)

@@ -1,0 +1,276 @@
+//! A rep's own pages, reached from the signed links in their notifications, with no console
+//! login: their open leads with acknowledge buttons, "I'm away until ...", "I'm back". A link
+//! is bound to one rep and expires ([`crate::delivery::REP_LINK_SECONDS`]): a leaked link can
+//! only change that rep's availability and see that rep's leads. Opening a link changes
+//! nothing; every change is a POST of a form.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use maud::html;
+
+use crate::app::App;
+use crate::domain::access::{Actor, Role};
+use crate::domain::notify::check_rep_token;
+use crate::domain::overrides::AvailabilityChange;
+use crate::http::extract::LimitedBody;
+
+use super::page;
+use super::{store_failed, Form};
+
+/// Checks the link's token for `rep`; `Err` is the page a bad or expired link gets.
+async fn allowed(app: &App, rep: &str, token: Option<&str>) -> Result<(), Response> {
+    let key = app
+        .notifier()
+        .ack_key()
+        .await
+        .map_err(|e| page::unavailable(&e))?;
+    match token {
+        Some(t) if check_rep_token(&key, rep, t, app.now().as_second()) => Ok(()),
+        _ => Err(page::error(
+            StatusCode::UNAUTHORIZED,
+            "Link expired",
+            "This link is not valid any more (links in notifications work for two weeks). Use the one in your latest notification.",
+        )),
+    }
+}
+
+fn token_of(pairs: &[(String, String)]) -> Option<String> {
+    pairs.iter().find(|(k, _)| k == "t").map(|(_, v)| v.clone())
+}
+
+/// Who the audit log names when a rep acts through their own link.
+fn actor(rep: &str) -> Actor {
+    Actor {
+        name: format!("{rep} (own link)"),
+        role: Role::Integration,
+    }
+}
+
+/// `GET /me/{rep}?t=`: the rep's open leads, and away and back.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    Path(rep): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let token = token_of(&pairs);
+    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
+        return refused;
+    }
+    let t = token.unwrap_or_default();
+    let now = app.now();
+    let query = crate::store::LogQuery {
+        from: now - jiff::SignedDuration::from_hours(24 * 90),
+        to: now + jiff::SignedDuration::from_mins(1),
+        owner: Some(rep.clone()),
+        pool: None,
+        rule: None,
+        source: None,
+        status: Some(crate::domain::model::LeadStatus::Open),
+        sla: None,
+        escalated: None,
+        search: None,
+        now,
+        limit: 100,
+        cursor: None,
+    };
+    let (leads, reps) = match tokio::try_join!(app.lead_log(&query), app.reps_now()) {
+        Ok(x) => x,
+        Err(e) => return store_failed(e),
+    };
+    let me = reps.and_then(|(_, all)| all.into_iter().find(|r| r.id == rep));
+    let note = pairs
+        .iter()
+        .find(|(k, _)| k == "notice")
+        .map(|(_, v)| v.as_str());
+    let name = me.as_ref().map_or(rep.clone(), |r| r.name.clone());
+    let body = page::public(
+        "Your leads",
+        html! {
+            h1 { "Hello, " (name) }
+            @match note {
+                Some("away") => (page::notice("ok", "You are marked away: new leads go to the others until then.")),
+                Some("back") => (page::notice("ok", "Welcome back: you get leads again.")),
+                Some("acknowledged") => (page::notice("ok", "Acknowledged: it is yours.")),
+                Some("not-yours") => (page::notice("bad", "That lead is not yours any more.")),
+                _ => {}
+            }
+            @if let Some(me) = &me {
+                p { @match &me.unavailable {
+                    None => { "You are available for new leads." }
+                    Some(why) => { "You are not getting new leads now: " (why.to_string())
+                        @if let Some(b) = &me.back_at { " (until " (b) ")" } "." }
+                } }
+            }
+            p {
+                a.button href={"/me/" (rep) "/away?t=" (t)} { "I'm away until…" } " "
+                form.inline method="post" action={"/me/" (rep) "/back"} {
+                    input type="hidden" name="t" value=(t);
+                    button.secondary type="submit" { "I'm back" }
+                }
+            }
+            h2 { "Your open leads (" (leads.leads.len()) ")" }
+            @if leads.leads.is_empty() { p.muted { "None: every lead you own is acknowledged." } }
+            @for l in &leads.leads {
+                div.card {
+                    strong { (page::or_dash(l.name.as_deref().or(l.email.as_deref()))) }
+                    @if let Some(c) = &l.company { " · " (c) }
+                    br; span.muted { "Arrived " (page::when(l.received_at))
+                        @if let Some(due) = l.sla_due_at { " · acknowledge by " (page::when(due)) } }
+                    form method="post" action={"/me/" (rep) "/ack/" (l.lead_id)} {
+                        input type="hidden" name="t" value=(t);
+                        button type="submit" aria-label={"Acknowledge " (l.name.as_deref().unwrap_or("this lead"))} { "Acknowledge" }
+                    }
+                }
+            }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+/// `GET /me/{rep}/away?t=`: when are you back?
+pub async fn away_page(
+    State(app): State<Arc<App>>,
+    Path(rep): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let token = token_of(&pairs);
+    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
+        return refused;
+    }
+    let t = token.unwrap_or_default();
+    let body = page::public(
+        "Away",
+        html! {
+            h1 { "I'm away" }
+            form method="post" action={"/me/" (rep) "/away"} {
+                input type="hidden" name="t" value=(t);
+                fieldset {
+                    legend { "Until" }
+                    @for (hours, label) in [(1, "in an hour"), (2, "in two hours"), (4, "in four hours"), (24, "this time tomorrow")] {
+                        div { input type="radio" name="hours" value=(hours) id={"h" (hours)} checked[hours == 1];
+                            label for={"h" (hours)} style="display:inline" { " " (label) } }
+                    }
+                    div.field { label for="until" { "or until " span.hint { "(UTC)" } } input #until name="until" type="datetime-local"; }
+                }
+                button type="submit" { "Mark me away" }
+            }
+            p { a href={"/me/" (rep) "?t=" (t)} { "Back to my leads" } }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+/// `POST /me/{rep}/away`.
+pub async fn away(
+    State(app): State<Arc<App>>,
+    Path(rep): Path<String>,
+    LimitedBody(bytes): LimitedBody<4096>,
+) -> Response {
+    let form = Form::parse(&bytes);
+    let token = form.get("t").map(str::to_string);
+    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
+        return refused;
+    }
+    let now = app.now();
+    let until = match form.get("until").and_then(super::reps::local_utc) {
+        Some(t) => t,
+        None => {
+            let hours: i64 = form
+                .get("hours")
+                .and_then(|h| h.parse().ok())
+                .unwrap_or(1)
+                .clamp(1, 24 * 30);
+            now + jiff::SignedDuration::from_hours(hours)
+        }
+    };
+    if until <= now {
+        return page::error(
+            StatusCode::BAD_REQUEST,
+            "Not in the future",
+            "Pick a time after now.",
+        );
+    }
+    let change = AvailabilityChange {
+        away_until: Some(until),
+        ..Default::default()
+    };
+    finish(&app, &rep, &change, token.unwrap_or_default(), "away").await
+}
+
+/// `POST /me/{rep}/back`.
+pub async fn back(
+    State(app): State<Arc<App>>,
+    Path(rep): Path<String>,
+    LimitedBody(bytes): LimitedBody<4096>,
+) -> Response {
+    let form = Form::parse(&bytes);
+    let token = form.get("t").map(str::to_string);
+    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
+        return refused;
+    }
+    let change = AvailabilityChange {
+        back: true,
+        ..Default::default()
+    };
+    finish(&app, &rep, &change, token.unwrap_or_default(), "back").await
+}
+
+/// `GET /me/{rep}/back?t=`: one button (opening a link changes nothing).
+pub async fn back_page(
+    State(app): State<Arc<App>>,
+    Path(rep): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let token = token_of(&pairs);
+    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
+        return refused;
+    }
+    let t = token.unwrap_or_default();
+    let body = page::public(
+        "Back",
+        html! {
+            h1 { "Back at work?" }
+            form method="post" action={"/me/" (rep) "/back"} {
+                input type="hidden" name="t" value=(t);
+                button type="submit" { "I'm back" }
+            }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+async fn finish(
+    app: &App,
+    rep: &str,
+    change: &AvailabilityChange,
+    token: String,
+    done: &str,
+) -> Response {
+    match app.set_availability(rep, change, &actor(rep)).await {
+        Ok(_) => Redirect::to(&format!("/me/{rep}?t={token}&notice={done}")).into_response(),
+        Err(crate::app::config::PublishError::Store(e)) => store_failed(e),
+        Err(e) => page::error(StatusCode::CONFLICT, "Not saved", &e.to_string()),
+    }
+}
+
+/// `POST /me/{rep}/ack/{lead}`: acknowledges one of the rep's own leads.
+pub async fn ack(
+    State(app): State<Arc<App>>,
+    Path((rep, lead)): Path<(String, String)>,
+    LimitedBody(bytes): LimitedBody<4096>,
+) -> Response {
+    let form = Form::parse(&bytes);
+    let token = form.get("t").map(str::to_string);
+    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
+        return refused;
+    }
+    let t = token.unwrap_or_default();
+    match app.acknowledge_own(&rep, &lead).await {
+        Ok(true) => Redirect::to(&format!("/me/{rep}?t={t}&notice=acknowledged")).into_response(),
+        Ok(false) => Redirect::to(&format!("/me/{rep}?t={t}&notice=not-yours")).into_response(),
+        Err(e) => store_failed(e),
+    }
+}
