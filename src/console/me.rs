@@ -17,8 +17,8 @@ use crate::domain::notify::check_rep_token;
 use crate::domain::overrides::AvailabilityChange;
 use crate::http::extract::LimitedBody;
 
-use super::page;
-use super::{store_failed, Form};
+use super::form::Form;
+use super::view::{self, store_failed};
 
 /// Checks the link's token for `rep`; `Err` is the page a bad or expired link gets.
 async fn allowed(app: &App, rep: &str, token: Option<&str>) -> Result<(), Response> {
@@ -26,10 +26,10 @@ async fn allowed(app: &App, rep: &str, token: Option<&str>) -> Result<(), Respon
         .notifier()
         .ack_key()
         .await
-        .map_err(|e| page::unavailable(&e))?;
+        .map_err(|e| view::unavailable(&e))?;
     match token {
         Some(t) if check_rep_token(&key, rep, t, app.now().as_second()) => Ok(()),
-        _ => Err(page::error(
+        _ => Err(view::error(
             StatusCode::UNAUTHORIZED,
             "Link expired",
             "This link is not valid any more (links in notifications work for two weeks). Use the one in your latest notification.",
@@ -86,15 +86,15 @@ pub async fn page(
         .find(|(k, _)| k == "notice")
         .map(|(_, v)| v.as_str());
     let name = me.as_ref().map_or(rep.clone(), |r| r.name.clone());
-    let body = page::public(
+    let body = view::public(
         "Your leads",
         html! {
             h1 { "Hello, " (name) }
             @match note {
-                Some("away") => (page::notice("ok", "You are marked away: new leads go to the others until then.")),
-                Some("back") => (page::notice("ok", "Welcome back: you get leads again.")),
-                Some("acknowledged") => (page::notice("ok", "Acknowledged: it is yours.")),
-                Some("not-yours") => (page::notice("bad", "That lead is not yours any more.")),
+                Some("away") => (view::notice("ok", "You are marked away: new leads go to the others until then.")),
+                Some("back") => (view::notice("ok", "Welcome back: you get leads again.")),
+                Some("acknowledged") => (view::notice("ok", "Acknowledged: it is yours.")),
+                Some("not-yours") => (view::notice("bad", "That lead is not yours any more.")),
                 _ => {}
             }
             @if let Some(me) = &me {
@@ -115,10 +115,10 @@ pub async fn page(
             @if leads.leads.is_empty() { p.muted { "None: every lead you own is acknowledged." } }
             @for l in &leads.leads {
                 div.card {
-                    strong { (page::or_dash(l.name.as_deref().or(l.email.as_deref()))) }
+                    strong { (view::or_dash(l.name.as_deref().or(l.email.as_deref()))) }
                     @if let Some(c) = &l.company { " · " (c) }
-                    br; span.muted { "Arrived " (page::when(l.received_at))
-                        @if let Some(due) = l.sla_due_at { " · acknowledge by " (page::when(due)) } }
+                    br; span.muted { "Arrived " (view::when(l.received_at))
+                        @if let Some(due) = l.sla_due_at { " · acknowledge by " (view::when(due)) } }
                     form method="post" action={"/me/" (rep) "/ack/" (l.lead_id)} {
                         input type="hidden" name="t" value=(t);
                         button type="submit" aria-label={"Acknowledge " (l.name.as_deref().unwrap_or("this lead"))} { "Acknowledge" }
@@ -141,7 +141,7 @@ pub async fn away_page(
         return refused;
     }
     let t = token.unwrap_or_default();
-    let body = page::public(
+    let body = view::public(
         "Away",
         html! {
             h1 { "I'm away" }
@@ -187,7 +187,7 @@ pub async fn away(
         }
     };
     if until <= now {
-        return page::error(
+        return view::error(
             StatusCode::BAD_REQUEST,
             "Not in the future",
             "Pick a time after now.",
@@ -229,7 +229,7 @@ pub async fn back_page(
         return refused;
     }
     let t = token.unwrap_or_default();
-    let body = page::public(
+    let body = view::public(
         "Back",
         html! {
             h1 { "Back at work?" }
@@ -252,7 +252,7 @@ async fn finish(
     match app.set_availability(rep, change, &actor(rep)).await {
         Ok(_) => Redirect::to(&format!("/me/{rep}?t={token}&notice={done}")).into_response(),
         Err(crate::app::config::PublishError::Store(e)) => store_failed(e),
-        Err(e) => page::error(StatusCode::CONFLICT, "Not saved", &e.to_string()),
+        Err(e) => view::error(StatusCode::CONFLICT, "Not saved", &e.to_string()),
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub mod charts;
 pub mod dashboard;
+pub mod form;
 pub mod leads;
 pub mod manage;
 pub mod me;
@@ -18,11 +19,12 @@ pub mod page;
 pub mod reps;
 pub mod rules;
 pub mod session;
+pub mod view;
 
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -32,52 +34,8 @@ use crate::app::App;
 use crate::domain::access::Role;
 use crate::http::extract::LimitedBody;
 
+use form::{checked, Form};
 use session::{Session, CSRF_FIELD, SESSION_COOKIE, SESSION_SECONDS, SIGN_IN_COOKIE};
-
-/// Largest console form accepted (a routing config or an account file fits).
-pub const MAX_FORM: usize = 6 * 1024 * 1024;
-
-/// A submitted console form.
-#[derive(Debug, Clone, Default)]
-pub struct Form(pub Vec<(String, String)>);
-
-impl Form {
-    /// A urlencoded body.
-    pub fn parse(bytes: &[u8]) -> Self {
-        Self(serde_urlencoded::from_bytes(bytes).unwrap_or_default())
-    }
-
-    /// A field, trimmed, if given and not empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, v)| k == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim())
-    }
-
-    /// A field as sent (not trimmed; a YAML document).
-    pub fn raw(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// The form of a POST, checked against the session's CSRF token: `Err` is the refusal page.
-pub fn checked(session: &Session, bytes: &[u8]) -> Result<Form, Response> {
-    let form = Form::parse(bytes);
-    if !session.csrf_ok(form.get(CSRF_FIELD)) {
-        return Err(page::bad_csrf());
-    }
-    Ok(form)
-}
-
-/// Where to go after a POST: `path` with a notice code the page turns into a sentence.
-pub fn back(path: &str, notice: &str) -> Response {
-    let join = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{path}{join}notice={notice}")).into_response()
-}
 
 /// The console's routes (and the shared stylesheet, which public pages use too).
 pub fn router() -> Router<Arc<App>> {
@@ -115,7 +73,7 @@ async fn style() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        page::STYLE,
+        view::STYLE,
     )
         .into_response()
 }
@@ -127,16 +85,16 @@ async fn sign_in_page(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
     let Ok(signing) = session::session_key(&app).await else {
-        return page::unavailable("no session key");
+        return view::unavailable("no session key");
     };
     let nonce = session::nonce();
     let failed = query.iter().any(|(k, _)| k == "failed");
-    let body = page::public(
+    let body = view::public(
         "Sign in",
         html! {
             h1 { "Sign in to leadrouter" }
             @if failed {
-                (page::notice("bad", "That key is not valid for the console (unknown, revoked, or a source key, which only submits leads)."))
+                (view::notice("bad", "That key is not valid for the console (unknown, revoked, or a source key, which only submits leads)."))
             }
             form method="post" action="/console/sign-in" {
                 input type="hidden" name=(CSRF_FIELD) value=(session::csrf_token(&signing, &nonce));
@@ -167,19 +125,19 @@ async fn sign_in(
     LimitedBody(bytes): LimitedBody<8192>,
 ) -> Response {
     let Ok(signing) = session::session_key(&app).await else {
-        return page::unavailable("no session key");
+        return view::unavailable("no session key");
     };
     let form = Form::parse(&bytes);
     let nonce = session::cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
     let token = form.get(CSRF_FIELD).unwrap_or_default();
     if nonce.is_empty() || !session::csrf_ok(&signing, &nonce, token) {
-        return page::bad_csrf();
+        return view::bad_csrf();
     }
     let key = form.get("key").unwrap_or_default();
     let record = match app.authenticate(key).await {
         Ok(Some(record)) if record.role != Role::Source => record,
         Ok(_) => return Redirect::to("/console/sign-in?failed=1").into_response(),
-        Err(e) => return page::unavailable(&e.to_string()),
+        Err(e) => return view::unavailable(&e.to_string()),
     };
     let expires = app.now().as_second() + SESSION_SECONDS;
     let value = session::session_value(&signing, &record.hash, expires, &session::nonce());
@@ -212,14 +170,4 @@ async fn sign_out(
         session::set_cookie(&headers, SESSION_COOKIE, "", "/", 0),
     );
     response
-}
-
-/// A page's answer to a storage failure.
-pub fn store_failed(e: impl std::fmt::Display) -> Response {
-    page::unavailable(&e.to_string())
-}
-
-/// A 404 page.
-pub fn not_found(what: &str) -> Response {
-    page::error(StatusCode::NOT_FOUND, "Not found", what)
 }

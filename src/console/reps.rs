@@ -16,9 +16,10 @@ use crate::domain::availability::Unavailable;
 use crate::domain::overrides::{AvailabilityChange, Away};
 use crate::http::extract::LimitedBody;
 
+use super::form::{back, checked};
 use super::page::{self, Section};
 use super::session::Session;
-use super::{back, checked, store_failed};
+use super::view::{self, store_failed};
 
 fn state(rep: &RepNow) -> Markup {
     let until = |text: &str| {
@@ -81,7 +82,7 @@ pub async fn page(
         .and_then(|(_, v)| notice(v));
     let edit = session.may(Permission::EditRouting);
     let body = html! {
-        @if let Some((kind, text)) = note { (page::notice(kind, text)) }
+        @if let Some((kind, text)) = note { (view::notice(kind, text)) }
         div.table-wrap { table {
             thead { tr {
                 th { "Rep" } th { "Now" } th { "Pools" } th.num { "Today" } th.num { "This week" } th.num { "Open leads" }
@@ -91,7 +92,7 @@ pub async fn page(
                 th scope="row" { (rep.name) br; span.muted { (rep.id) " · " (rep.timezone) } }
                 td { (state(rep))
                     @if let Some(o) = &rep.overrides { @for a in &o.away {
-                        br; span.muted { "away " (page::when(a.from)) " to " (page::when(a.until)) }
+                        br; span.muted { "away " (view::when(a.from)) " to " (view::when(a.until)) }
                     } }
                 }
                 td { (rep.pools.join(", ")) }

@@ -21,9 +21,10 @@ use crate::domain::lead::Lead;
 use crate::domain::rules::ConfigError;
 use crate::http::extract::LimitedBody;
 
+use super::form::{back, checked, Form, MAX_FORM};
 use super::page::{self, Section};
 use super::session::Session;
-use super::{back, checked, store_failed, Form, MAX_FORM};
+use super::view::{self, store_failed};
 
 fn destination(d: &Destination) -> String {
     match d {
@@ -92,7 +93,7 @@ fn replay_report(progress: &ReplayProgress) -> Markup {
         div.card {
             h2 { "Replay " (progress.from.strftime("%Y-%m-%d")) " to " (progress.to.strftime("%Y-%m-%d")) }
             @if progress.status == JobStatus::Running {
-                (page::notice("warn", &format!("{} leads so far; the replay goes on.", progress.processed)))
+                (view::notice("warn", &format!("{} leads so far; the replay goes on.", progress.processed)))
                 a.button href={"/console/rules/replay/" (progress.job_id)} { "Continue the replay" }
             }
             p { (r.leads) " leads replayed: " strong { (r.moved) " would move" } ", " (r.unchanged) " stay; "
@@ -148,16 +149,16 @@ async fn render(
         .or_else(|| stored.as_ref().map(|s| s.document.clone()))
         .unwrap_or_default();
     let body = html! {
-        @if let Some((kind, text)) = &outcome.notice { (page::notice(kind, text)) }
+        @if let Some((kind, text)) = &outcome.notice { (view::notice(kind, text)) }
         @if !outcome.errors.is_empty() { (errors_list(&outcome.errors)) }
         @if let Some(s) = &outcome.simulation { (s) }
         @if let Some(r) = &outcome.replay { (r) }
         @if let Some(d) = diff_view { (d) }
         @if let Some(s) = &stored {
             p { "Active: version " strong { (s.info.version) } " by " (s.info.author.as_deref().unwrap_or("–"))
-                ", " (page::when(s.info.created_at))
+                ", " (view::when(s.info.created_at))
                 @if let Some(m) = &s.info.message { " · " em { (m) } } }
-        } @else { (page::notice("warn", "No routing config has been published yet.")) }
+        } @else { (view::notice("warn", "No routing config has been published yet.")) }
         @if let Some(c) = &config { (config_tables(c)) }
         @if edit {
             form.card method="post" action="/console/rules" {
@@ -190,10 +191,10 @@ async fn render(
             thead { tr { th.num { "Version" } th { "Published" } th { "By" } th { "Why" } th { "What changed" } th { "" } } }
             tbody { @for v in versions.iter().rev() { tr {
                 td.num { (v.version) @if Some(v.version) == active { " " span.tag.ok { "active" } } }
-                td { (page::when(v.created_at)) }
-                td { (page::or_dash(v.author.as_deref())) }
-                td { (page::or_dash(v.message.as_deref())) }
-                td { (page::or_dash(v.summary.as_deref())) }
+                td { (view::when(v.created_at)) }
+                td { (view::or_dash(v.author.as_deref())) }
+                td { (view::or_dash(v.message.as_deref())) }
+                td { (view::or_dash(v.summary.as_deref())) }
                 td {
                     @if v.version > 1 { a href={"/console/rules?diff=" (v.version)} { "Diff" } " " }
                     @if edit && Some(v.version) != active {
@@ -402,7 +403,7 @@ pub async fn replay_job(
         return page::forbidden(&session, Permission::EditRouting);
     }
     if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return super::not_found("No such replay.");
+        return view::not_found("No such replay.");
     }
     match app
         .continue_replay(&id, Instant::now() + Duration::from_secs(10))
@@ -415,7 +416,7 @@ pub async fn replay_job(
             };
             render(&app, &session, outcome, None).await
         }
-        Ok(None) => super::not_found("No such replay."),
+        Ok(None) => view::not_found("No such replay."),
         Err(e) => store_failed(e),
     }
 }

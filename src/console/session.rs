@@ -170,14 +170,14 @@ impl FromRequestParts<Arc<App>> for Session {
         };
         let signing = session_key(app)
             .await
-            .map_err(|e| super::page::unavailable(&format!("sessions cannot be checked: {e}")))?;
+            .map_err(|e| super::view::unavailable(&format!("sessions cannot be checked: {e}")))?;
         let Some((hash, nonce)) = parse_session(&signing, &value, app.now().as_second()) else {
             return Err(to_sign_in());
         };
         let key = match app.store().find_key(&hash).await {
             Ok(Some(key)) if !key.revoked && key.role != crate::domain::access::Role::Source => key,
             Ok(_) => return Err(to_sign_in()),
-            Err(e) => return Err(super::page::unavailable(&e.to_string())),
+            Err(e) => return Err(super::view::unavailable(&e.to_string())),
         };
         Ok(Session {
             csrf: csrf_token(&signing, &nonce),

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use headless_chrome::protocol::cdp::Emulation;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 
@@ -36,6 +37,7 @@ pub struct Page {
     _browser: Browser,
     pub tab: Arc<Tab>,
     pub base: String,
+    phone: bool,
 }
 
 impl Page {
@@ -70,6 +72,7 @@ impl Page {
             _browser: browser,
             tab,
             base: base.to_string(),
+            phone,
         }
     }
 
@@ -136,10 +139,34 @@ impl Page {
 
     /// Saves a full-page screenshot as target/screenshots/<name>.png; its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
+        let size = |js: &str| self.eval(js).as_u64().unwrap_or(800) as u32;
+        let (width, height) = (
+            size("document.documentElement.clientWidth"),
+            size("document.documentElement.scrollHeight").min(6000),
+        );
+        let _ = self.tab.call_method(Emulation::SetDeviceMetricsOverride {
+            width,
+            height,
+            device_scale_factor: 1.0,
+            mobile: self.phone,
+            scale: None,
+            screen_width: None,
+            screen_height: None,
+            position_x: None,
+            position_y: None,
+            dont_set_visible_size: None,
+            screen_orientation: None,
+            viewport: None,
+            display_feature: None,
+            device_posture: None,
+        });
         let png = self
             .tab
             .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
             .expect("screenshot");
+        let _ = self
+            .tab
+            .call_method(Emulation::ClearDeviceMetricsOverride(None));
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
