@@ -502,9 +502,8 @@ async fn thanks_page(
         .iter()
         .find(|(k, _)| k == "lead_id")
         .and_then(|(_, v)| uuid::Uuid::parse_str(v).ok())
-        .map(|id| format!("<p>Your reference: <code>{id}</code></p>"))
-        .unwrap_or_default();
-    Html(format!("<!doctype html><title>Thanks</title><h1>Thanks! A rep will be in touch shortly.</h1>{reference}<p><a href=\"/\">Send another</a></p>"))
+        .map(|id| id.to_string());
+    Html(crate::console::public::thanks_page(reference.as_deref()).into_string())
 }
 
 async fn serve(settings: &Settings, addr: SocketAddr, sweep_every: u64) -> CliResult {
@@ -532,7 +531,13 @@ async fn serve_with(
         router = router.merge(dev_inbox::router());
     }
     let router = router
-        .route("/", get(move || async move { Html(try_form_page(addr)) }))
+        .route(
+            "/",
+            get(move || async move {
+                let thanks = format!("http://{addr}/thanks");
+                Html(crate::console::public::form_page(DEV_SOURCE_KEY, &thanks).into_string())
+            }),
+        )
         .route("/thanks", get(thanks_page));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, table = %settings.table, "leadrouter API listening");
@@ -546,13 +551,16 @@ async fn serve_with(
 
 /// A local stand-in for Slack and a CRM: `POST /dev/inbox/{channel}` keeps the last
 /// notifications (checking the webhook signature when `CRM_WEBHOOK_SECRET` is set) and
-/// `GET /dev/inbox` shows them, newest first. Only `leadrouter dev` serves it.
+/// `GET /dev/inbox` shows them, newest first: a readable page to a browser (each message as
+/// its channel would show it, links clickable), JSON to anything else and at
+/// `/dev/inbox.json`. Only `leadrouter dev` serves it.
 mod dev_inbox {
     use std::sync::{Arc, Mutex};
 
     use axum::body::Bytes;
     use axum::extract::{Path, State};
-    use axum::http::HeaderMap;
+    use axum::http::{header, HeaderMap};
+    use axum::response::{Html, IntoResponse, Response};
     use axum::routing::{get, post};
     use axum::{Json, Router};
     use serde_json::{json, Value};
@@ -566,11 +574,26 @@ mod dev_inbox {
         let inbox: Inbox = Arc::default();
         Router::new()
             .route("/dev/inbox", get(list))
+            .route("/dev/inbox.json", get(list_json))
             .route("/dev/inbox/{channel}", post(receive))
             .with_state(inbox)
     }
 
-    async fn list(State(inbox): State<Inbox>) -> Json<Value> {
+    /// A browser gets the readable page; anything else (curl, scripts) the JSON.
+    async fn list(State(inbox): State<Inbox>, headers: HeaderMap) -> Response {
+        let html = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+        let newest_first: Vec<Value> = inbox.lock().expect("inbox").iter().rev().cloned().collect();
+        if html {
+            Html(crate::console::public::inbox_page(&newest_first).into_string()).into_response()
+        } else {
+            Json(Value::Array(newest_first)).into_response()
+        }
+    }
+
+    async fn list_json(State(inbox): State<Inbox>) -> Json<Value> {
         let got = inbox.lock().expect("inbox");
         Json(Value::Array(got.iter().rev().cloned().collect()))
     }
@@ -635,26 +658,6 @@ async fn sweep_forever(app: std::sync::Arc<crate::app::App>, every: u64) {
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
     }
-}
-
-fn try_form_page(addr: SocketAddr) -> String {
-    format!(
-        r#"<!doctype html>
-<meta charset="utf-8"><title>leadrouter: try it</title>
-<h1>Request a demo</h1>
-<form method="post" action="/leads">
-  <input type="hidden" name="source_key" value="{DEV_SOURCE_KEY}">
-  <input type="hidden" name="_redirect" value="http://{addr}/thanks">
-  <p><label>Work email <input name="email" type="email" required></label></p>
-  <p><label>Name <input name="name"></label></p>
-  <p><label>Company <input name="company"></label></p>
-  <p><label>Employees <select name="company_size"><option>1-10</option><option>11-49</option><option>51-200</option><option>201-499</option><option>500-1000</option><option>1000+</option></select></label></p>
-  <p><label>Country <input name="country" value="United States"></label></p>
-  <p><label>Product <select name="product_interest"><option value="">(any)</option><option>Product A</option><option>Product B</option></select></label></p>
-  <p><button>Send</button></p>
-</form>
-"#
-    )
 }
 
 fn print_try_it(addr: SocketAddr) {

@@ -115,6 +115,11 @@ impl Notifier {
         }
     }
 
+    /// The value of a setting (a secret it names is read through the cache).
+    pub async fn secret(&self, setting: &Setting) -> Result<String, String> {
+        self.secrets.value(setting).await
+    }
+
     /// The key acknowledge links are signed with.
     pub async fn ack_key(&self) -> Result<String, String> {
         self.secrets.value(&self.settings.ack_key).await

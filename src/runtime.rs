@@ -22,6 +22,9 @@ pub struct Settings {
     /// `ACK_LINK_SECRET` (an environment variable) or `ACK_LINK_SECRET_ARN` (AWS Secrets
     /// Manager), and `NOTIFY_TIMEOUT_MS` (default 3000) per delivery attempt.
     pub notify: NotifySettings,
+    /// A fresh deployment's first admin key: `FIRST_ADMIN_KEY_ARN` (the Secrets Manager
+    /// secret the stack generates) or `FIRST_ADMIN_KEY` (an environment variable).
+    pub first_admin_key: Option<Setting>,
 }
 
 impl Settings {
@@ -45,6 +48,11 @@ impl Settings {
                         .unwrap_or(3000),
                 ),
             },
+            first_admin_key: match (var("FIRST_ADMIN_KEY"), var("FIRST_ADMIN_KEY_ARN")) {
+                (Some(_), _) => Some(Setting::Secret(SecretRef::Env("FIRST_ADMIN_KEY".into()))),
+                (None, Some(arn)) => Some(Setting::Secret(SecretRef::AwsSecret(arn))),
+                (None, None) => None,
+            },
         }
     }
 
@@ -55,12 +63,16 @@ impl Settings {
 
     /// The app on that store with the system clock.
     pub async fn app(&self) -> Arc<App> {
-        Arc::new(App::new(
+        let app = App::new(
             Arc::new(self.store().await),
             Arc::new(SystemClock),
             self.config_ttl,
             Notifier::new(self.notify.clone()),
-        ))
+        );
+        Arc::new(match &self.first_admin_key {
+            Some(setting) => app.with_first_admin_key(setting.clone()),
+            None => app,
+        })
     }
 }
 

@@ -146,3 +146,55 @@ async fn only_a_source_key_submits_leads() {
     }
     assert_eq!(h.written_by_intake().await, 0);
 }
+
+#[tokio::test]
+async fn a_fresh_deployments_first_admin_key_works_once_stored_and_ends_when_revoked() {
+    use leadrouter::app::App;
+    use leadrouter::domain::notify::Setting;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let h = Harness::example().await;
+    let first = "generated-into-secrets-manager-at-deploy-0123456789";
+    let app = Arc::new(
+        App::new(
+            Arc::new(h.store.clone()),
+            h.clock.clone(),
+            Duration::ZERO,
+            common::notifier(),
+        )
+        .with_first_admin_key(Setting::Plain(first.into())),
+    );
+    let router = leadrouter::http::router(app.clone());
+    let get = |key: &str| {
+        let request = axum::http::Request::get("/admin/keys")
+            .header("authorization", format!("Bearer {key}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        common::send_to(&router, request)
+    };
+    assert_eq!(get("not-the-first-key").await.status, StatusCode::UNAUTHORIZED);
+    // Two first sign-ins at once: both get in, one key is stored.
+    let (a, b) = tokio::join!(get(first), get(first));
+    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK), "{:?}", a.body);
+    let keys = app.keys().await.unwrap();
+    let stored: Vec<_> = keys
+        .iter()
+        .filter(|k| k.name == leadrouter::app::auth::FIRST_ADMIN_NAME)
+        .collect();
+    assert_eq!(stored.len(), 1, "{keys:?}");
+    assert_eq!(stored[0].role.as_str(), "admin");
+    let audit = h.get("/admin/audit", ADMIN_KEY).await;
+    assert!(
+        audit.body.to_string().contains("first admin"),
+        "the install is audited: {}",
+        audit.body
+    );
+    // Revoked, it never comes back, though the secret still holds it.
+    let id = stored[0].id().to_string();
+    let revoke = h
+        .call("POST", &format!("/admin/keys/{id}/revoke"), Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(revoke.status, StatusCode::OK, "{:?}", revoke.body);
+    assert_eq!(get(first).await.status, StatusCode::UNAUTHORIZED);
+}

@@ -27,7 +27,7 @@ impl App {
     pub async fn authenticate(&self, presented: &str) -> StoreResult<Option<KeyRecord>> {
         let hash = hash_secret(presented);
         let Some(record) = self.store.find_key(&hash).await? else {
-            return Ok(None);
+            return self.install_first_admin(presented, &hash).await;
         };
         let same = subtle::ConstantTimeEq::ct_eq(record.hash.as_bytes(), hash.as_bytes());
         if !bool::from(same) || record.revoked {
@@ -39,6 +39,45 @@ impl App {
                 tracing::warn!(key = %record.id(), %error, "could not add a key to the list of keys");
             }
         }
+        Ok(Some(record))
+    }
+}
+
+/// The name the first admin key is stored under.
+pub const FIRST_ADMIN_NAME: &str = "first admin (Secrets Manager)";
+
+impl App {
+    /// A fresh deployment's way in: when `presented` is the first admin key (a secret the
+    /// stack generated into Secrets Manager) and no key with its hash exists yet, it is stored
+    /// as an admin key, audited, and accepted. Once stored it is an ordinary key: revoking it
+    /// ends it for good, since a revoked record still exists and is never replaced.
+    async fn install_first_admin(
+        &self,
+        presented: &str,
+        hash: &str,
+    ) -> StoreResult<Option<KeyRecord>> {
+        let Some(setting) = &self.first_admin else {
+            return Ok(None);
+        };
+        let first = self.notifier.secret(setting).await.map_err(|e| {
+            crate::store::StoreError::Unavailable(format!("the first admin key: {e}"))
+        })?;
+        let same = subtle::ConstantTimeEq::ct_eq(hash_secret(&first).as_bytes(), hash.as_bytes());
+        if first.trim().is_empty() || !bool::from(same) {
+            return Ok(None);
+        }
+        let actor = Actor {
+            name: "deployment".into(),
+            role: Role::Admin,
+        };
+        let new = NewKey {
+            role: Role::Admin,
+            name: FIRST_ADMIN_NAME.into(),
+            allowed_redirects: Vec::new(),
+            redirect_lead_id: false,
+        };
+        let (_, record) = self.create_key(new, Some(presented.to_string()), &actor).await?;
+        tracing::info!(key = %record.id(), "the first admin key was used and is now stored");
         Ok(Some(record))
     }
 }

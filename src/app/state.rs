@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::delivery::Notifier;
+use crate::domain::channel::Setting;
 use crate::store::Store;
 
 use super::cache::{CapMemory, ConfigCache};
@@ -18,6 +19,8 @@ pub struct App {
     pub(crate) configs: ConfigCache,
     pub(crate) caps: CapMemory,
     pub(crate) notifier: Notifier,
+    /// A fresh deployment's first admin key (see `App::authenticate`), if configured.
+    pub(crate) first_admin: Option<Setting>,
 }
 
 impl App {
@@ -34,7 +37,15 @@ impl App {
             configs: ConfigCache::new(config_ttl),
             caps: CapMemory::default(),
             notifier,
+            first_admin: None,
         }
+    }
+
+    /// Accepts `setting`'s value as the first admin key of a fresh deployment: presented
+    /// while no key with its hash exists, it is stored as an admin key.
+    pub fn with_first_admin_key(mut self, setting: Setting) -> Self {
+        self.first_admin = Some(setting);
+        self
     }
 
     /// The store.

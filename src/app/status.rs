@@ -62,6 +62,31 @@ impl App {
         ))
     }
 
+    /// The lead an acknowledge link is for, and whether the link is still its current
+    /// owner's (`false` once it was reassigned). `None` for a bad token or no such lead.
+    pub async fn lead_for_link(
+        &self,
+        lead_id: &str,
+        token: &str,
+    ) -> StoreResult<Option<(StoredLead, bool)>> {
+        let key = self
+            .notifier
+            .ack_key()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the acknowledge-link key: {e}")))?;
+        let Some(assignment) = check_ack_token(&key, lead_id, token) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get_lead(lead_id)
+            .await?
+            .map(|lead| {
+                let current = lead.assignment_number == assignment;
+                (lead, current)
+            }))
+    }
+
     /// Acknowledges a lead through a signed link: only the current assignment's link works;
     /// an earlier owner's link gets [`StatusOutcome::Superseded`]. `None` for a bad token.
     pub async fn acknowledge_with_link(

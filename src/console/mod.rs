@@ -16,6 +16,7 @@ pub mod leads;
 pub mod manage;
 pub mod me;
 pub mod page;
+pub mod public;
 pub mod reps;
 pub mod rules;
 pub mod session;

@@ -8,11 +8,15 @@ use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
+use maud::{html, Markup};
 use serde_json::json;
 
 use crate::app::App;
+use crate::console::view;
 use crate::domain::access::Permission;
 use crate::domain::lifecycle::StatusAction;
+use crate::domain::model::LeadStatus;
+use crate::domain::notify::LeadSummary;
 use crate::store::StatusOutcome;
 
 use super::extract::{
@@ -58,36 +62,74 @@ pub async fn ack_lead(
     };
     let response = status_response(id, outcome)?;
     if from_form {
-        return Ok(Html(
-            "<!doctype html><meta charset=\"utf-8\"><title>Acknowledged</title><h1>Thanks: the lead is yours.</h1>",
-        )
-        .into_response());
+        return Ok(link_page(
+            StatusCode::OK,
+            "Acknowledged",
+            html! { h1 { "Thanks: the lead is yours." } p { "The response-time clock has stopped." } },
+        ));
     }
     Ok(response)
 }
 
-/// `GET /leads/{id}/ack?token=...`: a page with one button that acknowledges. Opening a link
-/// changes nothing, so link previews and mail scanners cannot acknowledge for the rep.
-pub async fn ack_page(Path(id): Path<String>, uri: Uri) -> Result<Response, Problem> {
+/// `GET /leads/{id}/ack?token=...`: a page naming the lead (person, company, when it came)
+/// with one button that acknowledges. Opening a link changes nothing, so link previews and
+/// mail scanners cannot acknowledge for the rep.
+pub async fn ack_page(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Response, Problem> {
     let token = query_param(&uri, ACK_TOKEN_FIELD).unwrap_or_default();
-    let well_formed =
-        |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_hexdigit() || c == '.');
     let id = lead_id(&id)?;
-    if !well_formed(&token) {
-        return Err(Problem::lead_not_found());
-    }
-    Ok(Html(format!(
-        r#"<!doctype html>
-<meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Acknowledge lead</title>
-<h1>Acknowledge this lead?</h1>
-<p>Acknowledging tells the team you are on it and stops the response-time clock.</p>
-<form method="post" action="/leads/{id}/ack">
-  <input type="hidden" name="{ACK_TOKEN_FIELD}" value="{token}">
-  <button>Acknowledge</button>
-</form>
-"#
-    ))
-    .into_response())
+    let Some((lead, current)) = app.lead_for_link(id, &token).await? else {
+        return Ok(link_page(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            html! { h1 { "This link is not valid" } p { "It may be incomplete (copy the whole link) or for another lead." } },
+        ));
+    };
+    let summary = LeadSummary::of(&lead.lead);
+    let about = html! {
+        div.card {
+            h2 { (summary.headline()) }
+            dl.facts {
+                @if let Some(email) = &summary.email { dt { "Email" } dd { (email) } }
+                @if let Some(phone) = &summary.phone { dt { "Phone" } dd { (phone) } }
+                @if let Some(product) = &summary.product { dt { "Interested in" } dd { (product) } }
+                dt { "Arrived" } dd { (view::when(lead.received_at)) }
+                dt { "Why you" } dd { (lead.assignment.reason) }
+            }
+        }
+    };
+    let body = if !current {
+        html! {
+            h1 { "This lead was reassigned" }
+            (about)
+            p { "It went to someone else after this link was sent, so it is no longer yours to acknowledge." }
+        }
+    } else if lead.status != LeadStatus::Open {
+        html! {
+            h1 { "Already " (lead.status) }
+            (about)
+            p { "Nothing to do: the lead is " (lead.status) "." }
+        }
+    } else {
+        html! {
+            h1 { "Acknowledge this lead?" }
+            (about)
+            p { "Acknowledging tells the team you are on it and stops the response-time clock." }
+            form method="post" action={"/leads/" (id) "/ack"} {
+                input type="hidden" name=(ACK_TOKEN_FIELD) value=(token);
+                button type="submit" { "Acknowledge" }
+            }
+        }
+    };
+    Ok(link_page(StatusCode::OK, "Acknowledge lead", body))
+}
+
+/// A page opened from a notification's link: the shared stylesheet, no console chrome.
+fn link_page(status: StatusCode, title: &str, body: Markup) -> Response {
+    (status, Html(view::public(title, body).into_string())).into_response()
 }
 
 /// The answer to a status change.
