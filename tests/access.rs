@@ -173,10 +173,18 @@ async fn a_fresh_deployments_first_admin_key_works_once_stored_and_ends_when_rev
             .unwrap();
         common::send_to(&router, request)
     };
-    assert_eq!(get("not-the-first-key").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get("not-the-first-key").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // Two first sign-ins at once: both get in, one key is stored.
     let (a, b) = tokio::join!(get(first), get(first));
-    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK), "{:?}", a.body);
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::OK, StatusCode::OK),
+        "{:?}",
+        a.body
+    );
     let keys = app.keys().await.unwrap();
     let stored: Vec<_> = keys
         .iter()
@@ -193,7 +201,12 @@ async fn a_fresh_deployments_first_admin_key_works_once_stored_and_ends_when_rev
     // Revoked, it never comes back, though the secret still holds it.
     let id = stored[0].id().to_string();
     let revoke = h
-        .call("POST", &format!("/admin/keys/{id}/revoke"), Some(ADMIN_KEY), None)
+        .call(
+            "POST",
+            &format!("/admin/keys/{id}/revoke"),
+            Some(ADMIN_KEY),
+            None,
+        )
         .await;
     assert_eq!(revoke.status, StatusCode::OK, "{:?}", revoke.body);
     assert_eq!(get(first).await.status, StatusCode::UNAUTHORIZED);

@@ -238,6 +238,22 @@ async fn a_reps_own_away_link_works_and_expires() {
         assert!(p.text().contains("Link expired"), "{}", p.text());
         p.open(&format!("/me/sara/away?t={expired}"));
         assert!(p.text().contains("Link expired"), "{}", p.text());
+        // A notification's acknowledge link: the page names the lead before the rep decides.
+        let reply = rt.block_on(h.post_lead(json!({
+            "email": "ada@lovelace.io", "first_name": "Ada", "last_name": "Byron",
+            "company": "Analytical Engines", "employees": "12", "country": "US"
+        })));
+        let id = reply.body["lead_id"].as_str().unwrap().to_string();
+        let ack = leadrouter::domain::notify::ack_token(ACK_KEY, &id, 1);
+        p.open(&format!("/leads/{id}/ack?token={ack}"));
+        assert!(
+            p.text().contains("Ada Byron at Analytical Engines"),
+            "{}",
+            p.text()
+        );
+        p.screenshot("ack");
+        p.click("button[type=submit]");
+        assert!(p.text().contains("the lead is yours"), "{}", p.text());
     })
     .await
     .unwrap();

@@ -429,7 +429,10 @@ async fn acknowledging_needs_the_owners_link_or_an_admin_key() {
         html.contains("Jane Doe at Acme"),
         "the page names the lead: {html}"
     );
-    assert!(html.contains("/assets/style.css"), "dressed like the console");
+    assert!(
+        html.contains("/assets/style.css"),
+        "dressed like the console"
+    );
     assert_eq!(get_lead(&h, &id).await["status"], "open");
     // A forged link's page names nothing.
     let forged_page = Request::get(forged.trim_start_matches(PUBLIC_URL))

@@ -76,7 +76,9 @@ impl App {
             allowed_redirects: Vec::new(),
             redirect_lead_id: false,
         };
-        let (_, record) = self.create_key(new, Some(presented.to_string()), &actor).await?;
+        let (_, record) = self
+            .create_key(new, Some(presented.to_string()), &actor)
+            .await?;
         tracing::info!(key = %record.id(), "the first admin key was used and is now stored");
         Ok(Some(record))
     }

@@ -77,14 +77,10 @@ impl App {
         let Some(assignment) = check_ack_token(&key, lead_id, token) else {
             return Ok(None);
         };
-        Ok(self
-            .store
-            .get_lead(lead_id)
-            .await?
-            .map(|lead| {
-                let current = lead.assignment_number == assignment;
-                (lead, current)
-            }))
+        Ok(self.store.get_lead(lead_id).await?.map(|lead| {
+            let current = lead.assignment_number == assignment;
+            (lead, current)
+        }))
     }
 
     /// Acknowledges a lead through a signed link: only the current assignment's link works;

@@ -9,7 +9,7 @@ use maud::{html, Markup};
 use crate::domain::access::Permission;
 
 use super::session::{Session, CSRF_FIELD};
-use super::view::{self, head};
+use super::view;
 
 /// A section of the console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,36 +74,38 @@ impl Section {
 
 /// A console page: the navigation the session's role may use, then `body`.
 pub fn layout(session: &Session, section: Section, title: &str, body: Markup) -> Response {
-    let page = html! {
-        (head(title))
-        body {
-            a.skip href="#main" { "Skip to content" }
-            header.top {
-                div.bar {
-                    a.brand href="/console" { "leadrouter" }
-                    nav aria-label="Console" {
-                        @for (s, name, href, permission) in Section::all() {
-                            @if session.may(permission) {
-                                @if s == section {
-                                    a href=(href) aria-current="page" { (name) }
-                                } @else {
-                                    a href=(href) { (name) }
+    let page = view::document(
+        title,
+        html! {
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    div.bar {
+                        a.brand href="/console" { "leadrouter" }
+                        nav aria-label="Console" {
+                            @for (s, name, href, permission) in Section::all() {
+                                @if session.may(permission) {
+                                    @if s == section {
+                                        a href=(href) aria-current="page" { (name) }
+                                    } @else {
+                                        a href=(href) { (name) }
+                                    }
                                 }
                             }
                         }
-                    }
-                    div.who {
-                        (session.key.name) " (" (session.key.role) ") "
-                        form method="post" action="/console/sign-out" {
-                            (csrf(session))
-                            button type="submit" { "Sign out" }
+                        div.who {
+                            (session.key.name) " (" (session.key.role) ") "
+                            form method="post" action="/console/sign-out" {
+                                (csrf(session))
+                                button type="submit" { "Sign out" }
+                            }
                         }
                     }
                 }
+                main #main { h1 { (title) } (body) }
             }
-            main #main { h1 { (title) } (body) }
-        }
-    };
+        },
+    );
     Html(page.into_string()).into_response()
 }
 

@@ -203,7 +203,8 @@ mod tests {
 
     #[test]
     fn mrkdwn_bold_and_links_render_and_escape() {
-        let html = mrkdwn("*Why:* rule <https://x/a?b=1&amp;c=2|us-east> &lt;b&gt;\nnext").into_string();
+        let html =
+            mrkdwn("*Why:* rule <https://x/a?b=1&amp;c=2|us-east> &lt;b&gt;\nnext").into_string();
         assert_eq!(
             html,
             "<strong>Why:</strong> rule <a href=\"https://x/a?b=1&amp;c=2\">us-east</a> &lt;b&gt;<br>next"
@@ -213,14 +214,17 @@ mod tests {
     #[test]
     fn a_slack_message_shows_its_buttons_as_links() {
         let m = serde_json::json!({"channel": "team", "signature": "unsigned", "body": {
-            "text": "t", "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": "*New lead*"}},
-                {"type": "actions", "elements": [{"type": "button", "style": "primary",
-                    "text": {"type": "plain_text", "text": "Acknowledge"}, "url": "http://h/ack"}]}
-            ]}});
+        "text": "t", "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": "*New lead*"}},
+            {"type": "actions", "elements": [{"type": "button", "style": "primary",
+                "text": {"type": "plain_text", "text": "Acknowledge"}, "url": "http://h/ack"}]}
+        ]}});
         let html = message(&m).into_string();
         assert!(html.contains("<strong>New lead</strong>"), "{html}");
-        assert!(html.contains("<a class=\"button\" href=\"http://h/ack\">Acknowledge</a>"), "{html}");
+        assert!(
+            html.contains("<a class=\"button\" href=\"http://h/ack\">Acknowledge</a>"),
+            "{html}"
+        );
         assert!(html.contains("Raw JSON"));
     }
 

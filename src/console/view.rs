@@ -9,7 +9,8 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 /// The shared stylesheet, embedded in the binary.
 pub const STYLE: &str = include_str!("style.css");
 
-pub fn head(title: &str) -> Markup {
+/// A whole document: the head (title, viewport, the shared stylesheet), then `body`.
+pub fn document(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -19,6 +20,7 @@ pub fn head(title: &str) -> Markup {
                 title { (title) " · leadrouter" }
                 link rel="stylesheet" href="/assets/style.css";
             }
+            (body)
         }
     }
 }
@@ -26,10 +28,7 @@ pub fn head(title: &str) -> Markup {
 /// A page outside the console (a form, a thank-you page, an acknowledgement, a rep's own
 /// page): the same stylesheet, no navigation.
 pub fn public(title: &str, body: Markup) -> Markup {
-    html! {
-        (head(title))
-        body { main.narrow #main { (body) } }
-    }
+    document(title, html! { body { main.narrow #main { (body) } } })
 }
 
 /// A notice above a page's content (`ok`, `bad` or `warn`).
