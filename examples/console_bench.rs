@@ -147,6 +147,7 @@ async fn main() {
         role: Role::Admin,
         name: "bench-admin".into(),
         allowed_redirects: Vec::new(),
+        allowed_origins: Vec::new(),
         redirect_lead_id: false,
     };
     let (_, record) = app.create_key(new, None, &actor).await.expect("key");

@@ -158,6 +158,10 @@ enum KeysCommand {
         /// URL prefix a form may redirect to after posting (repeatable; source keys).
         #[arg(long = "redirect")]
         redirects: Vec<String>,
+        /// Origin whose pages may post leads with the key from JavaScript or a form
+        /// (`https://www.example.com`; repeatable; source keys; none: any origin).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
         /// Add the new lead's id to a form's redirect (`?lead_id=...`; source keys).
         #[arg(long)]
         redirect_lead_id: bool,
@@ -221,6 +225,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 role: Role::Source,
                 name: "local-dev-form".into(),
                 allowed_redirects: vec![format!("http://{addr}/")],
+                allowed_origins: vec![],
                 redirect_lead_id: true,
             };
             create_key(&settings, form, Some(DEV_SOURCE_KEY.into())).await?;
@@ -228,6 +233,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 role: Role::Admin,
                 name: "local-dev-admin".into(),
                 allowed_redirects: vec![],
+                allowed_origins: vec![],
                 redirect_lead_id: false,
             };
             create_key(&settings, admin, Some(DEV_ADMIN_KEY.into())).await?;
@@ -298,13 +304,22 @@ pub async fn run(cli: Cli) -> CliResult {
             role,
             name,
             redirects,
+            origins,
             redirect_lead_id,
             key,
         }) => {
+            let mut allowed_origins = Vec::new();
+            for origin in &origins {
+                let normal = crate::http::cors::normalize(origin)
+                    .or_else(|| (origin.trim() == "*").then(|| "*".to_string()))
+                    .ok_or_else(|| format!("--origin {origin}: scheme://host[:port], no path"))?;
+                allowed_origins.push(normal);
+            }
             let new = NewKey {
                 role: role.into(),
                 name,
                 allowed_redirects: redirects,
+                allowed_origins,
                 redirect_lead_id,
             };
             let key = create_key(&settings, new, key).await?;

@@ -216,7 +216,7 @@ async fn a_reps_own_away_link_works_and_expires() {
         p.screenshot("rep-page");
         p.click("a.button");
         p.screenshot("rep-away");
-        p.click("input#h2");
+        p.press("input#h2");
         p.click("button[type=submit]");
         assert!(p.text().contains("You are marked away"), "{}", p.text());
         for i in 0..3 {

@@ -175,6 +175,7 @@ async fn a_source_key_can_send_the_lead_id_to_its_thank_you_page() {
                 role: leadrouter::domain::access::Role::Source,
                 name: "landing-page".into(),
                 allowed_redirects: vec!["https://example.com/".into()],
+                allowed_origins: vec![],
                 redirect_lead_id: true,
             },
             None,

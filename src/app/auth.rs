@@ -74,6 +74,7 @@ impl App {
             role: Role::Admin,
             name: FIRST_ADMIN_NAME.into(),
             allowed_redirects: Vec::new(),
+            allowed_origins: Vec::new(),
             redirect_lead_id: false,
         };
         let (_, record) = self
@@ -93,6 +94,8 @@ pub struct NewKey {
     pub name: String,
     /// For source keys: URL prefixes a form may redirect to.
     pub allowed_redirects: Vec<String>,
+    /// For source keys: origins whose pages may post with it (empty: any).
+    pub allowed_origins: Vec<String>,
     /// For source keys: whether a form's redirect carries the lead id.
     pub redirect_lead_id: bool,
 }
@@ -111,6 +114,7 @@ impl App {
         let now = self.now();
         let mut record = KeyRecord::new(hash_secret(&key), new.role, new.name, now);
         record.allowed_redirects = new.allowed_redirects;
+        record.allowed_origins = new.allowed_origins;
         record.redirect_lead_id = new.redirect_lead_id;
         record.created_by = Some(actor.name.clone());
         let audit = AuditEntry::new(

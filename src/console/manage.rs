@@ -130,6 +130,7 @@ async fn keys_page(
             div.field { label for="role" { "Role" }
                 select #role name="role" { @for r in Role::ALL { option value=(r.as_str()) selected[r == Role::Viewer] { (r.as_str()) } } } }
             div.field { label for="redirect" { "Form redirect prefix " span.hint { "(source keys; optional)" } } input #redirect name="redirect" size="40" placeholder="https://www.example.com/thanks"; }
+            div.field { label for="origins" { "Allowed origins " span.hint { "(source keys posting from web pages; space-separated; empty: any)" } } input #origins name="origins" size="40" placeholder="https://www.example.com"; }
             button type="submit" { "Create" }
         }
         div.table-wrap { table {
@@ -199,6 +200,15 @@ pub async fn key_action(
                 name: name.clone(),
                 allowed_redirects: if role == Role::Source {
                     redirects
+                } else {
+                    Vec::new()
+                },
+                allowed_origins: if role == Role::Source {
+                    form.get("origins")
+                        .unwrap_or_default()
+                        .split([',', ' ', '\n'])
+                        .filter_map(crate::http::cors::normalize)
+                        .collect()
                 } else {
                     Vec::new()
                 },

@@ -324,6 +324,17 @@ impl FromRequest<Arc<App>> for LeadSubmission {
                 "the source key is unknown or revoked",
             ));
         };
+        if let Some(origin) = super::cors::origin(&headers) {
+            if !super::cors::allowed(&source.allowed_origins, origin) {
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "origin-not-allowed",
+                    format!("pages on {origin} may not post leads with this source key; nothing was stored"),
+                )
+                .field("Origin")
+                .refuses_origin());
+            }
+        }
         let redirect = match field(&fields, REDIRECT_FIELD) {
             Some(target) => Some(redirect::check(target, &source.allowed_redirects).map_err(
                 |e| {

@@ -45,6 +45,7 @@ fn key_json(k: &KeyRecord) -> Value {
         "revoked": k.revoked,
         "revoked_at": k.revoked_at,
         "allowed_redirects": k.allowed_redirects,
+        "allowed_origins": k.allowed_origins,
         "redirect_lead_id": k.redirect_lead_id,
     })
 }
@@ -67,6 +68,8 @@ struct KeyBody {
     role: String,
     #[serde(default)]
     allowed_redirects: Vec<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
     #[serde(default)]
     redirect_lead_id: bool,
 }
@@ -100,6 +103,25 @@ pub async fn post_key(
             ));
         }
     }
+    let mut origins = Vec::new();
+    for origin in &body.allowed_origins {
+        match super::cors::normalize(origin) {
+            Some(o) => origins.push(o),
+            None if origin.trim() == "*" => origins.push("*".into()),
+            None => {
+                return Err(bad_field(
+                    "allowed_origins",
+                    "each is an origin (scheme://host[:port], no path) or *",
+                ))
+            }
+        }
+    }
+    if role != Role::Source && !origins.is_empty() {
+        return Err(bad_field(
+            "allowed_origins",
+            "only source keys post leads from web pages",
+        ));
+    }
     if role != Role::Source && (!body.allowed_redirects.is_empty() || body.redirect_lead_id) {
         return Err(bad_field(
             "allowed_redirects",
@@ -110,6 +132,7 @@ pub async fn post_key(
         role,
         name,
         allowed_redirects: body.allowed_redirects,
+        allowed_origins: origins,
         redirect_lead_id: body.redirect_lead_id,
     };
     let (key, record) = app.create_key(new, None, &actor(&caller)).await?;

@@ -6,6 +6,7 @@
 //! once ([`extract`]); failures become `application/problem+json` in one place ([`problem`]).
 
 pub mod admin;
+pub mod cors;
 pub mod extract;
 pub mod governance;
 pub mod leads;
@@ -83,7 +84,12 @@ pub fn router(app: Arc<App>) -> Router {
         )))
     });
     Router::new()
-        .route("/leads", post(leads::post_lead))
+        .route(
+            "/leads",
+            post(leads::post_lead)
+                .options(cors::preflight)
+                .layer(axum::middleware::from_fn(cors::headers)),
+        )
         .route(
             "/leads/{id}/ack",
             post(status::ack_lead).get(status::ack_page),

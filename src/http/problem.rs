@@ -37,6 +37,9 @@ struct Details {
     errors: Vec<InvalidParam>,
     #[serde(skip)]
     retry_after: Option<u32>,
+    /// The answer refused the request's origin: no CORS headers go with it.
+    #[serde(skip)]
+    origin_refused: bool,
     /// Members a problem type adds (RFC 9457 extension members).
     #[serde(flatten)]
     extra: serde_json::Map<String, serde_json::Value>,
@@ -53,6 +56,7 @@ impl Problem {
             field: None,
             errors: Vec::new(),
             retry_after: None,
+            origin_refused: false,
             extra: serde_json::Map::new(),
         }))
     }
@@ -60,6 +64,12 @@ impl Problem {
     /// Adds an extension member (`current_version`, `diff`, ...).
     pub fn with_extra(mut self, name: &str, value: serde_json::Value) -> Self {
         self.0.extra.insert(name.to_string(), value);
+        self
+    }
+
+    /// Marks a refusal of the request's origin (CORS): the answer goes without CORS headers.
+    pub fn refuses_origin(mut self) -> Self {
+        self.0.origin_refused = true;
         self
     }
 
@@ -233,6 +243,7 @@ impl IntoResponse for Problem {
         let status =
             StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.0.retry_after;
+        let origin_refused = self.0.origin_refused;
         let body = serde_json::to_vec(&self.0).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
@@ -242,6 +253,9 @@ impl IntoResponse for Problem {
         );
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if origin_refused {
+            response.extensions_mut().insert(super::cors::OriginRefused);
         }
         response
     }

@@ -124,6 +124,10 @@ pub struct KeyRecord {
     /// URL prefixes an HTML form may be redirected to after submitting.
     #[serde(default)]
     pub allowed_redirects: Vec<String>,
+    /// Origins (`https://www.example.com`) whose pages may post leads with this key from
+    /// JavaScript or a form; empty allows any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
     /// Whether a form's redirect carries the new lead's id (`?lead_id=...`), so the thank-you
     /// page (or whoever reads its logs) can find the lead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -160,6 +164,7 @@ impl KeyRecord {
             name: name.into(),
             revoked: false,
             allowed_redirects: Vec::new(),
+            allowed_origins: Vec::new(),
             redirect_lead_id: false,
             created_at,
             created_by: None,

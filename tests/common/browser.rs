@@ -112,15 +112,31 @@ impl Page {
         self
     }
 
-    /// Clicks `selector` and waits for the page it leads to.
+    /// Clicks `selector` (a link or a form's button) and waits for the page it leads to: a new
+    /// document, fully loaded (a mark left on the old one is gone), however slow the machine.
     pub fn click(&self, selector: &str) -> &Self {
+        self.eval("window.__leadrouter_old_page = true");
+        self.press(selector);
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            let loaded = self.eval(
+                "window.__leadrouter_old_page === undefined && document.readyState === 'complete'",
+            );
+            if loaded == serde_json::Value::Bool(true) {
+                return self;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("clicking {selector} led to no new page within 30 s");
+    }
+
+    /// Clicks `selector` where nothing navigates (a radio button, a checkbox).
+    pub fn press(&self, selector: &str) -> &Self {
         self.tab
             .wait_for_element(selector)
             .unwrap_or_else(|e| panic!("no {selector}: {e}"))
             .click()
             .unwrap_or_else(|e| panic!("click {selector}: {e}"));
-        std::thread::sleep(Duration::from_millis(150));
-        let _ = self.tab.wait_until_navigated();
         self
     }
 
@@ -178,6 +194,17 @@ impl Page {
     pub fn eval(&self, js: &str) -> serde_json::Value {
         self.tab
             .evaluate(js, false)
+            .ok()
+            .and_then(|r| r.value)
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Page {
+    /// Runs JavaScript that returns a promise; the value it settles to, as JSON.
+    pub fn eval_async(&self, js: &str) -> serde_json::Value {
+        self.tab
+            .evaluate(js, true)
             .ok()
             .and_then(|r| r.value)
             .unwrap_or(serde_json::Value::Null)
