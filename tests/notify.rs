@@ -764,3 +764,81 @@ async fn a_sweep_handed_a_deadline_in_the_past_warns_and_sweeps_with_a_bounded_b
         "{note}"
     );
 }
+
+#[tokio::test]
+async fn a_teams_card_arrives_with_the_reason_and_links_and_is_retried_while_teams_is_down() {
+    let (receiver, base) = Receiver::start().await;
+    let tag = format!("LR_TEST_{}", uuid::Uuid::new_v4().simple());
+    std::env::set_var(format!("{tag}_TEAMS"), format!("{base}/teams/sales"));
+    let config = format!(
+        r#"
+channels:
+  - {{id: sales-teams, type: teams, url: {{env: {tag}_TEAMS}}}}
+reps:
+  - {{id: alex, name: Alex, notify: [sales-teams]}}
+pools:
+  - {{id: smb, reps: [alex], sla: {{minutes: 15}}}}
+rules:
+  - {{id: default, route: {{pool: smb}}}}
+"#
+    );
+    let h = Harness::with_config(&config).await;
+    h.clock.set("2026-11-24T15:00:00Z");
+    receiver.set_down(true);
+    let id = lead(&h, "jane@acme.com", "US").await;
+    assert_eq!(receiver.attempts("/teams/sales"), 1, "tried at once");
+    assert!(receiver.accepted("/teams/sales").is_empty());
+    receiver.set_down(false);
+    h.clock.set("2026-11-24T15:00:31Z");
+    sweep(&h).await;
+    let cards = receiver.accepted("/teams/sales");
+    assert_eq!(cards.len(), 1, "delivered once on the retry");
+    let body = cards[0].json();
+    assert_eq!(body["type"], "message");
+    let card = &body["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    let content = &card["content"];
+    assert_eq!(content["type"], "AdaptiveCard");
+    assert_eq!(
+        content["body"][0]["text"],
+        "New lead for Alex: Jane Doe at Acme"
+    );
+    let facts = content["body"][1]["facts"].as_array().unwrap();
+    let fact = |name: &str| {
+        facts
+            .iter()
+            .find(|f| f["title"] == name)
+            .map(|f| f["value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(fact("Company").as_deref(), Some("Acme"));
+    assert!(fact("Why").unwrap().contains("pool 'smb'"), "{facts:?}");
+    assert_eq!(
+        fact("Acknowledge by").as_deref(),
+        Some("2026-11-24T15:15:00Z")
+    );
+    let ack = content["actions"][0]["url"].as_str().unwrap().to_string();
+    assert_eq!(content["actions"][0]["title"], "Acknowledge");
+    assert!(ack.contains(&format!("/leads/{id}/ack?token=1.")), "{ack}");
+    let titles: Vec<&str> = content["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Acknowledge",
+            "I'm away until…",
+            "I'm back",
+            "My open leads"
+        ]
+    );
+    // The card's link acknowledges.
+    let reply = follow(&h.router, &ack).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(get_lead(&h, &id).await["status"], "acknowledged");
+}

@@ -79,6 +79,8 @@ fn message(m: &Value) -> Markup {
             p.muted { "to " strong { (channel) } " · signature " (signature) }
             @if let Some(blocks) = body["blocks"].as_array() {
                 @for block in blocks { (slack_block(block)) }
+            } @else if let Some(card) = body["attachments"][0]["content"].as_object() {
+                (adaptive_card(card))
             } @else if let Some(event) = body["type"].as_str() {
                 (webhook(event, body))
             } @else {
@@ -112,6 +114,31 @@ fn slack_block(block: &Value) -> Markup {
             }
         },
         _ => html! {},
+    }
+}
+
+/// A Teams Adaptive Card as Teams shows it: text blocks, fact sets and link buttons.
+fn adaptive_card(card: &serde_json::Map<String, Value>) -> Markup {
+    html! {
+        @for block in card.get("body").and_then(Value::as_array).into_iter().flatten() {
+            @match block["type"].as_str() {
+                Some("TextBlock") => p { strong { (block["text"].as_str().unwrap_or("")) } },
+                Some("FactSet") => dl.facts {
+                    @for fact in block["facts"].as_array().into_iter().flatten() {
+                        dt { (fact["title"].as_str().unwrap_or("")) }
+                        dd { (fact["value"].as_str().unwrap_or("")) }
+                    }
+                },
+                _ => {}
+            }
+        }
+        p.actions {
+            @for action in card.get("actions").and_then(Value::as_array).into_iter().flatten() {
+                @if let Some(url) = action["url"].as_str() {
+                    a.button.secondary href=(url) { (action["title"].as_str().unwrap_or("open")) } " "
+                }
+            }
+        }
     }
 }
 

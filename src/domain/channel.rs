@@ -32,6 +32,8 @@ pub enum ChannelKind {
     Slack,
     /// Any HTTPS endpoint: the event as JSON, signed.
     Webhook,
+    /// A Microsoft Teams incoming webhook or Workflows URL: an Adaptive Card.
+    Teams,
 }
 
 /// A place notifications are sent to.

@@ -827,9 +827,9 @@ fn compile_channels(
             errors.push(dup(&format!("{path}.id"), "channel", &doc.id));
         }
         match (&doc.kind, &doc.url) {
-            (ChannelKind::Slack, Setting::Plain(_)) => errors.push(ConfigError::new(
+            (ChannelKind::Slack | ChannelKind::Teams, Setting::Plain(_)) => errors.push(ConfigError::new(
                 format!("{path}.url"),
-                "a Slack webhook URL is a secret: reference it as { env: NAME } or { aws_secret: NAME }",
+                "a Slack or Teams webhook URL is a secret: reference it as { env: NAME } or { aws_secret: NAME }",
             )),
             (ChannelKind::Webhook, Setting::Plain(url))
                 if !(url.starts_with("https://") || url.starts_with("http://")) =>
@@ -1202,7 +1202,7 @@ rules:
 "#,
         );
         for expected in [
-            "channels[0].url: a Slack webhook URL is a secret",
+            "channels[0].url: a Slack or Teams webhook URL is a secret",
             "channels[1].secret: a webhook needs a signing secret",
             "channels[2].url: expected an http(s) URL",
             "queues[0].notify[0]: unknown channel 'ghost'",

@@ -220,14 +220,14 @@ pub fn render(kind: ChannelKind, message: &Message, links: &Links) -> String {
             serde_json::to_string(&body).expect("a message always serialises")
         }
         ChannelKind::Slack => slack(message, links).to_string(),
+        ChannelKind::Teams => teams(message, links).to_string(),
     }
 }
 
-/// A Slack incoming-webhook message: a one-line text (shown in notifications) and blocks.
-fn slack(m: &Message, links: &Links) -> serde_json::Value {
-    let ack_url = links.ack.as_deref();
+/// A message's title line: what happened to whom.
+fn title(m: &Message) -> String {
     let headline = m.lead.headline();
-    let title = match m.event {
+    match m.event {
         EventType::Assigned => format!("New lead for {}: {headline}", m.owner.name()),
         EventType::Reassigned => format!(
             "{headline} was reassigned to {} (not acknowledged in time)",
@@ -238,49 +238,43 @@ fn slack(m: &Message, links: &Links) -> serde_json::Value {
             m.previous_owner.as_ref().map_or("the owner", Owner::name)
         ),
         EventType::Queued => format!("New lead in queue {}: {headline}", m.owner.name()),
-    };
-    let mut details = String::new();
-    if m.lead.do_not_contact {
-        details.push_str(":no_entry: *Do not contact:* the person asked not to be contacted.\n");
     }
+}
+
+/// The facts a readable message lists, in order: the lead's known fields, why, and by when.
+fn facts(m: &Message) -> Vec<(&'static str, String)> {
     let score = m.lead.score.map(score_text);
     let consent = m
         .lead
         .consent
         .map(|c| if c { "yes" } else { "no" }.to_string());
-    let facts = [
-        ("Account", &m.lead.account),
-        ("Score", &score),
-        ("Consent", &consent),
-        ("Company", &m.lead.company),
-        ("Title", &m.lead.title),
-        ("Email", &m.lead.email),
-        ("Phone", &m.lead.phone),
-        ("Country", &m.lead.country),
-        ("Employees", &m.lead.employees),
-        ("Product", &m.lead.product),
-    ];
-    for (label, value) in facts {
-        if let Some(value) = value {
-            let _ = writeln!(details, "*{label}:* {value}");
-        }
-    }
-    let _ = writeln!(details, "*Why:* {}", m.reason);
+    let mut facts: Vec<(&'static str, String)> = [
+        ("Account", m.lead.account.clone()),
+        ("Score", score),
+        ("Consent", consent),
+        ("Company", m.lead.company.clone()),
+        ("Title", m.lead.title.clone()),
+        ("Email", m.lead.email.clone()),
+        ("Phone", m.lead.phone.clone()),
+        ("Country", m.lead.country.clone()),
+        ("Employees", m.lead.employees.clone()),
+        ("Product", m.lead.product.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| value.map(|v| (label, v)))
+    .collect();
+    facts.push(("Why", m.reason.clone()));
     if let Some(due) = &m.sla_due_at {
-        let _ = writeln!(details, "*Acknowledge by:* {due}");
+        facts.push(("Acknowledge by", due.to_string()));
     }
-    let mut blocks = vec![
-        serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}*")}}),
-        serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": details.trim_end()}}),
-    ];
+    facts
+}
+
+/// The buttons a readable message offers: acknowledge, then the rep's own links.
+fn buttons(links: &Links) -> Vec<(&'static str, &str, bool)> {
     let mut buttons = Vec::new();
-    if let Some(url) = ack_url {
-        buttons.push(serde_json::json!({
-            "type": "button",
-            "style": "primary",
-            "text": {"type": "plain_text", "text": "Acknowledge"},
-            "url": url,
-        }));
+    if let Some(url) = &links.ack {
+        buttons.push(("Acknowledge", url.as_str(), true));
     }
     for (text, url) in [
         ("I'm away until…", &links.away),
@@ -288,21 +282,93 @@ fn slack(m: &Message, links: &Links) -> serde_json::Value {
         ("My open leads", &links.my_leads),
     ] {
         if let Some(url) = url {
-            buttons.push(serde_json::json!({
+            buttons.push((text, url.as_str(), false));
+        }
+    }
+    buttons
+}
+
+/// A Slack incoming-webhook message: a one-line text (shown in notifications) and blocks.
+fn slack(m: &Message, links: &Links) -> serde_json::Value {
+    let title = title(m);
+    let mut details = String::new();
+    if m.lead.do_not_contact {
+        details.push_str(":no_entry: *Do not contact:* the person asked not to be contacted.\n");
+    }
+    for (label, value) in facts(m) {
+        let _ = writeln!(details, "*{label}:* {value}");
+    }
+    let mut blocks = vec![
+        serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}*")}}),
+        serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": details.trim_end()}}),
+    ];
+    let buttons: Vec<serde_json::Value> = buttons(links)
+        .into_iter()
+        .map(|(text, url, primary)| {
+            let mut button = serde_json::json!({
                 "type": "button",
                 "text": {"type": "plain_text", "text": text},
                 "url": url,
-            }));
-        }
-    }
+            });
+            if primary {
+                button["style"] = "primary".into();
+            }
+            button
+        })
+        .collect();
     if !buttons.is_empty() {
         blocks.push(serde_json::json!({"type": "actions", "elements": buttons}));
     }
-    let text = match ack_url {
+    let text = match &links.ack {
         Some(url) => format!("{title}. Acknowledge: {url}"),
         None => title,
     };
     serde_json::json!({ "text": text, "blocks": blocks })
+}
+
+/// A Microsoft Teams message (an incoming webhook or a Workflows "when a Teams webhook request
+/// is received" URL): one Adaptive Card with the title, the facts and the links as buttons.
+fn teams(m: &Message, links: &Links) -> serde_json::Value {
+    let mut body = vec![serde_json::json!({
+        "type": "TextBlock", "text": title(m), "weight": "Bolder", "size": "Medium", "wrap": true,
+    })];
+    if m.lead.do_not_contact {
+        body.push(serde_json::json!({
+            "type": "TextBlock", "text": "Do not contact: the person asked not to be contacted.",
+            "color": "Attention", "weight": "Bolder", "wrap": true,
+        }));
+    }
+    let facts: Vec<serde_json::Value> = facts(m)
+        .into_iter()
+        .map(|(title, value)| serde_json::json!({"title": title, "value": value}))
+        .collect();
+    body.push(serde_json::json!({"type": "FactSet", "facts": facts}));
+    let actions: Vec<serde_json::Value> = buttons(links)
+        .into_iter()
+        .map(|(title, url, primary)| {
+            let mut action =
+                serde_json::json!({"type": "Action.OpenUrl", "title": title, "url": url});
+            if primary {
+                action["style"] = "positive".into();
+            }
+            action
+        })
+        .collect();
+    serde_json::json!({
+        "type": "message",
+        "summary": title(m),
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+                "actions": actions,
+            },
+        }],
+    })
 }
 
 /// A score as Slack shows it: every digit `f64` prints (nothing is rounded), and zero without a
