@@ -25,6 +25,9 @@ pub struct Settings {
     /// A fresh deployment's first admin key: `FIRST_ADMIN_KEY_ARN` (the Secrets Manager
     /// secret the stack generates) or `FIRST_ADMIN_KEY` (an environment variable).
     pub first_admin_key: Option<Setting>,
+    /// The secret signed activity webhooks are checked with: `ACTIVITY_WEBHOOK_SECRET` (an
+    /// environment variable) or `ACTIVITY_WEBHOOK_SECRET_ARN` (Secrets Manager); unset: keys only.
+    pub activity_secret: Option<Setting>,
 }
 
 impl Settings {
@@ -53,6 +56,16 @@ impl Settings {
                 (None, Some(arn)) => Some(Setting::Secret(SecretRef::AwsSecret(arn))),
                 (None, None) => None,
             },
+            activity_secret: match (
+                var("ACTIVITY_WEBHOOK_SECRET"),
+                var("ACTIVITY_WEBHOOK_SECRET_ARN"),
+            ) {
+                (Some(_), _) => Some(Setting::Secret(SecretRef::Env(
+                    "ACTIVITY_WEBHOOK_SECRET".into(),
+                ))),
+                (None, Some(arn)) => Some(Setting::Secret(SecretRef::AwsSecret(arn))),
+                (None, None) => None,
+            },
         }
     }
 
@@ -69,8 +82,12 @@ impl Settings {
             self.config_ttl,
             Notifier::new(self.notify.clone()),
         );
-        Arc::new(match &self.first_admin_key {
+        let app = match &self.first_admin_key {
             Some(setting) => app.with_first_admin_key(setting.clone()),
+            None => app,
+        };
+        Arc::new(match &self.activity_secret {
+            Some(setting) => app.with_activity_secret(setting.clone()),
             None => app,
         })
     }

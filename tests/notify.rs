@@ -842,3 +842,178 @@ rules:
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(get_lead(&h, &id).await["status"], "acknowledged");
 }
+
+/// Posts an activity with `key` (a bearer key) at the harness's current time.
+async fn activity(router: &Router, id: &str, key: &str, body: Value) -> Reply {
+    let request = Request::post(format!("/leads/{id}/activity"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send_to(router, request).await
+}
+
+#[tokio::test]
+async fn an_activity_before_the_deadline_stops_the_sla_and_one_after_it_leaves_the_breach() {
+    let (h, _receiver) = setup().await;
+    let early = lead(&h, "jane@acme.com", "US").await;
+    let late = lead(&h, "joe@acme.com", "US").await;
+    // The CRM logs a call at 15:05 for the first, before its 15:15 deadline.
+    h.clock.set("2026-11-24T15:06:00Z");
+    let reply = activity(
+        &h.router,
+        &early,
+        common::INTEGRATION_KEY,
+        json!({"type": "call", "at": "2026-11-24T15:05:00Z", "note": "left a voicemail"}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["clock_stopped"], true);
+    assert_eq!(reply.body["sla"], "met");
+    let stored = get_lead(&h, &early).await;
+    assert_eq!(stored["status"], "acknowledged");
+    assert_eq!(
+        stored["time_to_ack_seconds"], 300,
+        "measured at the call's time"
+    );
+    assert_eq!(history_events(&stored), ["assigned", "activity"]);
+    let entry = stored["history"][1]["reason"].as_str().unwrap();
+    assert!(
+        entry.contains("call reported by test-crm: left a voicemail"),
+        "{entry}"
+    );
+    // A second touch is recorded and changes nothing else.
+    let again = activity(
+        &h.router,
+        &early,
+        common::INTEGRATION_KEY,
+        json!({"type": "email"}),
+    )
+    .await;
+    assert_eq!(again.body["clock_stopped"], false);
+    assert_eq!(history_events(&get_lead(&h, &early).await).len(), 3);
+
+    // The second is touched only at 15:20, after its deadline: recorded, the breach stands.
+    h.clock.set("2026-11-24T15:20:00Z");
+    let reply = activity(
+        &h.router,
+        &late,
+        common::INTEGRATION_KEY,
+        json!({"type": "meeting"}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["sla"], "breached");
+    let stored = get_lead(&h, &late).await;
+    assert_eq!(stored["sla_state"], "breached");
+    assert_eq!(stored["time_to_ack_seconds"], 1200);
+    // Neither is swept: both are being worked.
+    h.clock.set("2026-11-24T15:40:00Z");
+    assert_eq!(sweep(&h).await.reassigned, 0);
+
+    // The report counts them so, and speed to lead is the first activity.
+    let report = h
+        .get(
+            "/admin/report?from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z",
+            common::ADMIN_KEY,
+        )
+        .await
+        .body;
+    let overall = &report["overall"];
+    assert_eq!(overall["sla"]["met"], 1, "{overall}");
+    assert_eq!(overall["sla"]["breached"], 1, "{overall}");
+    let touch = &overall["speed_to_lead"]["to_first_touch_seconds"];
+    assert_eq!(touch["count"], 2, "{touch}");
+    assert_eq!(touch["p90"], 1200, "{touch}");
+
+    // Refusals: no key, a viewer key, an unknown type, a time in the future, no such lead.
+    let bare = Request::post(format!("/leads/{early}/activity"))
+        .body(Body::from(r#"{"type":"call"}"#))
+        .unwrap();
+    assert_eq!(h.send(bare).await.status, StatusCode::UNAUTHORIZED);
+    let viewer = activity(
+        &h.router,
+        &early,
+        common::VIEWER_KEY,
+        json!({"type": "call"}),
+    )
+    .await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+    let odd = activity(
+        &h.router,
+        &early,
+        common::INTEGRATION_KEY,
+        json!({"type": "fax"}),
+    )
+    .await;
+    assert_eq!(
+        (odd.status, odd.body["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("type"))
+    );
+    let future = activity(
+        &h.router,
+        &early,
+        common::INTEGRATION_KEY,
+        json!({"type": "call", "at": "2026-11-25T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(future.body["field"], "at");
+    let nobody = activity(
+        &h.router,
+        "0190c6c4-0000-7000-8000-000000000000",
+        common::INTEGRATION_KEY,
+        json!({"type": "call"}),
+    )
+    .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_signed_activity_webhook_is_accepted_and_a_bad_or_stale_signature_is_not() {
+    use leadrouter::domain::notify::{signature, Setting};
+    let (h, _receiver) = setup().await;
+    let id = lead(&h, "jane@acme.com", "US").await;
+    let app = leadrouter::app::App::new(
+        std::sync::Arc::new(h.store.clone()),
+        h.clock.clone(),
+        Duration::ZERO,
+        common::notifier(),
+    )
+    .with_activity_secret(Setting::Plain("crm-activity-secret".into()));
+    let router = leadrouter::http::router(std::sync::Arc::new(app));
+    let body = r#"{"type":"status_change","note":"Working"}"#;
+    let now = h.app.now().as_second();
+    let send = |secret: &str, at: i64| {
+        let request = Request::post(format!("/leads/{id}/activity"))
+            .header("x-leadrouter-timestamp", at.to_string())
+            .header("x-leadrouter-signature", signature(secret, at, body))
+            .body(Body::from(body))
+            .unwrap();
+        send_to(&router, request)
+    };
+    assert_eq!(send("wrong", now).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send("crm-activity-secret", now - 600).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a replay"
+    );
+    // The harness's own app has no secret: signed requests are not accepted there.
+    let request = Request::post(format!("/leads/{id}/activity"))
+        .header("x-leadrouter-timestamp", now.to_string())
+        .header(
+            "x-leadrouter-signature",
+            signature("crm-activity-secret", now, body),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(h.send(request).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(get_lead(&h, &id).await["status"], "open", "nothing changed");
+    let ok = send("crm-activity-secret", now).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(ok.body["clock_stopped"], true);
+    let stored = get_lead(&h, &id).await;
+    assert!(stored["history"][1]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("status_change reported by signed webhook: Working"));
+}

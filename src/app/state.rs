@@ -21,6 +21,8 @@ pub struct App {
     pub(crate) notifier: Notifier,
     /// A fresh deployment's first admin key (see `App::authenticate`), if configured.
     pub(crate) first_admin: Option<Setting>,
+    /// The secret signed activity webhooks are checked with, if enabled.
+    pub(crate) activity_secret: Option<Setting>,
 }
 
 impl App {
@@ -38,7 +40,24 @@ impl App {
             caps: CapMemory::default(),
             notifier,
             first_admin: None,
+            activity_secret: None,
         }
+    }
+
+    /// Accepts activities signed with `setting`'s value (`POST /leads/{id}/activity`).
+    pub fn with_activity_secret(mut self, setting: Setting) -> Self {
+        self.activity_secret = Some(setting);
+        self
+    }
+
+    /// The secret signed activity webhooks are checked with; `None` if not enabled.
+    pub async fn activity_secret(&self) -> crate::store::StoreResult<Option<String>> {
+        let Some(setting) = &self.activity_secret else {
+            return Ok(None);
+        };
+        self.notifier.secret(setting).await.map(Some).map_err(|e| {
+            crate::store::StoreError::Unavailable(format!("the activity webhook secret: {e}"))
+        })
     }
 
     /// Accepts `setting`'s value as the first admin key of a fresh deployment: presented

@@ -4,7 +4,10 @@
 
 use crate::domain::lifecycle::StatusAction;
 use crate::domain::notify::check_ack_token;
-use crate::store::{OutcomeRecord, StatusOutcome, StoreError, StoreResult, StoredLead};
+use crate::store::{
+    ActivityOutcome, ActivityRecord, OutcomeRecord, StatusOutcome, StoreError, StoreResult,
+    StoredLead,
+};
 
 use super::state::App;
 
@@ -23,6 +26,15 @@ impl App {
         self.store
             .change_status(lead_id, action, self.now(), None)
             .await
+    }
+
+    /// Records a touch on a lead; the first on a lead awaiting its owner stops its SLA clock.
+    pub async fn record_activity(
+        &self,
+        lead_id: &str,
+        activity: &ActivityRecord,
+    ) -> StoreResult<ActivityOutcome> {
+        self.store.record_activity(lead_id, activity).await
     }
 
     /// Records what came of a lead; `false` if there is no such lead.

@@ -310,6 +310,42 @@ pub enum HistoryEvent {
     Returned,
     /// Someone recorded what came of it (contacted, meeting, won, ...).
     Outcome,
+    /// Someone worked it (a call, an email, a meeting, a CRM status change).
+    Activity,
+}
+
+/// What kind of touch an activity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// A phone call.
+    Call,
+    /// An email sent to the person.
+    Email,
+    /// A meeting held or booked.
+    Meeting,
+    /// The lead's status changed in the CRM.
+    StatusChange,
+}
+
+impl ActivityKind {
+    /// Every kind, as named in the API.
+    pub const ALL: [ActivityKind; 4] = [Self::Call, Self::Email, Self::Meeting, Self::StatusChange];
+
+    /// The kind as named in the API (`call`, `email`, `meeting`, `status_change`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Call => "call",
+            Self::Email => "email",
+            Self::Meeting => "meeting",
+            Self::StatusChange => "status_change",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 impl HistoryEvent {

@@ -5,6 +5,7 @@
 //! and its role is read off this table. Extractors check input
 //! once ([`extract`]); failures become `application/problem+json` in one place ([`problem`]).
 
+pub mod activity;
 pub mod admin;
 pub mod cors;
 pub mod extract;
@@ -94,6 +95,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/leads/{id}/ack",
             post(status::ack_lead).get(status::ack_page),
         )
+        .route("/leads/{id}/activity", post(activity::post_activity))
         .route("/health", get(|| async { "ok" }))
         .merge(guarded)
         .merge(crate::console::router())

@@ -677,6 +677,40 @@ pub trait LeadStore: Send + Sync {
     /// Records what came of a lead: its latest outcome, every stage it reached, the value of
     /// a win, and a history entry, together. `false` if there is no such lead.
     async fn record_outcome(&self, lead_id: &str, record: &OutcomeRecord) -> StoreResult<bool>;
+    /// Records a touch on a lead (a call, an email, ...) in its history. The first one on a
+    /// lead still awaiting its owner is the owner's first touch: like an acknowledgement at
+    /// the activity's time, it stops the SLA clock and settles the SLA (met if by the
+    /// deadline, breached after it).
+    async fn record_activity(
+        &self,
+        lead_id: &str,
+        activity: &ActivityRecord,
+    ) -> StoreResult<ActivityOutcome>;
+}
+
+/// A touch on a lead, as a CRM or anything holding a key reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRecord {
+    /// What happened.
+    pub kind: crate::domain::model::ActivityKind,
+    /// When it happened (not after now).
+    pub at: Timestamp,
+    /// A short note.
+    pub note: Option<String>,
+    /// Who reported it (the key's name).
+    pub by: String,
+}
+
+/// What recording an activity did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityOutcome {
+    /// It was the owner's first touch: the SLA clock stopped, and the SLA stands so.
+    ClockStopped(Option<SlaState>),
+    /// Recorded in the history; the lead was not awaiting its owner (already touched,
+    /// queued, closed), so nothing else changed.
+    Recorded(LeadStatus),
+    /// No such lead.
+    NotFound,
 }
 
 /// An outcome as recorded on a lead.

@@ -133,6 +133,13 @@ impl LeadStore for Faulty {
     async fn record_outcome(&self, lead_id: &str, record: &OutcomeRecord) -> StoreResult<bool> {
         self.inner.record_outcome(lead_id, record).await
     }
+    async fn record_activity(
+        &self,
+        lead_id: &str,
+        activity: &leadrouter::store::ActivityRecord,
+    ) -> StoreResult<leadrouter::store::ActivityOutcome> {
+        self.inner.record_activity(lead_id, activity).await
+    }
 }
 
 #[async_trait]

@@ -18,8 +18,8 @@ use super::tx::{retry_conflicts, Guard, Transaction};
 use crate::domain::lifecycle::{self, Transition};
 use crate::domain::model::{HistoryEvent, LeadStatus, Outcome};
 use crate::store::{
-    CommitError, Contact, ContactWrite, HistoryEntry, LeadStore, NewLead, OutcomeRecord,
-    StatusAction, StatusOutcome, StoreResult, StoredLead,
+    ActivityOutcome, ActivityRecord, CommitError, Contact, ContactWrite, HistoryEntry, LeadStore,
+    NewLead, OutcomeRecord, StatusAction, StatusOutcome, StoreResult, StoredLead,
 };
 
 #[async_trait]
@@ -195,6 +195,65 @@ impl LeadStore for DynamoStore {
             assign::history(&mut tx, lead_id, &history, &suffix)?;
             tx.send(&self.client).await.map_err(classify)?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn record_activity(
+        &self,
+        lead_id: &str,
+        activity: &ActivityRecord,
+    ) -> StoreResult<ActivityOutcome> {
+        let key = Key::lead(lead_id);
+        retry_conflicts(|| async {
+            let Some(lead) = self.read::<LeadItem>(&key).await? else {
+                return Ok(ActivityOutcome::NotFound);
+            };
+            let status = lead.status();
+            let mut tx = self.transaction();
+            let mut reason = format!("{} reported by {}", activity.kind.as_str(), activity.by);
+            if let Some(note) = &activity.note {
+                reason.push_str(&format!(": {note}"));
+            }
+            let outcome = if status == LeadStatus::Open {
+                // The owner's first touch, at the activity's time (never before they got it).
+                let assigned = lead.assigned_at.unwrap_or(lead.received_at);
+                let at = activity.at.max(assigned);
+                let change =
+                    status_change(&lead, StatusAction::Acknowledge, LeadStatus::Acknowledged, at);
+                let sla = change.sla_state;
+                let update = Changes::set(&change)?
+                    .remove(&["due_pk", "due_at"])
+                    .on(tx.updating(&key))
+                    .condition_expression(
+                        "(#status = :open OR attribute_not_exists(#status)) AND (attribute_not_exists(assignment_no) OR assignment_no = :number)",
+                    )
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":open", s(LeadStatus::Open.as_str()))
+                    .expression_attribute_values(":number", n(lead.assignment_no));
+                tx.update(update, Guard::Lead)?;
+                assign::open_leads_change(&mut tx, &lead.owner_id, -1)?;
+                reason.push_str(match sla {
+                    Some(crate::domain::model::SlaState::Met) => {
+                        " (first touch: the SLA clock stopped in time)"
+                    }
+                    Some(crate::domain::model::SlaState::Breached) => {
+                        " (first touch, after the deadline: the SLA stays breached)"
+                    }
+                    _ => " (first touch)",
+                });
+                ActivityOutcome::ClockStopped(sla)
+            } else {
+                ActivityOutcome::Recorded(status)
+            };
+            let history = HistoryEntry {
+                at: activity.at,
+                event: HistoryEvent::Activity,
+                reason,
+            };
+            assign::history(&mut tx, lead_id, &history, &assign::later_suffix())?;
+            tx.send(&self.client).await.map_err(classify)?;
+            Ok(outcome)
         })
         .await
     }

@@ -26,7 +26,7 @@ const READ_PER_CALL: i32 = 200;
 /// short page with a cursor rather than reading for ever.
 const MAX_CALLS_PER_PAGE: usize = 40;
 /// Days the report reads at once.
-const DAYS_IN_FLIGHT: usize = 4;
+const DAYS_IN_FLIGHT: usize = 8;
 
 /// Where a page of the log ended: the partition (a UTC day of the `log` index, or the one
 /// owner's partition) and the last item read in it, if any.
