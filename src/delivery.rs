@@ -167,15 +167,24 @@ impl Notifier {
                 ..Default::default()
             };
         };
+        // The owner may hand a lead they were just given back (same token as acknowledging).
+        let hand_back = match message.event {
+            notify::EventType::Assigned => ack
+                .as_deref()
+                .map(|url| url.replacen("/ack?", "/hand-back?", 1)),
+            _ => None,
+        };
         match self.rep_urls(id, now_epoch, seen_base).await {
             Some((my_leads, away, back)) => notify::Links {
                 ack,
                 my_leads: Some(my_leads),
                 away: Some(away),
                 back: Some(back),
+                hand_back,
             },
             None => notify::Links {
                 ack,
+                hand_back,
                 ..Default::default()
             },
         }

@@ -832,6 +832,7 @@ rules:
         titles,
         [
             "Acknowledge",
+            "Hand back",
             "I'm away until…",
             "I'm back",
             "My open leads"
@@ -1016,4 +1017,84 @@ async fn a_signed_activity_webhook_is_accepted_and_a_bad_or_stale_signature_is_n
         .as_str()
         .unwrap()
         .starts_with("status_change reported by signed webhook: Working"));
+}
+
+#[tokio::test]
+async fn a_rep_hands_a_lead_back_from_the_notification_and_it_goes_to_the_next_rep() {
+    let (h, receiver) = setup().await;
+    let id = lead(&h, "jane@acme.com", "US").await;
+    let told = receiver.accepted("/slack/alex");
+    let buttons = told[0].json()["blocks"][2]["elements"].clone();
+    assert_eq!(buttons[1]["text"]["text"], "Hand back");
+    let link = buttons[1]["url"].as_str().unwrap().to_string();
+    assert!(
+        link.contains(&format!("/leads/{id}/hand-back?token=1.")),
+        "{link}"
+    );
+    // Opening it shows the lead and changes nothing.
+    let page = Request::get(link.trim_start_matches(PUBLIC_URL))
+        .body(Body::empty())
+        .unwrap();
+    let page = h.send(page).await;
+    let html = page.body.as_str().unwrap();
+    assert!(
+        html.contains("Hand this lead back?") && html.contains("Jane Doe at Acme"),
+        "{html}"
+    );
+    assert_eq!(get_lead(&h, &id).await["assignment"]["owner"]["id"], "alex");
+
+    let token = link.split("token=").nth(1).unwrap().to_string();
+    let hand_back = |token: String| {
+        let request = Request::post(format!("/leads/{id}/hand-back"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "token={token}&reason=On+leave+tomorrow"
+            )))
+            .unwrap();
+        h.send(request)
+    };
+    let reply = hand_back(token.clone()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert!(reply
+        .body
+        .as_str()
+        .unwrap()
+        .contains("It now belongs to <strong>Ava</strong>"));
+    let stored = get_lead(&h, &id).await;
+    assert_eq!(stored["assignment"]["owner"]["id"], "ava");
+    assert_eq!(stored["owners"], json!(["alex", "ava"]));
+    let reason = stored["history"][1]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Reassigned by Alex (handed back): On leave tomorrow."),
+        "{reason}"
+    );
+    assert_eq!(
+        receiver.accepted("/slack/ava").len(),
+        1,
+        "the next owner hears"
+    );
+    // Open counts followed the lead.
+    let items = h.items().await;
+    let open = |rep: &str| {
+        let state = items
+            .iter()
+            .find(|i| s(i, "pk") == format!("REP#{rep}") && s(i, "sk") == "STATE")
+            .unwrap();
+        num(state, "open")
+    };
+    assert_eq!((open("alex"), open("ava")), (0, 1));
+    // The same link again: no longer Alex's to hand back.
+    let again = hand_back(token).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(get_lead(&h, &id).await["assignment"]["owner"]["id"], "ava");
+    // Ava hands it back too: never back to her.
+    let ava_link = receiver.accepted("/slack/ava")[0].json()["blocks"][2]["elements"][1]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ava_token = ava_link.split("token=").nth(1).unwrap().to_string();
+    let reply = hand_back(ava_token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let owner = get_lead(&h, &id).await["assignment"]["owner"].clone();
+    assert_ne!(owner["id"], "ava", "{owner}");
 }

@@ -158,3 +158,75 @@ impl App {
             .ok_or(ReassignError::NotFound)
     }
 }
+
+/// Why a hand-back was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum HandBackError {
+    /// The link is not valid for this lead.
+    #[error("this link is not valid for this lead")]
+    BadLink,
+    /// The lead was reassigned after the link was sent: it is not the rep's to hand back.
+    #[error("the lead was reassigned after this link was sent")]
+    Superseded,
+    /// The reassignment itself failed.
+    #[error(transparent)]
+    Reassign(#[from] ReassignError),
+}
+
+impl App {
+    /// The owner hands a lead back through the link in their notification: it goes to the
+    /// next eligible rep of the pool it came through (never back to them), or where its SLA
+    /// sends missed leads, or the fallback queue, with `reason` in its history; audited
+    /// under the rep's name. Only the current assignment's link works.
+    pub async fn hand_back(
+        &self,
+        lead_id: &str,
+        token: &str,
+        reason: &str,
+    ) -> Result<StoredLead, HandBackError> {
+        let key = self.notifier.ack_key().await.map_err(|e| {
+            ReassignError::Store(StoreError::Unavailable(format!(
+                "the acknowledge-link key: {e}"
+            )))
+        })?;
+        let Some(assignment) = crate::domain::notify::check_ack_token(&key, lead_id, token) else {
+            return Err(HandBackError::BadLink);
+        };
+        let lead = self
+            .store
+            .get_lead(lead_id)
+            .await
+            .map_err(ReassignError::from)?
+            .ok_or(ReassignError::NotFound)?;
+        if lead.assignment_number != assignment {
+            return Err(HandBackError::Superseded);
+        }
+        let Owner::Rep { name, .. } = &lead.assignment.owner else {
+            return Err(HandBackError::Superseded);
+        };
+        let fallback = match self.active_config().await.map_err(ReassignError::from)? {
+            ActiveConfig::Usable { config, .. } => config.fallback_queue.clone(),
+            _ => return Err(ReassignError::NoConfig.into()),
+        };
+        let target = hand_back_target(&lead, &fallback);
+        let actor = Actor {
+            name: format!("{name} (handed back)"),
+            role: crate::domain::access::Role::Editor,
+        };
+        Ok(self.reassign(lead_id, &target, reason, &actor).await?)
+    }
+}
+
+/// Where a handed-back lead goes: the pool it came through; else where its SLA sends a missed
+/// lead; else the fallback queue.
+fn hand_back_target(lead: &StoredLead, fallback_queue: &str) -> Target {
+    use crate::domain::sla::OnBreach;
+    if let Some(pool) = lead.assignment.pool() {
+        return Target::Pool(pool.to_string());
+    }
+    match lead.sla.as_ref().map(|s| &s.on_breach) {
+        Some(OnBreach::Pool(pool)) => Target::Pool(pool.clone()),
+        Some(OnBreach::Queue(queue)) => Target::Queue(queue.clone()),
+        _ => Target::Queue(fallback_queue.to_string()),
+    }
+}

@@ -179,6 +179,9 @@ pub struct Links {
     /// "I'm back".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub back: Option<String>,
+    /// Hand this lead back (it goes to the next eligible rep).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hand_back: Option<String>,
 }
 
 /// The webhook body: the message with its links.
@@ -188,6 +191,8 @@ struct WebhookBody<'m> {
     message: &'m Message,
     #[serde(skip_serializing_if = "Option::is_none")]
     ack_url: Option<&'m str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hand_back_url: Option<&'m str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rep_links: Option<RepLinks<'m>>,
 }
@@ -215,6 +220,7 @@ pub fn render(kind: ChannelKind, message: &Message, links: &Links) -> String {
             let body = WebhookBody {
                 message,
                 ack_url: links.ack.as_deref(),
+                hand_back_url: links.hand_back.as_deref(),
                 rep_links,
             };
             serde_json::to_string(&body).expect("a message always serialises")
@@ -277,6 +283,7 @@ fn buttons(links: &Links) -> Vec<(&'static str, &str, bool)> {
         buttons.push(("Acknowledge", url.as_str(), true));
     }
     for (text, url) in [
+        ("Hand back", &links.hand_back),
         ("I'm away until…", &links.away),
         ("I'm back", &links.back),
         ("My open leads", &links.my_leads),
@@ -569,6 +576,7 @@ mod tests {
             my_leads: Some("https://x/me/alex?t=1".into()),
             away: Some("https://x/me/alex/away?t=1".into()),
             back: Some("https://x/me/alex/back?t=1".into()),
+            hand_back: None,
         }
     }
 

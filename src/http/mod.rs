@@ -10,6 +10,7 @@ pub mod admin;
 pub mod cors;
 pub mod extract;
 pub mod governance;
+pub mod hand_back;
 pub mod leads;
 pub mod log;
 pub mod params;
@@ -96,6 +97,10 @@ pub fn router(app: Arc<App>) -> Router {
             post(status::ack_lead).get(status::ack_page),
         )
         .route("/leads/{id}/activity", post(activity::post_activity))
+        .route(
+            "/leads/{id}/hand-back",
+            post(hand_back::hand_back).get(hand_back::hand_back_page),
+        )
         .route("/health", get(|| async { "ok" }))
         .merge(guarded)
         .merge(crate::console::router())
