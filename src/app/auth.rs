@@ -77,6 +77,8 @@ impl App {
             allowed_origins: Vec::new(),
             redirect_lead_id: false,
         };
+        // Two first sign-ins at the same moment store the same record twice (same hash, one
+        // key) and may leave two audit entries of it; nothing else can differ.
         let (_, record) = self
             .create_key(new, Some(presented.to_string()), &actor)
             .await?;
