@@ -184,12 +184,11 @@ impl App {
         token: &str,
         reason: &str,
     ) -> Result<StoredLead, HandBackError> {
-        let key = self.notifier.ack_key().await.map_err(|e| {
-            ReassignError::Store(StoreError::Unavailable(format!(
-                "the acknowledge-link key: {e}"
-            )))
-        })?;
-        let Some(assignment) = crate::domain::notify::check_ack_token(&key, lead_id, token) else {
+        let Some(assignment) = self
+            .link_assignment(lead_id, token)
+            .await
+            .map_err(ReassignError::from)?
+        else {
             return Err(HandBackError::BadLink);
         };
         let lead = self

@@ -74,6 +74,17 @@ impl App {
         ))
     }
 
+    /// The assignment number a lead's signed link (acknowledge, hand back) is for; `None` for
+    /// a token that is not this lead's.
+    pub async fn link_assignment(&self, lead_id: &str, token: &str) -> StoreResult<Option<u64>> {
+        let key = self
+            .notifier
+            .ack_key()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the acknowledge-link key: {e}")))?;
+        Ok(check_ack_token(&key, lead_id, token))
+    }
+
     /// The lead an acknowledge link is for, and whether the link is still its current
     /// owner's (`false` once it was reassigned). `None` for a bad token or no such lead.
     pub async fn lead_for_link(
@@ -81,12 +92,7 @@ impl App {
         lead_id: &str,
         token: &str,
     ) -> StoreResult<Option<(StoredLead, bool)>> {
-        let key = self
-            .notifier
-            .ack_key()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("the acknowledge-link key: {e}")))?;
-        let Some(assignment) = check_ack_token(&key, lead_id, token) else {
+        let Some(assignment) = self.link_assignment(lead_id, token).await? else {
             return Ok(None);
         };
         Ok(self.store.get_lead(lead_id).await?.map(|lead| {
@@ -102,12 +108,7 @@ impl App {
         lead_id: &str,
         token: &str,
     ) -> StoreResult<Option<StatusOutcome>> {
-        let key = self
-            .notifier
-            .ack_key()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("the acknowledge-link key: {e}")))?;
-        let Some(assignment) = check_ack_token(&key, lead_id, token) else {
+        let Some(assignment) = self.link_assignment(lead_id, token).await? else {
             return Ok(None);
         };
         self.store

@@ -42,10 +42,6 @@ struct ActivityBody {
     note: Option<String>,
 }
 
-fn bad_field(field: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid-field", detail).field(field)
-}
-
 /// `POST /leads/{id}/activity` with `{"type": "call", "at": "...", "note": "..."}`.
 pub async fn post_activity(
     State(app): State<Arc<App>>,
@@ -81,8 +77,9 @@ pub async fn post_activity(
         .field("body")
     })?;
     let names: Vec<&str> = ActivityKind::ALL.iter().map(|k| k.as_str()).collect();
-    let kind = ActivityKind::parse(body.kind.trim())
-        .ok_or_else(|| bad_field("type", format!("expected one of: {}", names.join(", "))))?;
+    let kind = ActivityKind::parse(body.kind.trim()).ok_or_else(|| {
+        Problem::invalid_field("type", format!("expected one of: {}", names.join(", ")))
+    })?;
     let note = body
         .note
         .map(|n| n.trim().to_string())
@@ -91,18 +88,13 @@ pub async fn post_activity(
         .as_ref()
         .is_some_and(|n| n.chars().count() > 500 || n.chars().any(char::is_control))
     {
-        return Err(bad_field("note", "at most 500 characters on one line"));
+        return Err(Problem::invalid_field(
+            "note",
+            "at most 500 characters on one line",
+        ));
     }
     let now = app.now();
-    let at = match body.at {
-        Some(text) => text
-            .parse::<jiff::Timestamp>()
-            .map_err(|_| bad_field("at", "expected an RFC 3339 time"))?,
-        None => now,
-    };
-    if at.as_second() > now.as_second() + SKEW_SECONDS {
-        return Err(bad_field("at", "is in the future"));
-    }
+    let at = Problem::event_time(body.at.as_deref(), now, SKEW_SECONDS)?;
     let at = at.min(now);
     let record = ActivityRecord { kind, at, note, by };
     let (clock_stopped, sla, status) = match app.record_activity(id, &record).await? {

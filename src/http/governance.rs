@@ -85,10 +85,10 @@ pub async fn post_key(
         body.role.trim(),
         &["source", "viewer", "integration", "editor", "admin"],
     )
-    .map_err(|why| bad_field("role", why))?;
+    .map_err(|why| Problem::invalid_field("role", why))?;
     let name = body.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(bad_field(
+        return Err(Problem::invalid_field(
             "name",
             "1-64 characters naming the person or integration",
         ));
@@ -97,7 +97,7 @@ pub async fn post_key(
         let ok = url::Url::parse(prefix)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
         if !ok {
-            return Err(bad_field(
+            return Err(Problem::invalid_field(
                 "allowed_redirects",
                 "each is an absolute http(s) URL prefix",
             ));
@@ -109,7 +109,7 @@ pub async fn post_key(
             Some(o) => origins.push(o),
             None if origin.trim() == "*" => origins.push("*".into()),
             None => {
-                return Err(bad_field(
+                return Err(Problem::invalid_field(
                     "allowed_origins",
                     "each is an origin (scheme://host[:port], no path) or *",
                 ))
@@ -117,13 +117,13 @@ pub async fn post_key(
         }
     }
     if role != Role::Source && !origins.is_empty() {
-        return Err(bad_field(
+        return Err(Problem::invalid_field(
             "allowed_origins",
             "only source keys post leads from web pages",
         ));
     }
     if role != Role::Source && (!body.allowed_redirects.is_empty() || body.redirect_lead_id) {
-        return Err(bad_field(
+        return Err(Problem::invalid_field(
             "allowed_redirects",
             "only source keys redirect forms",
         ));
@@ -208,7 +208,7 @@ pub async fn get_version(
 ) -> Result<Response, Problem> {
     let n = version
         .parse::<u64>()
-        .map_err(|_| bad_field("version", "expected a version number"))?;
+        .map_err(|_| Problem::invalid_field("version", "expected a version number"))?;
     match app.store().config_version(n).await? {
         Some(stored) => Ok(Json(stored).into_response()),
         None => Err(no_version(n)),
@@ -360,10 +360,6 @@ pub async fn publish_problem(app: &App, error: PublishError) -> Problem {
     }
 }
 
-fn bad_field(field: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid-field", detail).field(field)
-}
-
 /// Largest simulation or replay request accepted (a draft config inside).
 const MAX_DRAFT_BODY: usize = 600 * 1024;
 
@@ -403,7 +399,7 @@ pub async fn post_simulate(
     let at = match body.at {
         Some(text) => text
             .parse::<jiff::Timestamp>()
-            .map_err(|_| bad_field("at", "expected an RFC 3339 time"))?,
+            .map_err(|_| Problem::invalid_field("at", "expected an RFC 3339 time"))?,
         None => app.now(),
     };
     let source = body.source.unwrap_or_else(|| "simulate".into());
@@ -456,7 +452,10 @@ pub async fn post_replay(
 ) -> Result<Response, Problem> {
     let body: ReplayBody = json_body(&bytes)?;
     if body.config.len() > MAX_REPLAY_DRAFT {
-        return Err(bad_field("config", "a draft to replay is at most 300 KB"));
+        return Err(Problem::invalid_field(
+            "config",
+            "a draft to replay is at most 300 KB",
+        ));
     }
     draft(Some(&body.config))?;
     let mut pairs = vec![("from".to_string(), body.from), ("to".to_string(), body.to)];
@@ -520,7 +519,7 @@ pub async fn post_availability(
     let now = app.now();
     let time = |field: &str, text: &str| {
         text.parse::<jiff::Timestamp>()
-            .map_err(|_| bad_field(field, "expected an RFC 3339 time"))
+            .map_err(|_| Problem::invalid_field(field, "expected an RFC 3339 time"))
     };
     let away_until = body
         .away_until
@@ -528,7 +527,7 @@ pub async fn post_availability(
         .map(|t| time("away_until", t))
         .transpose()?;
     if away_until.is_some_and(|t| t <= now) {
-        return Err(bad_field("away_until", "is not in the future"));
+        return Err(Problem::invalid_field("away_until", "is not in the future"));
     }
     let out_of_office = match &body.out_of_office {
         Some(range) => {
@@ -537,7 +536,7 @@ pub async fn post_availability(
                 time("out_of_office.to", &range.to)?,
             );
             if until <= from || until <= now {
-                return Err(bad_field(
+                return Err(Problem::invalid_field(
                     "out_of_office.to",
                     "must be after `from` and in the future",
                 ));
@@ -553,7 +552,7 @@ pub async fn post_availability(
         back: body.back,
     };
     if change == Default::default() {
-        return Err(bad_field(
+        return Err(Problem::invalid_field(
             "body",
             "say what changes: active, away_until, out_of_office or back",
         ));

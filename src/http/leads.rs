@@ -113,11 +113,15 @@ pub async fn post_outcome(
     let body: OutcomeBody = serde_json::from_slice(&bytes)
         .map_err(|e| malformed(format!("expected a JSON object with `outcome`: {e}")))?;
     let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
-    let outcome = Outcome::parse(body.outcome.trim())
-        .ok_or_else(|| bad_field("outcome", format!("expected one of: {}", names.join(", "))))?;
+    let outcome = Outcome::parse(body.outcome.trim()).ok_or_else(|| {
+        Problem::invalid_field("outcome", format!("expected one of: {}", names.join(", ")))
+    })?;
     if let Some(value) = body.value {
         if !value.is_finite() || value < 0.0 {
-            return Err(bad_field("value", "expected a number of at least 0"));
+            return Err(Problem::invalid_field(
+                "value",
+                "expected a number of at least 0",
+            ));
         }
     }
     let reason = body
@@ -125,18 +129,10 @@ pub async fn post_outcome(
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(bad_field("reason", "at most 500 characters"));
+        return Err(Problem::invalid_field("reason", "at most 500 characters"));
     }
     let now = app.now();
-    let at = match body.at {
-        Some(text) => text
-            .parse::<jiff::Timestamp>()
-            .map_err(|_| bad_field("at", "expected an RFC 3339 time"))?,
-        None => now,
-    };
-    if at.as_second() > now.as_second() + OUTCOME_SKEW_SECONDS {
-        return Err(bad_field("at", "is in the future"));
-    }
+    let at = Problem::event_time(body.at.as_deref(), now, OUTCOME_SKEW_SECONDS)?;
     let record = OutcomeRecord {
         outcome,
         at,
@@ -148,10 +144,6 @@ pub async fn post_outcome(
         return Err(Problem::lead_not_found());
     }
     Ok(Json(json!({"lead_id": id, "outcome": outcome, "at": at})).into_response())
-}
-
-fn bad_field(field: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid-field", detail).field(field)
 }
 
 /// What `POST /leads/{id}/reassign` takes.
@@ -198,11 +190,16 @@ pub async fn post_reassign(
         (Some(rep), None, None) => Target::Rep(rep),
         (None, Some(pool), None) => Target::Pool(pool),
         (None, None, Some(queue)) => Target::Queue(queue),
-        _ => return Err(bad_field("to", "name exactly one of rep, pool or queue")),
+        _ => {
+            return Err(Problem::invalid_field(
+                "to",
+                "name exactly one of rep, pool or queue",
+            ))
+        }
     };
     let reason = body.reason.unwrap_or_default();
     if reason.chars().count() > 500 {
-        return Err(bad_field("reason", "at most 500 characters"));
+        return Err(Problem::invalid_field("reason", "at most 500 characters"));
     }
     let actor = super::governance::actor(&caller);
     match app.reassign(id, &target, &reason, &actor).await {

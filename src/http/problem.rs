@@ -67,6 +67,30 @@ impl Problem {
         self
     }
 
+    /// 400 for a body field that is not what it should be, naming it.
+    pub fn invalid_field(field: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid-field", detail).field(field)
+    }
+
+    /// 400 unless `text` (an event's `at`; absent: `now`) is an RFC 3339 time at most
+    /// `skew_seconds` after `now`.
+    pub fn event_time(
+        text: Option<&str>,
+        now: jiff::Timestamp,
+        skew_seconds: i64,
+    ) -> Result<jiff::Timestamp, Self> {
+        let at = match text {
+            Some(text) => text
+                .parse::<jiff::Timestamp>()
+                .map_err(|_| Self::invalid_field("at", "expected an RFC 3339 time"))?,
+            None => now,
+        };
+        if at.as_second() > now.as_second() + skew_seconds {
+            return Err(Self::invalid_field("at", "is in the future"));
+        }
+        Ok(at)
+    }
+
     /// Marks a refusal of the request's origin (CORS): the answer goes without CORS headers.
     pub fn refuses_origin(mut self) -> Self {
         self.0.origin_refused = true;
