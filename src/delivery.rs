@@ -95,6 +95,17 @@ pub struct Notifier {
     http: reqwest::Client,
     secrets: Secrets,
     settings: NotifySettings,
+    email: Option<EmailSettings>,
+    ses: tokio::sync::OnceCell<aws_sdk_sesv2::Client>,
+}
+
+/// Sending email through Amazon SES (API v2).
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// The verified SES identity mail is sent from (`EMAIL_FROM`).
+    pub from: String,
+    /// A local SES endpoint (`SES_ENDPOINT`, e.g. the `aws-ses-v2-local` emulator); unset in AWS.
+    pub endpoint: Option<String>,
 }
 
 impl Notifier {
@@ -112,7 +123,82 @@ impl Notifier {
             http,
             secrets: Secrets::default(),
             settings,
+            email: None,
+            ses: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Sends email channels' notifications through SES with these settings.
+    pub fn with_email(mut self, email: EmailSettings) -> Self {
+        self.email = Some(email);
+        self
+    }
+
+    /// One email attempt: both bodies, through SES. Errors name what failed, never an address.
+    async fn send_email(
+        &self,
+        channel: &Channel,
+        message: &Message,
+        links: &notify::Links,
+    ) -> Result<(), String> {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message as Mail};
+        let Some(settings) = &self.email else {
+            return Err("email is not set up here (EMAIL_FROM is not set)".into());
+        };
+        let client = self
+            .ses
+            .get_or_init(|| async {
+                use aws_config::{timeout::TimeoutConfig, BehaviorVersion, Region};
+                let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+                    TimeoutConfig::builder()
+                        .operation_attempt_timeout(self.settings.timeout)
+                        .build(),
+                );
+                if let Some(url) = &settings.endpoint {
+                    loader = loader
+                        .endpoint_url(url)
+                        .region(Region::new("us-east-1"))
+                        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
+                            "leadrouterlocal",
+                            "leadrouterlocal",
+                            None,
+                            None,
+                            "local",
+                        ));
+                }
+                aws_sdk_sesv2::Client::new(&loader.load().await)
+            })
+            .await;
+        let body = notify::email(message, links);
+        let text = |data: String| Content::builder().data(data).charset("UTF-8").build();
+        let mail = Mail::builder()
+            .subject(text(body.subject).map_err(|e| e.to_string())?)
+            .body(
+                Body::builder()
+                    .text(text(body.text).map_err(|e| e.to_string())?)
+                    .html(text(body.html).map_err(|e| e.to_string())?)
+                    .build(),
+            )
+            .build();
+        client
+            .send_email()
+            .from_email_address(&settings.from)
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(channel.to.clone()))
+                    .build(),
+            )
+            .content(EmailContent::builder().simple(mail).build())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.as_service_error() {
+                Some(service) => format!(
+                    "SES refused the email: {}",
+                    service.meta().code().unwrap_or("error")
+                ),
+                None => "could not reach SES".to_string(),
+            })
     }
 
     /// The value of a setting (a secret it names is read through the cache).
@@ -222,11 +308,14 @@ impl Notifier {
         now_epoch: i64,
         seen_base: Option<&str>,
     ) -> Result<(), String> {
-        let url = self.secrets.value(&channel.url).await?;
         let links = match message.wants_ack() {
             true => self.links(message, now_epoch, seen_base).await,
             false => notify::Links::default(),
         };
+        if channel.kind == notify::ChannelKind::Email {
+            return self.send_email(channel, message, &links).await;
+        }
+        let url = self.secrets.value(&channel.url).await?;
         let body = notify::render(channel.kind, message, &links);
         let mut request = self
             .http

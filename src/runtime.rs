@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::{App, SystemClock};
-use crate::delivery::{Notifier, NotifySettings};
+use crate::delivery::{EmailSettings, Notifier, NotifySettings};
 use crate::domain::notify::{SecretRef, Setting};
 use crate::store::dynamo::{self, DynamoStore};
 
@@ -28,6 +28,8 @@ pub struct Settings {
     /// The secret signed activity webhooks are checked with: `ACTIVITY_WEBHOOK_SECRET` (an
     /// environment variable) or `ACTIVITY_WEBHOOK_SECRET_ARN` (Secrets Manager); unset: keys only.
     pub activity_secret: Option<Setting>,
+    /// Email channels: `EMAIL_FROM` (the verified SES sender) and, locally, `SES_ENDPOINT`.
+    pub email: Option<EmailSettings>,
 }
 
 impl Settings {
@@ -56,6 +58,10 @@ impl Settings {
                 (None, Some(arn)) => Some(Setting::Secret(SecretRef::AwsSecret(arn))),
                 (None, None) => None,
             },
+            email: var("EMAIL_FROM").map(|from| EmailSettings {
+                from,
+                endpoint: var("SES_ENDPOINT"),
+            }),
             activity_secret: match (
                 var("ACTIVITY_WEBHOOK_SECRET"),
                 var("ACTIVITY_WEBHOOK_SECRET_ARN"),
@@ -76,11 +82,15 @@ impl Settings {
 
     /// The app on that store with the system clock.
     pub async fn app(&self) -> Arc<App> {
+        let mut notifier = Notifier::new(self.notify.clone());
+        if let Some(email) = &self.email {
+            notifier = notifier.with_email(email.clone());
+        }
         let app = App::new(
             Arc::new(self.store().await),
             Arc::new(SystemClock),
             self.config_ttl,
-            Notifier::new(self.notify.clone()),
+            notifier,
         );
         let app = match &self.first_admin_key {
             Some(setting) => app.with_first_admin_key(setting.clone()),

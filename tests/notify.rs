@@ -1098,3 +1098,97 @@ async fn a_rep_hands_a_lead_back_from_the_notification_and_it_goes_to_the_next_r
     let owner = get_lead(&h, &id).await["assignment"]["owner"].clone();
     assert_ne!(owner["id"], "ava", "{owner}");
 }
+
+#[tokio::test]
+async fn an_email_arrives_at_the_ses_emulator_with_both_bodies_and_a_working_link_after_a_retry() {
+    use leadrouter::delivery::EmailSettings;
+    let mut ses = common::ses::Ses::not_started();
+    let config = r#"
+channels:
+  - {id: alex-mail, type: email, to: [alex@example.com]}
+reps:
+  - {id: alex, name: Alex, notify: [alex-mail]}
+pools:
+  - {id: smb, reps: [alex], sla: {minutes: 15}}
+rules:
+  - {id: default, route: {pool: smb}}
+"#;
+    let h = Harness::with_config(config).await;
+    h.clock.set("2026-11-24T15:00:00Z");
+    let app = std::sync::Arc::new(leadrouter::app::App::new(
+        std::sync::Arc::new(h.store.clone()),
+        h.clock.clone(),
+        Duration::ZERO,
+        common::notifier().with_email(EmailSettings {
+            from: "leads@example.com".into(),
+            endpoint: Some(ses.url.clone()),
+        }),
+    ));
+    let router = leadrouter::http::router(app.clone());
+    let request = Request::post("/leads")
+        .header("content-type", "application/json")
+        .header("x-source-key", common::SOURCE_KEY)
+        .body(Body::from(
+            json!({"email": "jane@acme.com", "first_name": "Jane", "last_name": "Doe", "company": "Acme <&> Co", "country": "US"}).to_string(),
+        ))
+        .unwrap();
+    let reply = send_to(&router, request).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let id = reply.body["lead_id"].as_str().unwrap().to_string();
+    // SES is not there yet: the attempt failed and waits for a retry, like any notification.
+    let stored = get_lead(&h, &id).await;
+    let note = &stored["notifications"][0];
+    assert_eq!(note["status"], "pending", "{note}");
+    assert_eq!(note["last_error"], "could not reach SES");
+
+    ses.start().await;
+    h.clock.set("2026-11-24T15:00:31Z");
+    let report = app
+        .sweep(Instant::now() + Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(report.notifications.delivered, 1, "{report:?}");
+    let emails = ses.emails().await;
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    let mail = &emails[0];
+    assert_eq!(mail["from"], "leads@example.com");
+    assert_eq!(mail["destination"]["to"], json!(["alex@example.com"]));
+    assert_eq!(
+        mail["subject"],
+        "New lead for Alex: Jane Doe at Acme <&> Co"
+    );
+    let text = mail["body"]["text"].as_str().unwrap();
+    let html = mail["body"]["html"].as_str().unwrap();
+    assert!(
+        text.contains("Why: ") && text.contains("pool 'smb'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Acknowledge by: 2026-11-24T15:15:00Z"),
+        "{text}"
+    );
+    assert!(
+        html.contains("Acme &lt;&amp;&gt; Co"),
+        "escaped in HTML: {html}"
+    );
+    assert!(
+        html.contains("Why") && html.contains("2026-11-24T15:15:00Z"),
+        "{html}"
+    );
+    let link = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Acknowledge: "))
+        .expect("an acknowledge link")
+        .to_string();
+    assert!(
+        html.contains(&format!("href=\"{link}\"")),
+        "the same link in HTML"
+    );
+    assert_eq!(
+        get_lead(&h, &id).await["notifications"][0]["status"],
+        "delivered"
+    );
+    let reply = follow(&router, &link).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(get_lead(&h, &id).await["status"], "acknowledged");
+}

@@ -34,6 +34,8 @@ pub enum ChannelKind {
     Webhook,
     /// A Microsoft Teams incoming webhook or Workflows URL: an Adaptive Card.
     Teams,
+    /// Email through Amazon SES: HTML and plain-text bodies, to `to`.
+    Email,
 }
 
 /// A place notifications are sent to.
@@ -44,7 +46,11 @@ pub struct Channel {
     /// What kind of receiver it is.
     pub kind: ChannelKind,
     /// Where to POST. A Slack webhook URL is itself a secret, so it must be a reference.
+    /// Unused (empty) for email.
     pub url: Setting,
+    /// Email: the recipients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
     /// The signing secret (required for webhooks, optional for Slack).
     pub secret: Option<SecretRef>,
 }

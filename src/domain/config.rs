@@ -117,7 +117,10 @@ struct ChannelDoc {
     id: String,
     #[serde(rename = "type")]
     kind: ChannelKind,
-    url: Setting,
+    #[serde(default)]
+    url: Option<Setting>,
+    #[serde(default)]
+    to: Vec<String>,
     #[serde(default)]
     secret: Option<SecretRef>,
 }
@@ -827,11 +830,38 @@ fn compile_channels(
             errors.push(dup(&format!("{path}.id"), "channel", &doc.id));
         }
         match (&doc.kind, &doc.url) {
-            (ChannelKind::Slack | ChannelKind::Teams, Setting::Plain(_)) => errors.push(ConfigError::new(
+            (ChannelKind::Email, url) => {
+                if url.is_some() {
+                    errors.push(ConfigError::new(
+                        format!("{path}.url"),
+                        "an email channel has recipients (`to`), not a URL",
+                    ));
+                }
+                if doc.to.is_empty() {
+                    errors.push(ConfigError::new(
+                        format!("{path}.to"),
+                        "an email channel needs at least one recipient",
+                    ));
+                }
+                for (j, address) in doc.to.iter().enumerate() {
+                    if address.parse::<email_address::EmailAddress>().is_err() {
+                        errors.push(ConfigError::new(
+                            format!("{path}.to[{j}]"),
+                            "expected an email address",
+                        ));
+                    }
+                }
+            }
+            (_, None) => errors.push(ConfigError::new(format!("{path}.url"), "a URL is required")),
+            (_, Some(_)) if !doc.to.is_empty() => errors.push(ConfigError::new(
+                format!("{path}.to"),
+                "only email channels have recipients",
+            )),
+            (ChannelKind::Slack | ChannelKind::Teams, Some(Setting::Plain(_))) => errors.push(ConfigError::new(
                 format!("{path}.url"),
                 "a Slack or Teams webhook URL is a secret: reference it as { env: NAME } or { aws_secret: NAME }",
             )),
-            (ChannelKind::Webhook, Setting::Plain(url))
+            (ChannelKind::Webhook, Some(Setting::Plain(url)))
                 if !(url.starts_with("https://") || url.starts_with("http://")) =>
             {
                 errors.push(ConfigError::new(
@@ -852,7 +882,8 @@ fn compile_channels(
             Channel {
                 id: doc.id,
                 kind: doc.kind,
-                url: doc.url,
+                url: doc.url.unwrap_or_else(|| Setting::Plain(String::new())),
+                to: doc.to,
                 secret: doc.secret,
             },
         );
@@ -1191,6 +1222,10 @@ channels:
   - {id: plain-slack, type: slack, url: "https://hooks.slack.com/services/T/B/X"}
   - {id: unsigned, type: webhook, url: "https://crm.example.com/hook"}
   - {id: odd, type: webhook, url: "ftp://x", secret: {env: S}}
+  - {id: mail-url, type: email, url: "https://x", to: [ana@example.com]}
+  - {id: mail-none, type: email}
+  - {id: mail-bad, type: email, to: [ana@example.com, "not an address"]}
+  - {id: teams-to, type: teams, url: {env: T}, to: [ana@example.com]}
 reps:
   - {id: ana, name: Ana}
 pools:
@@ -1205,6 +1240,10 @@ rules:
             "channels[0].url: a Slack or Teams webhook URL is a secret",
             "channels[1].secret: a webhook needs a signing secret",
             "channels[2].url: expected an http(s) URL",
+            "channels[3].url: an email channel has recipients (`to`), not a URL",
+            "channels[4].to: an email channel needs at least one recipient",
+            "channels[5].to[1]: expected an email address",
+            "channels[6].to: only email channels have recipients",
             "queues[0].notify[0]: unknown channel 'ghost'",
         ] {
             assert!(

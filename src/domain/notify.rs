@@ -227,6 +227,9 @@ pub fn render(kind: ChannelKind, message: &Message, links: &Links) -> String {
         }
         ChannelKind::Slack => slack(message, links).to_string(),
         ChannelKind::Teams => teams(message, links).to_string(),
+        ChannelKind::Email => {
+            serde_json::to_string(&email(message, links)).expect("an email always serialises")
+        }
     }
 }
 
@@ -331,6 +334,69 @@ fn slack(m: &Message, links: &Links) -> serde_json::Value {
         None => title,
     };
     serde_json::json!({ "text": text, "blocks": blocks })
+}
+
+/// An email's subject and bodies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmailBody {
+    /// The subject: the title line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// The HTML body (every value escaped).
+    pub html: String,
+}
+
+/// An email: the title as subject; the facts, the reason and the deadline; the acknowledge
+/// link and the rep's own links, as text and as HTML.
+pub fn email(m: &Message, links: &Links) -> EmailBody {
+    let subject = title(m);
+    let facts = facts(m);
+    let buttons = buttons(links);
+    let mut text = format!("{subject}\n\n");
+    if m.lead.do_not_contact {
+        text.push_str("DO NOT CONTACT: the person asked not to be contacted.\n\n");
+    }
+    for (label, value) in &facts {
+        let _ = writeln!(text, "{label}: {value}");
+    }
+    if !buttons.is_empty() {
+        text.push('\n');
+    }
+    for (label, url, _) in &buttons {
+        let _ = writeln!(text, "{label}: {url}");
+    }
+    let html = maud::html! {
+        (maud::DOCTYPE)
+        html {
+            body style="font-family: system-ui, sans-serif; color: #1d2430" {
+                h2 style="font-size: 18px" { (subject) }
+                @if m.lead.do_not_contact {
+                    p style="color: #b3261e; font-weight: bold" { "Do not contact: the person asked not to be contacted." }
+                }
+                table cellpadding="4" {
+                    @for (label, value) in &facts {
+                        tr { th align="left" valign="top" { (label) } td { (value) } }
+                    }
+                }
+                p {
+                    @for (label, url, primary) in &buttons {
+                        @if *primary {
+                            a href=(url) style="background: #2456c7; color: #fff; padding: 8px 14px; border-radius: 6px; text-decoration: none; display: inline-block; margin: 0 6px 6px 0" { (label) }
+                        } @else {
+                            a href=(url) style="color: #2456c7; padding: 8px 6px; display: inline-block; margin: 0 6px 6px 0" { (label) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    .into_string();
+    EmailBody {
+        subject,
+        text,
+        html,
+    }
 }
 
 /// A Microsoft Teams message (an incoming webhook or a Workflows "when a Teams webhook request

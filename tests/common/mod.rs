@@ -6,6 +6,7 @@ pub mod browser;
 pub mod faulty;
 pub mod local_dynamo;
 pub mod receiver;
+pub mod ses;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
