@@ -3,6 +3,9 @@
 
 use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::domain::access::Permission;
+
+use super::page;
 use super::session::{Session, CSRF_FIELD};
 use super::view;
 
@@ -49,4 +52,18 @@ pub fn checked(session: &Session, bytes: &[u8]) -> Result<Form, Response> {
 pub fn back(path: &str, notice: &str) -> Response {
     let join = if path.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{path}{join}notice={notice}")).into_response()
+}
+
+/// The form of a POST that needs `permission`: checked against the session's CSRF token, then
+/// the role. `Err` is the refusal page (403 either way, nothing done).
+pub fn permitted(
+    session: &Session,
+    bytes: &[u8],
+    permission: Permission,
+) -> Result<Form, Response> {
+    let form = checked(session, bytes)?;
+    if !session.may(permission) {
+        return Err(page::forbidden(session, permission));
+    }
+    Ok(form)
 }

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::domain::access::{Permission, Role};
 use crate::http::extract::LimitedBody;
 
-use super::form::{back, checked, MAX_FORM};
+use super::form::{back, permitted, MAX_FORM};
 use super::page::{self, Section};
 use super::session::Session;
 use super::view::{self, store_failed};
@@ -62,13 +62,10 @@ pub async fn load_accounts(
     session: Session,
     LimitedBody(bytes): LimitedBody<MAX_FORM>,
 ) -> Response {
-    let form = match checked(&session, &bytes) {
+    let form = match permitted(&session, &bytes, Permission::EditRouting) {
         Ok(f) => f,
         Err(refused) => return refused,
     };
-    if !session.may(Permission::EditRouting) {
-        return page::forbidden(&session, Permission::EditRouting);
-    }
     let text = form.raw("csv").unwrap_or_default().to_string();
     let result = match crate::domain::account::parse_accounts(&text) {
         Err(errors) => html! {
@@ -165,13 +162,10 @@ pub async fn key_action(
     session: Session,
     LimitedBody(bytes): LimitedBody<8192>,
 ) -> Response {
-    let form = match checked(&session, &bytes) {
+    let form = match permitted(&session, &bytes, Permission::ManageKeys) {
         Ok(f) => f,
         Err(refused) => return refused,
     };
-    if !session.may(Permission::ManageKeys) {
-        return page::forbidden(&session, Permission::ManageKeys);
-    }
     match form.get("action") {
         Some("revoke") => {
             let id = form.get("id").unwrap_or_default();
@@ -274,13 +268,10 @@ pub async fn retry(
     session: Session,
     LimitedBody(bytes): LimitedBody<4096>,
 ) -> Response {
-    let form = match checked(&session, &bytes) {
+    let form = match permitted(&session, &bytes, Permission::EditRouting) {
         Ok(f) => f,
         Err(refused) => return refused,
     };
-    if !session.may(Permission::EditRouting) {
-        return page::forbidden(&session, Permission::EditRouting);
-    }
     let (Some(lead), Some(event)) = (form.get("lead"), form.get("event")) else {
         return back("/console/notifications", "gone");
     };

@@ -16,7 +16,7 @@ use crate::domain::availability::Unavailable;
 use crate::domain::overrides::{AvailabilityChange, Away};
 use crate::http::extract::LimitedBody;
 
-use super::form::{back, checked};
+use super::form::{back, permitted};
 use super::page::{self, Section};
 use super::session::Session;
 use super::view::{self, store_failed};
@@ -140,13 +140,10 @@ pub async fn change(
     Path(id): Path<String>,
     LimitedBody(bytes): LimitedBody<8192>,
 ) -> Response {
-    let form = match checked(&session, &bytes) {
+    let form = match permitted(&session, &bytes, Permission::EditRouting) {
         Ok(f) => f,
         Err(refused) => return refused,
     };
-    if !session.may(Permission::EditRouting) {
-        return page::forbidden(&session, Permission::EditRouting);
-    }
     let now = app.now();
     let change = match form.get("action") {
         Some("back") => AvailabilityChange {

@@ -21,7 +21,7 @@ use crate::domain::lead::Lead;
 use crate::domain::rules::ConfigError;
 use crate::http::extract::LimitedBody;
 
-use super::form::{back, checked, Form, MAX_FORM};
+use super::form::{back, permitted, MAX_FORM};
 use super::page::{self, Section};
 use super::session::Session;
 use super::view::{self, store_failed};
@@ -271,13 +271,10 @@ pub async fn act(
     session: Session,
     LimitedBody(bytes): LimitedBody<MAX_FORM>,
 ) -> Response {
-    let form: Form = match checked(&session, &bytes) {
+    let form = match permitted(&session, &bytes, Permission::EditRouting) {
         Ok(f) => f,
         Err(refused) => return refused,
     };
-    if !session.may(Permission::EditRouting) {
-        return page::forbidden(&session, Permission::EditRouting);
-    }
     let base = form
         .get("base_version")
         .and_then(|v| v.parse::<u64>().ok())

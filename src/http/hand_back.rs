@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
-use maud::{html, Markup};
+use axum::response::Response;
+use maud::html;
 
 use crate::app::reassign::{HandBackError, ReassignError};
 use crate::app::App;
@@ -18,19 +18,7 @@ use crate::domain::notify::LeadSummary;
 
 use super::extract::{field, form_fields, lead_id, query_param, LimitedBody};
 use super::problem::Problem;
-use super::status::ACK_TOKEN_FIELD;
-
-fn page(status: StatusCode, title: &str, body: Markup) -> Response {
-    (status, Html(view::public(title, body).into_string())).into_response()
-}
-
-fn bad_link() -> Response {
-    page(
-        StatusCode::NOT_FOUND,
-        "Link not valid",
-        html! { h1 { "This link is not valid" } p { "It may be incomplete (copy the whole link) or for another lead." } },
-    )
-}
+use super::status::{bad_link, link_page, ACK_TOKEN_FIELD};
 
 /// `GET /leads/{id}/hand-back?token=...`: what the lead is, and a form to hand it back.
 pub async fn hand_back_page(
@@ -70,7 +58,7 @@ pub async fn hand_back_page(
             p { "It is no longer yours to hand back (it was reassigned, queued or closed)." }
         }
     };
-    Ok(page(StatusCode::OK, "Hand back a lead", body))
+    Ok(link_page(StatusCode::OK, "Hand back a lead", body))
 }
 
 /// `POST /leads/{id}/hand-back` (a form: `token`, `reason`).
@@ -96,7 +84,7 @@ pub async fn hand_back(
         reason.trim().to_string()
     };
     match app.hand_back(id, &token, &reason).await {
-        Ok(lead) => Ok(page(
+        Ok(lead) => Ok(link_page(
             StatusCode::OK,
             "Handed back",
             html! {
@@ -108,14 +96,14 @@ pub async fn hand_back(
         Err(HandBackError::BadLink) => Ok(bad_link()),
         Err(HandBackError::Superseded)
         | Err(HandBackError::Reassign(ReassignError::Changed))
-        | Err(HandBackError::Reassign(ReassignError::NotAllowed(_))) => Ok(page(
+        | Err(HandBackError::Reassign(ReassignError::NotAllowed(_))) => Ok(link_page(
             StatusCode::CONFLICT,
             "Not yours any more",
             html! { h1 { "Not yours to hand back" } p { "The lead changed after this link was sent (reassigned, queued or closed). Nothing was changed." } },
         )),
         Err(HandBackError::Reassign(ReassignError::NotFound)) => Ok(bad_link()),
         Err(HandBackError::Reassign(ReassignError::Store(e))) => Err(e.into()),
-        Err(HandBackError::Reassign(e)) => Ok(page(
+        Err(HandBackError::Reassign(e)) => Ok(link_page(
             StatusCode::CONFLICT,
             "Cannot hand back now",
             html! { h1 { "Cannot hand it back now" } p { (e.to_string()) ". Nothing was changed; ask your manager to reassign it." } },

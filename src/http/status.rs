@@ -82,11 +82,7 @@ pub async fn ack_page(
     let token = query_param(&uri, ACK_TOKEN_FIELD).unwrap_or_default();
     let id = lead_id(&id)?;
     let Some((lead, current)) = app.lead_for_link(id, &token).await? else {
-        return Ok(link_page(
-            StatusCode::NOT_FOUND,
-            "Link not valid",
-            html! { h1 { "This link is not valid" } p { "It may be incomplete (copy the whole link) or for another lead." } },
-        ));
+        return Ok(bad_link());
     };
     let summary = LeadSummary::of(&lead.lead);
     let about = html! {
@@ -128,8 +124,17 @@ pub async fn ack_page(
 }
 
 /// A page opened from a notification's link: the shared stylesheet, no console chrome.
-fn link_page(status: StatusCode, title: &str, body: Markup) -> Response {
+pub fn link_page(status: StatusCode, title: &str, body: Markup) -> Response {
     (status, Html(view::public(title, body).into_string())).into_response()
+}
+
+/// 404 page for a link whose token is not this lead's (it names nothing about the lead).
+pub fn bad_link() -> Response {
+    link_page(
+        StatusCode::NOT_FOUND,
+        "Link not valid",
+        html! { h1 { "This link is not valid" } p { "It may be incomplete (copy the whole link) or for another lead." } },
+    )
 }
 
 /// The answer to a status change.
