@@ -1192,3 +1192,214 @@ rules:
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(get_lead(&h, &id).await["status"], "acknowledged");
 }
+
+/// The SMB pool with reminders at half time and 10 minutes before a 30-minute deadline, then
+/// steps: remind the owner at the deadline, alert the managers 10 minutes later, reassign
+/// after 20.
+async fn stepped() -> (Harness, Receiver) {
+    let (receiver, base) = Receiver::start().await;
+    let (config, _) = config(&base);
+    let config = config.replace(
+        "sla: {minutes: 15, alert: [managers]}",
+        r#"sla: {minutes: 30, reminders: ["50%", 10], steps: [{remind: owner}, {after: 10, alert: [managers]}, {after: 20, reassign: true}]}"#,
+    );
+    assert!(config.contains("reminders"), "the pool's SLA was replaced");
+    let h = Harness::with_config(&config).await;
+    h.clock.set("2026-11-24T15:00:00Z");
+    (h, receiver)
+}
+
+/// Two sweeps at once at `at`: what they did together.
+async fn sweeps_at(h: &Harness, at: &str) -> SweepReport {
+    h.clock.set(at);
+    let (a, b) = tokio::join!(sweep(h), sweep(h));
+    SweepReport {
+        reminded: a.reminded + b.reminded,
+        alerted: a.alerted + b.alerted,
+        reassigned: a.reassigned + b.reassigned,
+        queued: a.queued + b.queued,
+        errors: a.errors + b.errors,
+        ..SweepReport::default()
+    }
+}
+
+fn did(report: &SweepReport) -> (u64, u64, u64, u64) {
+    assert_eq!(report.errors, 0, "{report:?}");
+    (
+        report.reminded,
+        report.alerted,
+        report.reassigned,
+        report.queued,
+    )
+}
+
+#[tokio::test]
+async fn reminders_and_each_escalation_step_fire_once_in_order() {
+    let (h, receiver) = stepped().await;
+    let id = lead(&h, "jane@acme.com", "US").await;
+    let stored = get_lead(&h, &id).await;
+    assert_eq!(stored["sla_due_at"], "2026-11-24T15:30:00Z");
+
+    // Each moment the clock reaches, two sweepers at once take exactly the step due.
+    let timeline = [
+        ("2026-11-24T15:14:59Z", (0, 0, 0, 0)),
+        ("2026-11-24T15:15:00Z", (1, 0, 0, 0)), // half time
+        ("2026-11-24T15:16:00Z", (0, 0, 0, 0)),
+        ("2026-11-24T15:20:00Z", (1, 0, 0, 0)), // 10 minutes before
+        ("2026-11-24T15:29:00Z", (0, 0, 0, 0)),
+        ("2026-11-24T15:30:00Z", (1, 0, 0, 0)), // at the deadline: overdue
+        ("2026-11-24T15:39:59Z", (0, 0, 0, 0)),
+        ("2026-11-24T15:40:00Z", (0, 1, 0, 0)), // the managers
+        ("2026-11-24T15:45:00Z", (0, 0, 0, 0)),
+        ("2026-11-24T15:50:00Z", (0, 0, 1, 0)), // reassigned
+        ("2026-11-24T15:51:00Z", (0, 0, 0, 0)),
+    ];
+    for (at, expected) in timeline {
+        assert_eq!(did(&sweeps_at(&h, at).await), expected, "at {at}");
+    }
+
+    let alex: Vec<String> = receiver
+        .accepted("/slack/alex")
+        .iter()
+        .map(|m| m.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(alex.len(), 5, "{alex:#?}");
+    assert!(alex[0].starts_with("New lead for Alex"), "{alex:#?}");
+    assert!(
+        alex[1].starts_with("Reminder: acknowledge Jane Doe at Acme by 2026-11-24T15:30:00Z"),
+        "{alex:#?}"
+    );
+    assert!(alex[2].starts_with("Reminder: acknowledge"), "{alex:#?}");
+    assert!(
+        alex[3].starts_with("Overdue: Jane Doe at Acme was due at 2026-11-24T15:30:00Z"),
+        "{alex:#?}"
+    );
+    assert!(alex[4].contains("was reassigned to Ava"), "{alex:#?}");
+    // A reminder carries the acknowledge link of the assignment it is about.
+    let reminder = &receiver.accepted("/slack/alex")[1];
+    assert!(ack_link(reminder).contains(&format!("/leads/{id}/ack?token=1.")));
+    let managers = receiver.accepted("/slack/managers");
+    assert_eq!(managers.len(), 1, "one alert");
+    let alert = managers[0].json()["text"].as_str().unwrap().to_string();
+    assert!(
+        alert.starts_with("SLA missed: Alex did not acknowledge Jane Doe at Acme"),
+        "{alert}"
+    );
+    assert_eq!(receiver.accepted("/slack/ava").len(), 1, "Ava got it");
+
+    let stored = get_lead(&h, &id).await;
+    assert_eq!(
+        history_events(&stored),
+        [
+            "assigned",
+            "reminded",
+            "reminded",
+            "reminded",
+            "alerted",
+            "reassigned"
+        ]
+    );
+    let reasons: Vec<&str> = stored["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons[1],
+        "Alex reminded: acknowledge by 2026-11-24T15:30:00Z, pool 'smb'"
+    );
+    assert_eq!(
+        reasons[3],
+        "Alex reminded: 0 minutes overdue (due 2026-11-24T15:30:00Z), pool 'smb'"
+    );
+    assert_eq!(
+        reasons[4],
+        "managers alerted: Alex has not acknowledged, 10 minutes overdue (due 2026-11-24T15:30:00Z), pool 'smb'"
+    );
+    assert_eq!(stored["assignment"]["owner"]["id"], "ava");
+    // Ava's own schedule starts over: 30 minutes, her first reminder at half time.
+    assert_eq!(stored["sla_due_at"], "2026-11-24T16:20:00Z");
+    assert_eq!(stored["sla_state"], "breached");
+    assert_eq!(
+        did(&sweeps_at(&h, "2026-11-24T16:05:00Z").await),
+        (1, 0, 0, 0)
+    );
+
+    // The report counts the steps: three reminders and an alert on Alex's stint, one on Ava's.
+    let report = h
+        .get(
+            "/admin/report?from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z",
+            common::ADMIN_KEY,
+        )
+        .await
+        .body;
+    let sla = &report["overall"]["sla"];
+    assert_eq!(
+        (
+            &sla["reminders"],
+            &sla["alerts"],
+            &sla["met_after_reminder"]
+        ),
+        (&json!(4), &json!(1), &json!(0)),
+        "{sla}"
+    );
+    assert_eq!(report["by_rep"]["alex"]["sla"]["reminders"], 3, "{report}");
+    assert_eq!(report["by_rep"]["ava"]["sla"]["reminders"], 1, "{report}");
+}
+
+#[tokio::test]
+async fn a_late_sweep_skips_reminders_a_later_step_overtook_and_a_reminded_owner_who_acks_counts() {
+    let (h, receiver) = stepped().await;
+    let late = lead(&h, "jane@acme.com", "US").await;
+    let heeded = lead(&h, "joe@acme.com", "US").await;
+    // The sweeper was down until 15:21: the half-time reminders are overtaken by the
+    // 10-minutes-before ones, which go out once each.
+    assert_eq!(
+        did(&sweeps_at(&h, "2026-11-24T15:21:00Z").await),
+        (2, 0, 0, 0)
+    );
+    let stored = get_lead(&h, &late).await;
+    assert_eq!(history_events(&stored), ["assigned", "reminded"]);
+    let reason = stored["history"][1]["reason"].as_str().unwrap();
+    assert!(
+        reason.ends_with(
+            "; 1 earlier reminder passed over (the sweep came after a later step was due)"
+        ),
+        "{reason}"
+    );
+    // The second lead's owner acknowledges from the reminder itself.
+    let owner = get_lead(&h, &heeded).await["assignment"]["owner"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reminder = receiver
+        .accepted(&format!("/slack/{owner}"))
+        .into_iter()
+        .rev()
+        .find(|m| m.json()["text"].as_str().unwrap().starts_with("Reminder:"))
+        .expect("a reminder");
+    assert_eq!(
+        follow(&h.router, &ack_link(&reminder)).await.status,
+        StatusCode::OK
+    );
+    // Past every step: only the unacknowledged lead goes on (overdue reminder).
+    assert_eq!(
+        did(&sweeps_at(&h, "2026-11-24T15:31:00Z").await),
+        (1, 0, 0, 0)
+    );
+    let report = h
+        .get(
+            "/admin/report?from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z",
+            common::ADMIN_KEY,
+        )
+        .await
+        .body;
+    let sla = &report["overall"]["sla"];
+    assert_eq!(sla["met_after_reminder"], 1, "{sla}");
+    assert_eq!(
+        (&sla["met"], &sla["breached"]),
+        (&json!(1), &json!(1)),
+        "{sla}"
+    );
+}

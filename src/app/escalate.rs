@@ -1,22 +1,28 @@
-//! Escalation after a missed deadline: the lead's SLA policy (kept with the lead when it was
-//! assigned) says where it goes (the next rep of its pool, another pool, a queue); the routing
-//! walk picks the rep, never one who had the lead; the reassignment commits only if the lead is
-//! still open with the assignment the sweeper saw, so an acknowledgement or another sweeper
-//! that got there first wins and nothing is written twice.
+//! An owner's SLA schedule, step by step: the lead's policy (kept with the lead when it was
+//! assigned) names reminders before the deadline and steps after it (remind the owner, alert
+//! a manager's channel, reassign). The lead counts the steps taken and its place in the due
+//! index is the next step's time; each step commits only if the lead is still open with the
+//! assignment and step count the sweeper read, so an acknowledgement or another sweeper that
+//! got there first wins and no step is taken twice.
+//!
+//! A reassignment: the policy says where the lead goes (the next rep of its pool, another
+//! pool, a queue); the routing walk picks the rep, never one who had the lead.
 
 use async_trait::async_trait;
 
 use crate::domain::access::Actor;
 use crate::domain::audience::{self, About};
+use crate::domain::availability::Availability;
 use crate::domain::config::{Destination, RoutingConfig};
+use crate::domain::model::HistoryEvent;
 use crate::domain::model::{LeadStatus, Owner, SlaState};
 use crate::domain::report::row::{Ended, Stint};
 use crate::domain::routing::{decide, Decision, Proposal, Walk, WalkContext};
-use crate::domain::sla::{Breach, SlaPolicy};
+use crate::domain::sla::{Action, Breach, Next, SlaPolicy, Step};
 use crate::metrics;
 use crate::store::{
-    AuditAction, AuditEntry, CommitError, DueItem, Outgoing, Reassignment, StoreError, StoreResult,
-    StoredLead,
+    AuditAction, AuditEntry, CommitError, DueItem, HistoryEntry, Outgoing, Reassignment,
+    SlaStepChange, StoreError, StoreResult, StoredLead,
 };
 
 use super::config::ActiveConfig;
@@ -30,6 +36,10 @@ pub const ESCALATION_LEASE_SECONDS: i64 = 60;
 /// What happened to one due lead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Escalated {
+    /// Its owner was reminded.
+    Reminded,
+    /// A manager's channels were alerted.
+    Alerted,
     /// Given to another rep.
     Reassigned,
     /// Sent to a queue (the policy said so, or its escalations were used up).
@@ -39,7 +49,7 @@ pub enum Escalated {
 }
 
 impl App {
-    /// Escalates one due lead per its SLA policy, unless someone acted first.
+    /// Takes the next step of one due lead's SLA schedule, unless someone acted first.
     pub async fn escalate(&self, item: &DueItem) -> StoreResult<(Escalated, OutboxTally)> {
         let left_alone = Ok((Escalated::LeftAlone, OutboxTally::default()));
         let now = self.now();
@@ -47,30 +57,163 @@ impl App {
             return left_alone;
         };
         // The index is eventually consistent: the lead itself says whether it is still due.
-        let (Some(due_at), Some(policy), Owner::Rep { .. }) =
-            (lead.due_at, lead.sla.clone(), &lead.assignment.owner)
-        else {
+        let (Some(due_at), Some(policy), Some(deadline), Owner::Rep { id, .. }) = (
+            lead.due_at,
+            lead.sla.clone(),
+            lead.sla_due_at,
+            &lead.assignment.owner,
+        ) else {
             return left_alone;
         };
         if lead.status != LeadStatus::Open || due_at > now.as_second() {
             return left_alone;
+        }
+        let (version, config) = self.usable_config().await?;
+        let always = Availability::always();
+        let hours = config.reps.get(id).map_or(&always, |r| &r.availability);
+        let schedule = policy.schedule(hours, lead.assigned_at, deadline);
+        let Some(next) = SlaPolicy::next(&schedule, lead.sla_step as usize, now) else {
+            return left_alone;
+        };
+        if next.step.at > now {
+            // Not due after all (the owner's hours changed since): look again then.
+            self.store
+                .lease_due(item, due_at, next.step.at.as_second())
+                .await?;
+            return left_alone;
+        }
+        if next.step.action != Action::Reassign {
+            return self.take_step(&lead, &schedule, next, &config, now).await;
         }
         let until = now.as_second() + ESCALATION_LEASE_SECONDS;
         if !self.store.lease_due(item, due_at, until).await? {
             metrics::bump(&metrics::COUNTERS.escalation_races_lost);
             return left_alone;
         }
-        let (version, config) = match self.active_config().await? {
-            ActiveConfig::Usable { version, config } => (version, config),
-            ActiveConfig::None => {
-                return Err(StoreError::Invalid("no routing config is active".into()))
-            }
-            ActiveConfig::Unusable { why, .. } => {
-                return Err(StoreError::Corrupt(format!(
-                    "the active routing config cannot be used: {why}"
-                )))
-            }
+        self.reassign_breached(&lead, &policy, version, &config, now)
+            .await
+    }
+
+    /// The active config, which a sweep cannot do without.
+    async fn usable_config(&self) -> StoreResult<(u64, std::sync::Arc<RoutingConfig>)> {
+        match self.active_config().await? {
+            ActiveConfig::Usable { version, config } => Ok((version, config)),
+            ActiveConfig::None => Err(StoreError::Invalid("no routing config is active".into())),
+            ActiveConfig::Unusable { why, .. } => Err(StoreError::Corrupt(format!(
+                "the active routing config cannot be used: {why}"
+            ))),
+        }
+    }
+
+    /// A step that keeps the owner: remind them, or alert a manager's channels; recorded in
+    /// the history and counted on the owner's stint.
+    async fn take_step(
+        &self,
+        lead: &StoredLead,
+        schedule: &[Step],
+        next: Next<'_>,
+        config: &RoutingConfig,
+        now: jiff::Timestamp,
+    ) -> StoreResult<(Escalated, OutboxTally)> {
+        let due = lead.sla_due_at.unwrap_or(next.step.at);
+        let policy = lead
+            .sla
+            .as_ref()
+            .expect("a lead with a schedule has its policy");
+        let about = About {
+            lead_id: &lead.lead_id,
+            lead: &lead.lead,
+            assignment: &lead.assignment,
+            number: lead.assignment_number,
+            now,
         };
+        let owner = lead.assignment.owner.name();
+        let mut stint = lead
+            .stints
+            .last()
+            .cloned()
+            .expect("a stored lead has its current stint");
+        let when = if next.step.before_deadline {
+            format!("acknowledge by {due}")
+        } else {
+            let late = (now.as_second() - due.as_second()).max(0) / 60;
+            format!("{late} minute{} overdue (due {due})", plural(late))
+        };
+        let (notices, event, outcome, mut reason) = match &next.step.action {
+            Action::Remind => {
+                let notices = audience::reminded(config, about, due);
+                if !notices.is_empty() {
+                    stint.reminders += 1;
+                }
+                let reason = format!("{owner} reminded: {when}, {}", policy.from);
+                (notices, HistoryEvent::Reminded, Escalated::Reminded, reason)
+            }
+            Action::Alert(channels) => {
+                let notices = audience::alerted(config, about, channels, due);
+                if !notices.is_empty() {
+                    stint.alerts += 1;
+                }
+                let reason = format!(
+                    "{} alerted: {owner} has not acknowledged, {when}, {}",
+                    channels.join(", "),
+                    policy.from
+                );
+                (notices, HistoryEvent::Alerted, Escalated::Alerted, reason)
+            }
+            Action::Reassign => unreachable!("reassignments are not steps that keep the owner"),
+        };
+        if notices.is_empty() {
+            reason.push_str(" (not sent: no channel to send it to)");
+        }
+        if next.skipped > 0 {
+            reason.push_str(&format!(
+                "; {} earlier reminder{} passed over (the sweep came after a later step was due)",
+                next.skipped,
+                plural(next.skipped as i64)
+            ));
+        }
+        let change = SlaStepChange {
+            lead_id: lead.lead_id.clone(),
+            received_at: lead.received_at,
+            seen_assignment: lead.assignment_number,
+            seen_step: lead.sla_step,
+            step: next.index as u32 + 1,
+            next_due: schedule.get(next.index + 1).map(|s| s.at.as_second()),
+            breached: !next.step.before_deadline && lead.sla_state != Some(SlaState::Breached),
+            stint,
+            history: HistoryEntry {
+                at: now,
+                event,
+                reason,
+            },
+            notifications: outgoing(notices, now),
+        };
+        match self.store.take_step(&change).await {
+            Ok(()) => {
+                tracing::info!(lead_id = %lead.lead_id, step = change.step, event = ?change.history.event, "SLA step taken");
+                let tally = self
+                    .deliver_now(&lead.lead_id, &change.notifications, None)
+                    .await;
+                Ok((outcome, tally))
+            }
+            Err(CommitError::Stale(_) | CommitError::Refused(_)) => {
+                metrics::bump(&metrics::COUNTERS.escalation_races_lost);
+                Ok((Escalated::LeftAlone, OutboxTally::default()))
+            }
+            Err(CommitError::Store(e)) => Err(e),
+        }
+    }
+
+    /// Reassigns a lead whose owner missed the deadline, as `policy` says.
+    async fn reassign_breached(
+        &self,
+        lead: &StoredLead,
+        policy: &SlaPolicy,
+        version: u64,
+        config: &RoutingConfig,
+        now: jiff::Timestamp,
+    ) -> StoreResult<(Escalated, OutboxTally)> {
+        let left_alone = Ok((Escalated::LeftAlone, OutboxTally::default()));
         let previous = lead.assignment.owner.clone();
         let breach = policy.breach(
             lead.escalations,
@@ -99,22 +242,21 @@ impl App {
         };
         let known_full = |rep: &str, cap: &_| self.caps.is_full(rep, cap);
         let ctx = WalkContext {
-            config: &config,
+            config,
             version,
             lead: &lead.lead,
             now,
             exclude: &exclude,
             known_full: &known_full,
         };
-        let mut walk =
-            Walk::escalation(ctx, original_decision(&config, &lead), start, Some(prefix));
+        let mut walk = Walk::escalation(ctx, original_decision(config, lead), start, Some(prefix));
         let commit = ReassignCommit {
             app: self,
-            lead: &lead,
-            config: &config,
+            lead,
+            config,
             previous: &previous,
             now,
-            why: Why::Breach(&policy),
+            why: Why::Breach(policy),
         };
         let router = Router {
             store: &*self.store,
@@ -307,5 +449,14 @@ impl Commit for ReassignCommit<'_> {
         };
         self.app.store.reassign(&change).await?;
         Ok((queued, change.notifications))
+    }
+}
+
+/// "s" unless `n` is one.
+fn plural(n: i64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }

@@ -1,4 +1,5 @@
-//! The scheduled sweep: escalates leads whose owner missed the deadline and retries due
+//! The scheduled sweep: takes the due steps of SLA schedules (reminders, alerts, reassigning
+//! leads whose owner missed the deadline) and retries due
 //! notifications, found with a Query on the sparse due index (never a Scan), page by page
 //! until nothing is due or the time is up; then repairs each pool's rotation, giving the
 //! turns of requests that died between taking a ticket and storing their lead to later leads.
@@ -33,6 +34,10 @@ pub const TICKET_LEASE_SECONDS: i64 = 120;
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
+    /// Owners reminded of a deadline (before it, or that it passed).
+    pub reminded: u64,
+    /// Alerts to managers' channels about leads still not acknowledged.
+    pub alerted: u64,
     /// Leads reassigned to another rep.
     pub reassigned: u64,
     /// Leads sent to a queue (policy, or escalations used up).
@@ -97,6 +102,8 @@ pub async fn scheduled(app: &App, deadline_ms: u64) -> StoreResult<SweepReport> 
                 n(report.reassigned + report.queued),
                 Unit::Count,
             ),
+            ("SlaReminders", n(report.reminded), Unit::Count),
+            ("SlaAlerts", n(report.alerted), Unit::Count),
             ("SweepItemErrors", n(report.errors), Unit::Count),
             (
                 "NotificationsDelivered",
@@ -157,6 +164,8 @@ impl App {
                                 match result {
                                     Ok((escalated, tally)) => {
                                         match escalated {
+                                            Escalated::Reminded => report.reminded += 1,
+                                            Escalated::Alerted => report.alerted += 1,
                                             Escalated::Reassigned => report.reassigned += 1,
                                             Escalated::Queued => report.queued += 1,
                                             Escalated::LeftAlone => report.left_alone += 1,

@@ -147,6 +147,7 @@ pub async fn page(
             div.kpi { div.value { (pct(o.sla.compliance)) } div.label { "SLA compliance (" (o.sla.met) " met, " (o.sla.breached) " breached, " (o.sla.pending) " pending)" } }
             div.kpi { div.value { (duration(o.speed_to_lead.to_first_touch_seconds.median)) } div.label { "median speed to first touch" } }
             div.kpi { div.value { (pct(o.reassignment_rate)) } div.label { "reassignment rate (" (o.escalations) " escalations)" } }
+            div.kpi { div.value { (o.sla.reminders) } div.label { "reminders sent (" (o.sla.met_after_reminder) " then met, " (o.sla.alerts) " alerts to managers)" } }
         }
         div.card {
             h2 { "Leads per day" }

@@ -6,6 +6,7 @@
 
 use jiff::Timestamp;
 
+use super::availability::Availability;
 use super::channel::Channel;
 use super::config::RoutingConfig;
 use super::lead::Lead;
@@ -20,6 +21,8 @@ pub struct Deadline {
     pub policy: SlaPolicy,
     /// When the owner must have acknowledged.
     pub due: Timestamp,
+    /// When the sweeper first looks at it: the first reminder, else the deadline.
+    pub first_step: Timestamp,
 }
 
 /// One notification to record: where it goes and what it says.
@@ -47,11 +50,18 @@ pub fn deadline(
         .and_then(|p| config.pools.get(p))
         .and_then(|p| p.sla.as_ref());
     let policy = preferred.or(pool_sla)?.clone();
-    let due = match config.reps.get(id) {
-        Some(rep) => policy.deadline(&rep.availability, now),
-        None => now + jiff::SignedDuration::from_mins(i64::from(policy.minutes)),
-    };
-    Some(Deadline { policy, due })
+    let always = Availability::always();
+    let owner = config.reps.get(id).map_or(&always, |rep| &rep.availability);
+    let due = policy.deadline(owner, now);
+    let first_step = policy
+        .schedule(owner, now, due)
+        .first()
+        .map_or(due, |step| step.at);
+    Some(Deadline {
+        policy,
+        due,
+        first_step,
+    })
 }
 
 /// What every notice about one assignment shares.
@@ -78,17 +88,24 @@ pub fn assigned(
     deadline: Option<&Deadline>,
     previous: Option<&Owner>,
 ) -> Vec<Notice> {
-    let id = match &about.assignment.owner {
-        Owner::Rep { id, .. } => id,
-        Owner::Queue { id, .. } => {
-            let channels = config.queue_notify.get(id).map(|c| c.iter().collect());
-            let message = || about.message(EventType::Queued, previous, None);
-            return notices(config, channels.unwrap_or_default(), message);
-        }
+    if let Owner::Queue { id, .. } = &about.assignment.owner {
+        let channels = config.queue_notify.get(id).map(|c| c.iter().collect());
+        let message = || about.message(EventType::Queued, previous, None);
+        return notices(config, channels.unwrap_or_default(), message);
+    }
+    let due = deadline.map(|d| d.due);
+    let message = || about.message(EventType::Assigned, previous, due);
+    notices(config, owner_channels(config, about.assignment), message)
+}
+
+/// The channels a rep's assignment goes to: the rep's, then those of the pool it came
+/// through, each once.
+fn owner_channels<'c>(config: &'c RoutingConfig, assignment: &Assignment) -> Vec<&'c String> {
+    let Owner::Rep { id, .. } = &assignment.owner else {
+        return Vec::new();
     };
     let rep_channels = config.reps.get(id).map(|r| r.notify.iter());
-    let pool_channels = about
-        .assignment
+    let pool_channels = assignment
         .pool()
         .and_then(|p| config.pools.get(p))
         .map(|p| p.notify.iter());
@@ -102,9 +119,7 @@ pub fn assigned(
             channels.push(channel);
         }
     }
-    let due = deadline.map(|d| d.due);
-    let message = || about.message(EventType::Assigned, previous, due);
-    notices(config, channels, message)
+    channels
 }
 
 /// After a breach: the previous owner hears the lead was taken (`lead.reassigned`), and the
@@ -120,6 +135,29 @@ pub fn breached(
         about.message(EventType::SlaBreached, Some(previous), None)
     }));
     all
+}
+
+/// A reminder to the owner (`lead.sla_reminder`, with the deadline), on the channels the
+/// assignment went to.
+pub fn reminded(config: &RoutingConfig, about: About<'_>, due: Timestamp) -> Vec<Notice> {
+    let message = || about.message(EventType::SlaReminder, None, Some(due));
+    notices(config, owner_channels(config, about.assignment), message)
+}
+
+/// A step's alert (`lead.sla_breached`) to `channels`: the owner has not acknowledged.
+pub fn alerted(
+    config: &RoutingConfig,
+    about: About<'_>,
+    channels: &[String],
+    due: Timestamp,
+) -> Vec<Notice> {
+    notices(config, channels.iter().collect(), || {
+        about.message(
+            EventType::SlaBreached,
+            Some(&about.assignment.owner),
+            Some(due),
+        )
+    })
 }
 
 /// The previous owner of a reassigned lead hears it was taken (`lead.reassigned`).

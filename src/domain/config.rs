@@ -12,7 +12,7 @@ use super::channel::{Channel, ChannelKind, SecretRef, Setting};
 use super::distribution::{Schedule, MAX_CYCLE};
 use super::qualify::{QualifyConfig, ScoreRule};
 use super::rules::{Condition, ConfigError};
-use super::sla::{OnBreach, SlaPolicy, DEFAULT_MAX_ESCALATIONS};
+use super::sla::{Action, Escalation, OnBreach, Reminder, SlaPolicy, DEFAULT_MAX_ESCALATIONS};
 
 /// Queue every lead lands in when nothing else fits, unless the config names another.
 pub const DEFAULT_FALLBACK_QUEUE: &str = "unrouted";
@@ -137,6 +137,33 @@ struct SlaDoc {
     alert: Vec<String>,
     #[serde(default)]
     max_escalations: Option<u32>,
+    #[serde(default)]
+    reminders: Vec<ReminderDoc>,
+    #[serde(default)]
+    steps: Option<Vec<StepDoc>>,
+}
+
+/// `10` (minutes before the deadline) or `"50%"` (of the time elapsed).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ReminderDoc {
+    MinutesBefore(u32),
+    Text(String),
+}
+
+/// One step after the deadline: `after` minutes, then one of `remind: owner`,
+/// `alert: [channels]`, `reassign: true`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepDoc {
+    #[serde(default)]
+    after: u32,
+    #[serde(default)]
+    remind: Option<String>,
+    #[serde(default)]
+    alert: Option<Vec<String>>,
+    #[serde(default)]
+    reassign: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -924,6 +951,7 @@ fn compile_sla(
             "minutes must be from 1 to 10080 (a week)",
         ));
     }
+    let names_on_breach = doc.on_breach.is_some();
     let on_breach = match doc.on_breach {
         None => OnBreach::Reassign,
         Some(OnBreachDoc::Word(word)) if word == "reassign" => OnBreach::Reassign,
@@ -960,7 +988,19 @@ fn compile_sla(
             }
         },
     };
-    if on_breach == OnBreach::Reassign && !via_pool {
+    let reminders = compile_reminders(&doc.reminders, doc.minutes, path, errors);
+    let steps = match &doc.steps {
+        None => Vec::new(),
+        Some(steps) => compile_steps(steps, path, refs, errors),
+    };
+    let reassigns = steps.is_empty() || steps.iter().any(|s| s.action == Action::Reassign);
+    if !reassigns && names_on_breach {
+        errors.push(ConfigError::new(
+            format!("{path}.on_breach"),
+            "no step reassigns the lead, so on_breach would never be used: add { reassign: true } as the last step or remove on_breach",
+        ));
+    }
+    if on_breach == OnBreach::Reassign && reassigns && !via_pool {
         errors.push(ConfigError::new(
             format!("{path}.on_breach"),
             "reassign needs a pool to take the next rep from; this rule routes to a rep or queue, so name { pool: id } or { queue: id }",
@@ -981,7 +1021,126 @@ fn compile_sla(
         on_breach,
         alert: doc.alert,
         max_escalations,
+        reminders,
+        steps,
     })
+}
+
+/// Compiles an SLA's reminders: minutes before a deadline of `minutes`, or a percentage of it.
+fn compile_reminders(
+    docs: &[ReminderDoc],
+    minutes: u32,
+    path: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Reminder> {
+    let mut reminders = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        let at = format!("{path}.reminders[{i}]");
+        let reminder = match doc {
+            ReminderDoc::MinutesBefore(m) if (1..minutes).contains(m) => {
+                Reminder::MinutesBefore(*m)
+            }
+            ReminderDoc::MinutesBefore(m) => {
+                errors.push(ConfigError::new(
+                    at,
+                    format!("{m} minutes before a {minutes}-minute deadline would come before the lead does: use 1 to {}", minutes.saturating_sub(1)),
+                ));
+                continue;
+            }
+            ReminderDoc::Text(text) => match text
+                .trim()
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<u8>().ok())
+            {
+                Some(p) if (1..=99).contains(&p) => Reminder::PercentElapsed(p),
+                _ => {
+                    errors.push(ConfigError::new(
+                        at,
+                        format!("expected minutes before the deadline (10) or a share of the time elapsed from 1% to 99% (\"50%\"), got '{text}'"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        reminders.push(reminder);
+    }
+    if reminders.len() > 5 {
+        errors.push(ConfigError::new(
+            format!("{path}.reminders"),
+            "at most 5 reminders",
+        ));
+    }
+    reminders
+}
+
+/// Compiles the steps after an SLA's deadline: in time order, one action each, a reassignment
+/// only last.
+fn compile_steps(
+    docs: &[StepDoc],
+    path: &str,
+    refs: &Refs<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Escalation> {
+    if docs.is_empty() || docs.len() > 5 {
+        errors.push(ConfigError::new(
+            format!("{path}.steps"),
+            "from 1 to 5 steps (leave steps out to reassign at the deadline)",
+        ));
+    }
+    let mut steps = Vec::new();
+    let mut previous = 0;
+    for (i, doc) in docs.iter().enumerate() {
+        let at = format!("{path}.steps[{i}]");
+        if doc.after < previous {
+            errors.push(ConfigError::new(
+                format!("{at}.after"),
+                format!(
+                    "steps go in time order: {} comes before the step above ({previous})",
+                    doc.after
+                ),
+            ));
+        }
+        if doc.after > 7 * 24 * 60 {
+            errors.push(ConfigError::new(
+                format!("{at}.after"),
+                "at most 10080 minutes (a week) after the deadline",
+            ));
+        }
+        previous = doc.after;
+        let action = match (&doc.remind, &doc.alert, doc.reassign) {
+            (Some(who), None, None) if who == "owner" => Action::Remind,
+            (Some(who), None, None) => {
+                errors.push(ConfigError::new(
+                    format!("{at}.remind"),
+                    format!("only the owner can be reminded (remind: owner), got '{who}'; use alert: [channel] for anyone else"),
+                ));
+                continue;
+            }
+            (None, Some(channels), None) if !channels.is_empty() => {
+                check_channels(channels, &format!("{at}.alert"), refs.channels, errors);
+                Action::Alert(channels.clone())
+            }
+            (None, None, Some(true)) => Action::Reassign,
+            _ => {
+                errors.push(ConfigError::new(
+                    at,
+                    "each step does one thing: remind: owner, alert: [channels] or reassign: true",
+                ));
+                continue;
+            }
+        };
+        if action == Action::Reassign && i + 1 != docs.len() {
+            errors.push(ConfigError::new(
+                at,
+                "reassign ends the owner's schedule, so it can only be the last step",
+            ));
+        }
+        steps.push(Escalation {
+            after: doc.after,
+            action,
+        });
+    }
+    steps
 }
 
 /// Compiles a rep's time zone, working hours, out-of-office ranges and holidays.
@@ -1325,5 +1484,95 @@ rules:
             Setting::Secret(SecretRef::AwsSecret("leadrouter/slack-managers".into()))
         );
         assert_eq!(c.reps["ana"].notify, ["crm"]);
+    }
+
+    #[test]
+    fn reminders_and_steps_compile_in_order() {
+        let c = RoutingConfig::parse(
+            r#"
+channels:
+  - {id: mgr, type: slack, url: {aws_secret: leadrouter/slack-managers}}
+reps:
+  - {id: bo, name: Bo}
+pools:
+  - id: inside
+    reps: [bo]
+    sla:
+      minutes: 30
+      reminders: [10, "50%"]
+      steps:
+        - remind: owner
+        - {after: 15, alert: [mgr]}
+        - {after: 30, reassign: true}
+rules:
+  - {id: default, route: {pool: inside}}
+"#,
+        )
+        .unwrap();
+        let sla = c.pools["inside"].sla.as_ref().unwrap();
+        assert_eq!(
+            sla.reminders,
+            [Reminder::MinutesBefore(10), Reminder::PercentElapsed(50)]
+        );
+        let steps: Vec<_> = sla.steps.iter().map(|s| (s.after, &s.action)).collect();
+        assert_eq!(
+            steps,
+            [
+                (0, &Action::Remind),
+                (15, &Action::Alert(vec!["mgr".into()])),
+                (30, &Action::Reassign)
+            ]
+        );
+    }
+
+    #[test]
+    fn reminder_and_step_mistakes_name_the_field() {
+        let text = r#"
+reps:
+  - {id: bo, name: Bo}
+pools:
+  - id: inside
+    reps: [bo]
+    sla:
+      minutes: 30
+      reminders: [30, "150%", soon]
+      on_breach: reassign
+      steps:
+        - {after: 20, remind: manager}
+        - {after: 10, alert: [nobody]}
+        - {remind: owner, reassign: true}
+rules:
+  - {id: default, route: {pool: inside}}
+"#;
+        let errs = errors(text);
+        for expected in [
+            "pools[0].sla.reminders[0]: 30 minutes before a 30-minute deadline",
+            "pools[0].sla.reminders[1]: expected minutes before the deadline",
+            "pools[0].sla.reminders[2]: expected minutes before the deadline",
+            "pools[0].sla.steps[0].remind: only the owner can be reminded",
+            "pools[0].sla.steps[1].after: steps go in time order",
+            "pools[0].sla.steps[1].alert[0]: unknown channel 'nobody'",
+            "pools[0].sla.steps[2]: each step does one thing",
+            "pools[0].sla.on_breach: no step reassigns the lead",
+        ] {
+            assert!(
+                errs.iter().any(|e| e.starts_with(expected)),
+                "missing {expected} in {errs:?}"
+            );
+        }
+        let early = text
+            .replace("      reminders: [30, \"150%\", soon]\n", "")
+            .replace("      on_breach: reassign\n", "")
+            .replace(
+                "        - {after: 20, remind: manager}\n        - {after: 10, alert: [nobody]}\n        - {remind: owner, reassign: true}",
+                "        - {reassign: true}\n        - {after: 5, remind: owner}",
+            );
+        assert!(
+            errors(&early)
+                .iter()
+                .any(|e| e.starts_with("pools[0].sla.steps[0]: reassign ends the owner's schedule")),
+            "{:?}",
+            errors(&early)
+        );
     }
 }

@@ -425,13 +425,27 @@ fn sla_change(d: &mut Vec<String>, old: &Option<SlaPolicy>, new: &Option<SlaPoli
     }
     let show = |p: &Option<SlaPolicy>| match p {
         None => "none".to_string(),
-        Some(p) => format!(
-            "{} {}min, on breach {:?}, {} escalation(s)",
-            if p.business_hours { "working" } else { "wall" },
-            p.minutes,
-            p.on_breach,
-            p.max_escalations
-        ),
+        Some(p) => {
+            let mut text = format!(
+                "{} {}min, on breach {:?}, {} escalation(s)",
+                if p.business_hours { "working" } else { "wall" },
+                p.minutes,
+                p.on_breach,
+                p.max_escalations
+            );
+            if !p.reminders.is_empty() {
+                text.push_str(&format!(", reminders {:?}", p.reminders));
+            }
+            if !p.steps.is_empty() {
+                let steps: Vec<String> = p
+                    .steps
+                    .iter()
+                    .map(|s| format!("+{}min {:?}", s.after, s.action))
+                    .collect();
+                text.push_str(&format!(", steps [{}]", steps.join(", ")));
+            }
+            text
+        }
     };
     d.push(format!("sla: {} -> {}", show(old), show(new)));
 }

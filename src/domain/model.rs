@@ -312,6 +312,10 @@ pub enum HistoryEvent {
     Outcome,
     /// Someone worked it (a call, an email, a meeting, a CRM status change).
     Activity,
+    /// Its owner was reminded of the SLA deadline (before it, or that it passed).
+    Reminded,
+    /// Someone (a manager's channel) was told its owner has not acknowledged in time.
+    Alerted,
 }
 
 /// What kind of touch an activity is.

@@ -41,6 +41,9 @@ pub enum EventType {
     /// A lead was placed in a queue the channel watches.
     #[serde(rename = "lead.queued")]
     Queued,
+    /// A reminder to the owner: acknowledge by the deadline (or it has passed).
+    #[serde(rename = "lead.sla_reminder")]
+    SlaReminder,
 }
 
 impl EventType {
@@ -51,6 +54,7 @@ impl EventType {
             Self::Reassigned => "lead.reassigned",
             Self::SlaBreached => "lead.sla_breached",
             Self::Queued => "lead.queued",
+            Self::SlaReminder => "lead.sla_reminder",
         }
     }
 }
@@ -160,7 +164,8 @@ pub struct Message {
 impl Message {
     /// Whether the receiver is asked to act on the lead (and so gets an acknowledge link).
     pub fn wants_ack(&self) -> bool {
-        self.event == EventType::Assigned && matches!(self.owner, Owner::Rep { .. })
+        matches!(self.event, EventType::Assigned | EventType::SlaReminder)
+            && matches!(self.owner, Owner::Rep { .. })
     }
 }
 
@@ -247,6 +252,13 @@ fn title(m: &Message) -> String {
             m.previous_owner.as_ref().map_or("the owner", Owner::name)
         ),
         EventType::Queued => format!("New lead in queue {}: {headline}", m.owner.name()),
+        EventType::SlaReminder => match m.sla_due_at {
+            Some(due) if due <= m.occurred_at => {
+                format!("Overdue: {headline} was due at {due}, please acknowledge")
+            }
+            Some(due) => format!("Reminder: acknowledge {headline} by {due}"),
+            None => format!("Reminder: acknowledge {headline}"),
+        },
     }
 }
 

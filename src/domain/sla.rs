@@ -38,6 +38,67 @@ pub struct SlaPolicy {
     pub alert: Vec<String>,
     /// Breaches handled by `on_breach` before the lead goes to the fallback queue instead.
     pub max_escalations: u32,
+    /// Reminders to the owner before the deadline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders: Vec<Reminder>,
+    /// What happens once the deadline passes, in order; empty means the one step policies had
+    /// before steps existed: reassign (alerting `alert`) at the deadline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Escalation>,
+}
+
+/// When a reminder goes to the owner of a lead still not acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reminder {
+    /// This many minutes before the deadline.
+    MinutesBefore(u32),
+    /// When this percentage of the owner's time has passed (of their working time, for a
+    /// business-hours SLA).
+    PercentElapsed(u8),
+}
+
+/// One step after the deadline: `after` minutes past it, do `action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// Minutes after the deadline.
+    pub after: u32,
+    /// What to do.
+    pub action: Action,
+}
+
+/// What a step of an SLA's schedule does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Remind the owner (before the deadline, or that it is overdue after it).
+    Remind,
+    /// Tell these channels (a manager's) that the lead is overdue.
+    Alert(Vec<String>),
+    /// Take the lead from its owner as `on_breach` says (alerting the policy's `alert`).
+    Reassign,
+}
+
+/// A step of one owner's schedule, at its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// When it is due.
+    pub at: Timestamp,
+    /// What it does.
+    pub action: Action,
+    /// True for a reminder before the deadline (which becomes pointless once it has passed).
+    pub before_deadline: bool,
+}
+
+/// The step of a schedule the sweeper takes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Next<'s> {
+    /// Its index in the schedule (what the lead's step counter becomes, plus one).
+    pub index: usize,
+    /// The step.
+    pub step: &'s Step,
+    /// Reminders before the deadline passed over because a later step was already due.
+    pub skipped: usize,
 }
 
 /// Default for `max_escalations`.
@@ -97,6 +158,79 @@ impl SlaPolicy {
                 why: format!("{} sends missed leads there", self.from),
             },
         }
+    }
+
+    /// What the sweeper does for an owner who got the lead at `from` (their working hours in
+    /// `owner`) with deadline `due`, in time order: reminders strictly between the two, then
+    /// the steps after the deadline. Reminders count the same time the deadline does (the
+    /// owner's working time for a business-hours SLA), so "5 minutes before" is 5 working
+    /// minutes; one that would come before the lead does is left out.
+    pub fn schedule(&self, owner: &Availability, from: Timestamp, due: Timestamp) -> Vec<Step> {
+        let from = from
+            .round(jiff::Unit::Second)
+            .expect("rounding a timestamp to seconds stays in range");
+        let mut reminders: Vec<Step> = self
+            .reminders
+            .iter()
+            .filter_map(|reminder| {
+                let total = i64::from(self.minutes) * 60;
+                let elapsed = match *reminder {
+                    Reminder::MinutesBefore(m) => total - i64::from(m) * 60,
+                    Reminder::PercentElapsed(p) => total * i64::from(p) / 100,
+                };
+                if elapsed <= 0 {
+                    return None;
+                }
+                let plain = from + SignedDuration::from_secs(elapsed);
+                Some(if self.business_hours {
+                    working_deadline(owner, from, elapsed).unwrap_or(plain)
+                } else {
+                    plain
+                })
+            })
+            .filter(|at| *at > from && *at < due)
+            .map(|at| Step {
+                at,
+                action: Action::Remind,
+                before_deadline: true,
+            })
+            .collect();
+        reminders.sort_by_key(|s| s.at);
+        reminders.dedup_by_key(|s| s.at);
+        let legacy = [Escalation {
+            after: 0,
+            action: Action::Reassign,
+        }];
+        let steps = if self.steps.is_empty() {
+            &legacy[..]
+        } else {
+            &self.steps[..]
+        };
+        reminders.extend(steps.iter().map(|s| Step {
+            at: due + SignedDuration::from_mins(i64::from(s.after)),
+            action: s.action.clone(),
+            before_deadline: false,
+        }));
+        reminders
+    }
+
+    /// The step to take at `now` when `done` steps of `schedule` were taken: the first not yet
+    /// taken, except that a reminder before the deadline is passed over once a later step is
+    /// due too (it would arrive late, or say something no longer true). `None` when the
+    /// schedule is finished; the step returned may not be due yet.
+    pub fn next<'s>(schedule: &'s [Step], done: usize, now: Timestamp) -> Option<Next<'s>> {
+        let mut index = done;
+        while let (Some(step), Some(later)) = (schedule.get(index), schedule.get(index + 1)) {
+            if !(step.before_deadline && later.at <= now) {
+                break;
+            }
+            index += 1;
+        }
+        schedule.get(index).map(|step| Next {
+            index,
+            step,
+            skipped: index - done,
+        })
     }
 
     /// "Alex did not acknowledge within 15 minutes (due 2026-11-24T15:15:00Z)".
@@ -182,6 +316,8 @@ mod tests {
             on_breach: OnBreach::Reassign,
             alert: vec![],
             max_escalations: 2,
+            reminders: vec![],
+            steps: vec![],
         }
     }
 
@@ -314,5 +450,109 @@ mod tests {
             policy(15, true).missed("Alex", "2026-11-24T15:15:00Z"),
             "Alex did not acknowledge within 15 working minutes (due 2026-11-24T15:15:00Z, pool 'smb')"
         );
+    }
+
+    fn stepped() -> SlaPolicy {
+        SlaPolicy {
+            reminders: vec![Reminder::MinutesBefore(5), Reminder::PercentElapsed(50)],
+            steps: vec![
+                Escalation {
+                    after: 0,
+                    action: Action::Remind,
+                },
+                Escalation {
+                    after: 10,
+                    action: Action::Alert(vec!["managers".into()]),
+                },
+                Escalation {
+                    after: 20,
+                    action: Action::Reassign,
+                },
+            ],
+            ..policy(30, false)
+        }
+    }
+
+    #[test]
+    fn a_schedule_lists_reminders_then_the_steps_after_the_deadline() {
+        let p = stepped();
+        let from = t("2026-11-24T15:00:00Z");
+        let schedule = p.schedule(&rep(""), from, p.deadline(&rep(""), from));
+        let at: Vec<_> = schedule.iter().map(|s| s.at.to_string()).collect();
+        assert_eq!(
+            at,
+            [
+                "2026-11-24T15:15:00Z",
+                "2026-11-24T15:25:00Z",
+                "2026-11-24T15:30:00Z",
+                "2026-11-24T15:40:00Z",
+                "2026-11-24T15:50:00Z"
+            ]
+        );
+        assert!(schedule[0].before_deadline && schedule[1].before_deadline);
+        assert_eq!(schedule[2].action, Action::Remind);
+        assert!(!schedule[2].before_deadline);
+        assert_eq!(schedule[4].action, Action::Reassign);
+    }
+
+    #[test]
+    fn a_policy_without_steps_reassigns_at_the_deadline() {
+        let p = policy(15, false);
+        let from = t("2026-11-24T15:00:00Z");
+        let schedule = p.schedule(&rep(""), from, p.deadline(&rep(""), from));
+        assert_eq!(
+            schedule,
+            [Step {
+                at: t("2026-11-24T15:15:00Z"),
+                action: Action::Reassign,
+                before_deadline: false
+            }]
+        );
+    }
+
+    #[test]
+    fn reminders_outside_the_window_are_left_out_and_fractions_count_working_time() {
+        let p = SlaPolicy {
+            reminders: vec![
+                Reminder::MinutesBefore(30),
+                Reminder::MinutesBefore(45),
+                Reminder::PercentElapsed(50),
+            ],
+            ..policy(30, true)
+        };
+        let a = rep("    working_hours: { mon-fri: \"09:00-17:00\" }");
+        // Tuesday 16:50 New York: due Wednesday 09:20; half the working time is 09:05.
+        let from = t("2026-11-24T21:50:00Z");
+        let due = p.deadline(&a, from);
+        let schedule = p.schedule(&a, from, due);
+        assert_eq!(schedule[0].at, t("2026-11-25T14:05:00Z"));
+        // 30 and 45 working minutes before the deadline are when the lead arrived and before:
+        // left out.
+        assert_eq!(schedule.len(), 2);
+        assert_eq!(schedule[1].action, Action::Reassign);
+        let p = SlaPolicy {
+            reminders: vec![Reminder::MinutesBefore(15)],
+            ..p
+        };
+        // 15 working minutes before Wednesday 09:20 is Wednesday 09:05 local.
+        assert_eq!(p.schedule(&a, from, due)[0].at, t("2026-11-25T14:05:00Z"));
+    }
+
+    #[test]
+    fn the_next_step_passes_over_reminders_a_later_step_overtook() {
+        let p = stepped();
+        let from = t("2026-11-24T15:00:00Z");
+        let schedule = p.schedule(&rep(""), from, p.deadline(&rep(""), from));
+        let next =
+            |done, now| SlaPolicy::next(&schedule, done, t(now)).map(|n| (n.index, n.skipped));
+        // On time: each in turn (the first may not be due yet).
+        assert_eq!(next(0, "2026-11-24T15:01:00Z"), Some((0, 0)));
+        assert_eq!(next(1, "2026-11-24T15:26:00Z"), Some((1, 0)));
+        // A sweep that comes after the second reminder was due skips the first.
+        assert_eq!(next(0, "2026-11-24T15:26:00Z"), Some((1, 1)));
+        // After the deadline the reminders are pointless; steps after it are never skipped.
+        assert_eq!(next(0, "2026-11-24T15:55:00Z"), Some((2, 2)));
+        assert_eq!(next(3, "2026-11-24T15:55:00Z"), Some((3, 0)));
+        assert_eq!(next(5, "2026-11-24T15:55:00Z"), None);
     }
 }

@@ -444,6 +444,32 @@ pub struct Reassignment {
     pub notifications: Vec<Outgoing>,
 }
 
+/// A step of an owner's SLA schedule that keeps the lead with them (a reminder, an alert),
+/// stored only if the lead is still open with the assignment and step count read.
+#[derive(Debug, Clone)]
+pub struct SlaStepChange {
+    /// The lead.
+    pub lead_id: String,
+    /// When it arrived (its notifications' place in the log index).
+    pub received_at: Timestamp,
+    /// The assignment the step belongs to.
+    pub seen_assignment: u64,
+    /// Steps taken when the lead was read.
+    pub seen_step: u32,
+    /// Steps taken after this one (more than one more when reminders were passed over).
+    pub step: u32,
+    /// When the sweeper next looks at it; `None` when the schedule is finished.
+    pub next_due: Option<i64>,
+    /// The deadline has passed: the SLA is breached (the owner keeps the lead).
+    pub breached: bool,
+    /// The current stint with the step counted.
+    pub stint: Stint,
+    /// The history entry.
+    pub history: HistoryEntry,
+    /// Who is told.
+    pub notifications: Vec<Outgoing>,
+}
+
 /// Why storing an offer (a new lead, a reassignment) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
@@ -528,6 +554,9 @@ pub struct StoredLead {
     /// When the sweeper may next look at it (Unix seconds), while awaiting acknowledgement.
     #[serde(skip)]
     pub due_at: Option<i64>,
+    /// Steps of the current owner's SLA schedule taken so far (reminders, alerts).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sla_step: u32,
     /// Reps who owned it, first to last.
     pub owners: Vec<String>,
     /// When it was acknowledged.
@@ -746,6 +775,9 @@ pub trait SweepStore: Send + Sync {
     /// Reassigns a lead after a breach, or refuses ([`Stale::LeadChanged`] if the lead moved
     /// on; the new rep's refusals as for a new lead).
     async fn reassign(&self, change: &Reassignment) -> Result<(), CommitError>;
+    /// Takes a step that keeps the owner, or refuses ([`Stale::LeadChanged`] if the lead was
+    /// acknowledged, reassigned or the step taken meanwhile).
+    async fn take_step(&self, change: &SlaStepChange) -> Result<(), CommitError>;
 }
 
 /// The outbox: notifications and their delivery results.
@@ -1018,4 +1050,8 @@ impl<T> Store for T where
         + JobStore
         + ProbeStore
 {
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

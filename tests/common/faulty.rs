@@ -352,6 +352,9 @@ impl SweepStore for Faulty {
     async fn reassign(&self, change: &Reassignment) -> Result<(), CommitError> {
         self.inner.reassign(change).await
     }
+    async fn take_step(&self, change: &SlaStepChange) -> Result<(), CommitError> {
+        self.inner.take_step(change).await
+    }
 }
 
 #[async_trait]

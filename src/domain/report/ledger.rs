@@ -183,6 +183,8 @@ mod tests {
                 .collect(),
             due: None,
             ended: None,
+            reminders: 0,
+            alerts: 0,
         }
     }
 

@@ -133,6 +133,12 @@ pub struct SlaFigures {
     pub pending: u64,
     /// `met / (met + breached)`.
     pub compliance: Option<f64>,
+    /// Reminders sent to owners (before a deadline, or that it passed).
+    pub reminders: u64,
+    /// Alerts sent to managers' channels about owners who had not acknowledged.
+    pub alerts: u64,
+    /// Deadlines met after the owner was reminded: reminders that worked.
+    pub met_after_reminder: u64,
 }
 
 /// Outcomes: leads that reached each stage, the value won, and conversion.
@@ -236,6 +242,21 @@ impl Tally {
         f.outcomes.meeting_rate = share(f.outcomes.meeting, worked);
         f.outcomes.won_value = round(f.outcomes.won_value, 2);
         self.figures
+    }
+
+    /// The SLA steps of `stints` (the owner's reminders and alerts), with the state the last
+    /// of them ended in.
+    fn steps<'s>(&mut self, stints: impl IntoIterator<Item = &'s Stint>, state: Option<SlaState>) {
+        let sla = &mut self.figures.sla;
+        let mut last_reminded = false;
+        for stint in stints {
+            sla.reminders += u64::from(stint.reminders);
+            sla.alerts += u64::from(stint.alerts);
+            last_reminded = stint.reminders > 0;
+        }
+        if last_reminded && state == Some(SlaState::Met) {
+            sla.met_after_reminder += 1;
+        }
     }
 
     fn sla(&mut self, state: Option<SlaState>) {
@@ -344,7 +365,9 @@ impl ReportInput<'_> {
             );
             tally.to_touch.add(wall, working);
         }
-        tally.sla(lead.sla_at(self.now));
+        let state = lead.sla_at(self.now);
+        tally.steps(&lead.stints, state);
+        tally.sla(state);
         tally.outcomes(lead);
     }
 
@@ -395,6 +418,7 @@ impl ReportInput<'_> {
             // Moved by hand before anyone judged it: it counts neither way.
             (Some(_), Some(Ended::Reassigned)) | (Some(_), None) => None,
         };
+        tally.steps([stint], state);
         tally.sla(state);
         if current {
             tally.outcomes(lead);

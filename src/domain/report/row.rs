@@ -260,6 +260,16 @@ pub struct Stint {
     /// closing, which the lead itself records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<Ended>,
+    /// Reminders the owner got (SLA steps, before or after the deadline).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reminders: u32,
+    /// Alerts sent about this owner's delay (SLA steps to a manager's channels, say).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub alerts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Stint {
@@ -308,6 +318,8 @@ impl Stint {
                 .collect(),
             due,
             ended: None,
+            reminders: 0,
+            alerts: 0,
         }
     }
 }

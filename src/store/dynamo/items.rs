@@ -198,6 +198,9 @@ pub(super) struct LeadItem {
     pub sla: Option<SlaPolicy>,
     pub sla_due_at: Option<Timestamp>,
     pub sla_state: Option<SlaState>,
+    /// Steps of the current owner's SLA schedule taken (reminders, alerts).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sla_step: u32,
     pub source: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<Outcome>,
@@ -208,6 +211,18 @@ pub(super) struct LeadItem {
 
 fn first() -> u64 {
     1
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// What a step of an SLA schedule that keeps the owner sets (see
+/// [`crate::store::SlaStepChange`]).
+#[derive(Debug, Serialize)]
+pub(super) struct SlaStepTaken<'a> {
+    pub sla_step: u32,
+    pub stint: &'a Stint,
 }
 
 /// What kind of owner a lead has (its `owner_kind` attribute).
@@ -278,6 +293,7 @@ impl LeadItem {
             sla: None,
             sla_due_at: None,
             sla_state: new.deadline.as_ref().map(|_| SlaState::Pending),
+            sla_step: 0,
             source: new.source.clone(),
             stages: Vec::new(),
             status: Some(new.status),
@@ -392,7 +408,7 @@ impl SlaFields {
             sla: deadline.policy.clone(),
             sla_due_at: deadline.due,
             due_pk: keys::due_pk(DueKind::Sla, lead_id),
-            due_at: deadline.due.as_second(),
+            due_at: deadline.first_step.as_second(),
         }
     }
 }

@@ -336,6 +336,7 @@ fn stored_lead(
         owner_ack_seconds: lead.owner_ack_seconds,
         closed_at: lead.closed_at,
         sla_state: lead.sla_state,
+        sla_step: lead.sla_step,
         stints,
         outcome: lead.outcome,
         stages: lead.stages,

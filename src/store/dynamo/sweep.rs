@@ -8,12 +8,13 @@ use super::assign;
 use super::attr::{applied, n, s};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, Changes, OwnerKind, Reassigned, SlaFields};
+use super::items::{self, Changes, OwnerKind, Reassigned, SlaFields, SlaStepTaken};
 use super::keys::{self, IndexKey, Key, DUE_INDEX};
 use super::tx::Guard;
-use crate::domain::model::{HistoryEvent, LeadStatus, Owner};
+use crate::domain::model::{HistoryEvent, LeadStatus, Owner, SlaState};
 use crate::store::{
-    CommitError, DueItem, DueKind, DuePage, HistoryEntry, Reassignment, StoreResult, SweepStore,
+    CommitError, DueItem, DueKind, DuePage, HistoryEntry, Reassignment, SlaStepChange, StoreResult,
+    SweepStore,
 };
 
 #[async_trait]
@@ -101,6 +102,8 @@ impl SweepStore for DynamoStore {
             Some(deadline) => changes.and(&SlaFields::new(&change.lead_id, deadline))?,
             None => changes.remove(&["sla_due_at", "due_pk", "due_at"]),
         };
+        // The new owner's schedule starts from its first step.
+        changes = changes.remove(&["sla_step"]);
         if change.sla_state.is_none() {
             changes = changes.remove(&["sla_state"]);
         }
@@ -146,4 +149,53 @@ impl SweepStore for DynamoStore {
         }
         tx.commit(&self.client, claim).await
     }
+
+    async fn take_step(&self, change: &SlaStepChange) -> Result<(), CommitError> {
+        let taken = SlaStepTaken {
+            sla_step: change.step,
+            stint: &change.stint,
+        };
+        let mut changes = Changes::set(&taken)?;
+        if let Some(at) = change.next_due {
+            changes = changes.and(&items::Due {
+                due_pk: Some(keys::due_pk(DueKind::Sla, &change.lead_id)),
+                due_at: Some(at),
+            })?;
+        } else {
+            changes = changes.remove(&["due_pk", "due_at"]);
+        }
+        if change.breached {
+            changes = changes.and(&Breached {
+                sla_state: SlaState::Breached,
+            })?;
+        }
+        let mut tx = self.transaction();
+        let lead = changes
+            .on(tx.updating(&Key::lead(&change.lead_id)))
+            .condition_expression(
+                "(#status = :open OR attribute_not_exists(#status)) AND (assignment_no = :seen OR (attribute_not_exists(assignment_no) AND :seen = :first)) AND (sla_step = :step OR (attribute_not_exists(sla_step) AND :step = :zero))",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":open", s(LeadStatus::Open.as_str()))
+            .expression_attribute_values(":seen", n(change.seen_assignment))
+            .expression_attribute_values(":first", n(1))
+            .expression_attribute_values(":step", n(change.seen_step))
+            .expression_attribute_values(":zero", n(0));
+        tx.update(lead, Guard::Lead)?;
+        let suffix = format!("{:04}.{:02}", change.seen_assignment, change.step);
+        assign::history(&mut tx, &change.lead_id, &change.history, &suffix)?;
+        assign::outbox(
+            &mut tx,
+            &change.lead_id,
+            change.received_at,
+            &change.notifications,
+        )?;
+        tx.commit(&self.client, None).await
+    }
+}
+
+/// The SLA state a step after the deadline sets.
+#[derive(serde::Serialize)]
+struct Breached {
+    sla_state: SlaState,
 }
