@@ -22,5 +22,7 @@ export SLACK_ERIN_WEBHOOK_URL="${SLACK_ERIN_WEBHOOK_URL:-$inbox/erin-slack}"
 export CRM_WEBHOOK_URL="${CRM_WEBHOOK_URL:-$inbox/crm}"
 export CRM_WEBHOOK_SECRET="${CRM_WEBHOOK_SECRET:-local-dev-webhook-secret}"
 export ACK_LINK_SECRET="${ACK_LINK_SECRET:-local-dev-ack-link-secret}"
-cargo build --release --bin leadrouter
-./target/release/leadrouter dev --addr "127.0.0.1:$api_port" --config "${ROUTING_CONFIG:-config/example.yaml}"
+# A debug build: the same artifacts scripts/test.sh builds, and a few minutes on a fresh 2-core
+# machine where the size-minded release build (fat LTO, one codegen unit) takes far longer.
+cargo build --bin leadrouter
+./target/debug/leadrouter dev --addr "127.0.0.1:$api_port" --config "${ROUTING_CONFIG:-config/example.yaml}"

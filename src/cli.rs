@@ -207,6 +207,8 @@ type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// Runs the tool.
 pub async fn run(cli: Cli) -> CliResult {
+    // A person at a terminal may have a profile, SSO session or role: the full chain.
+    crate::aws::use_default_chain();
     let settings = Settings::from_env();
     match cli.command {
         Command::Serve { addr } => serve(&settings, addr, 0).await,

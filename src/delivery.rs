@@ -66,9 +66,7 @@ impl Secrets {
                 let client = self
                     .aws
                     .get_or_init(|| async {
-                        let config =
-                            aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                        aws_sdk_secretsmanager::Client::new(&config)
+                        aws_sdk_secretsmanager::Client::new(&crate::aws::config().await)
                     })
                     .await;
                 let out = client
@@ -111,6 +109,8 @@ pub struct EmailSettings {
 impl Notifier {
     /// A notifier with these settings.
     pub fn new(settings: NotifySettings) -> Self {
+        // The process's one TLS crypto provider: aws-lc, as the AWS SDK's client uses.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -148,25 +148,18 @@ impl Notifier {
         let client = self
             .ses
             .get_or_init(|| async {
-                use aws_config::{timeout::TimeoutConfig, BehaviorVersion, Region};
-                let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-                    TimeoutConfig::builder()
-                        .operation_attempt_timeout(self.settings.timeout)
-                        .build(),
-                );
-                if let Some(url) = &settings.endpoint {
-                    loader = loader
-                        .endpoint_url(url)
-                        .region(Region::new("us-east-1"))
-                        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
-                            "leadrouterlocal",
-                            "leadrouterlocal",
-                            None,
-                            None,
-                            "local",
-                        ));
-                }
-                aws_sdk_sesv2::Client::new(&loader.load().await)
+                let shared = match &settings.endpoint {
+                    Some(url) => crate::aws::local(url),
+                    None => crate::aws::config().await,
+                };
+                let config = aws_sdk_sesv2::config::Builder::from(&shared)
+                    .timeout_config(
+                        aws_config::timeout::TimeoutConfig::builder()
+                            .operation_attempt_timeout(self.settings.timeout)
+                            .build(),
+                    )
+                    .build();
+                aws_sdk_sesv2::Client::from_conf(config)
             })
             .await;
         let body = notify::email(message, links);

@@ -8,6 +8,7 @@
 //! wires a process; [`metrics`] counts.
 
 pub mod app;
+pub mod aws;
 pub mod cli;
 pub mod console;
 pub mod delivery;

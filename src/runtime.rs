@@ -18,6 +18,9 @@ pub struct Settings {
     pub endpoint: Option<String>,
     /// How long the routing config is cached (`CONFIG_CACHE_SECONDS`, default 15).
     pub config_ttl: Duration,
+    /// How long an accepted source key is trusted without reading it again
+    /// (`KEY_CACHE_SECONDS`, default 60; 0 reads it for every lead).
+    pub key_ttl: Duration,
     /// Notifications: `PUBLIC_BASE_URL` for acknowledge links, their signing key from
     /// `ACK_LINK_SECRET` (an environment variable) or `ACK_LINK_SECRET_ARN` (AWS Secrets
     /// Manager), and `NOTIFY_TIMEOUT_MS` (default 3000) per delivery attempt.
@@ -43,6 +46,11 @@ impl Settings {
                 var("CONFIG_CACHE_SECONDS")
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(15),
+            ),
+            key_ttl: Duration::from_secs(
+                var("KEY_CACHE_SECONDS")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60),
             ),
             notify: NotifySettings {
                 public_url: var("PUBLIC_BASE_URL"),
@@ -91,7 +99,8 @@ impl Settings {
             Arc::new(SystemClock),
             self.config_ttl,
             notifier,
-        );
+        )
+        .with_key_cache(self.key_ttl);
         let app = match &self.first_admin_key {
             Some(setting) => app.with_first_admin_key(setting.clone()),
             None => app,

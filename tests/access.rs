@@ -211,3 +211,61 @@ async fn a_fresh_deployments_first_admin_key_works_once_stored_and_ends_when_rev
     assert_eq!(revoke.status, StatusCode::OK, "{:?}", revoke.body);
     assert_eq!(get(first).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_source_key_revoked_elsewhere_works_here_for_at_most_the_key_cache_time() {
+    let h = Harness::example().await;
+    h.clock.set("2026-11-24T15:00:00Z");
+    // Another warm process on the same table, trusting accepted source keys for 60 s.
+    let other = std::sync::Arc::new(
+        leadrouter::app::App::new(
+            std::sync::Arc::new(h.store.clone()),
+            h.clock.clone(),
+            std::time::Duration::ZERO,
+            common::notifier(),
+        )
+        .with_key_cache(std::time::Duration::from_secs(60)),
+    );
+    let other_router = leadrouter::http::router(other.clone());
+    let post = |n: u32| common::json_lead(json!({"email": format!("p{n}@acme.com")}), &[]);
+    assert_eq!(
+        common::send_to(&other_router, post(1)).await.status,
+        StatusCode::CREATED
+    );
+    // Revoked through this process: here it stops at once.
+    let admin = leadrouter::domain::access::Actor {
+        name: "test-admin".into(),
+        role: leadrouter::domain::access::Role::Admin,
+    };
+    let revoked = h
+        .app
+        .revoke_key(leadrouter::app::auth::KeyRef::Secret(SOURCE_KEY), &admin)
+        .await
+        .unwrap();
+    assert!(revoked.is_some_and(|k| k.revoked));
+    assert_eq!(h.send(post(2)).await.status, StatusCode::UNAUTHORIZED);
+    // The other process read the key 30 s ago: it still takes leads, for the rest of the
+    // minute, and then refuses.
+    h.clock.set("2026-11-24T15:00:30Z");
+    assert_eq!(
+        common::send_to(&other_router, post(3)).await.status,
+        StatusCode::CREATED
+    );
+    h.clock.set("2026-11-24T15:01:00Z");
+    assert_eq!(
+        common::send_to(&other_router, post(4)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Admin keys are never cached: revoking one ends it everywhere at once.
+    let viewer = other
+        .authenticate(VIEWER_KEY)
+        .await
+        .unwrap()
+        .expect("the viewer key");
+    assert_eq!(viewer.role, leadrouter::domain::access::Role::Viewer);
+    h.app
+        .revoke_key(leadrouter::app::auth::KeyRef::Secret(VIEWER_KEY), &admin)
+        .await
+        .unwrap();
+    assert!(other.authenticate(VIEWER_KEY).await.unwrap().is_none());
+}

@@ -309,6 +309,11 @@ async fn an_unacknowledged_lead_is_reassigned_and_both_owners_and_the_manager_ar
         "a fresh 15 minutes"
     );
     assert_eq!(history_events(&stored), ["assigned", "reassigned"]);
+    // The first entry, which lived on the lead, was written out with the reason it had.
+    let first = stored["history"][0]["reason"].as_str().unwrap();
+    assert!(first.starts_with("No earlier rule matched"), "{first}");
+    assert!(first.contains("assigned to Alex"), "{first}");
+    assert_eq!(stored["history"][0]["at"], "2026-11-24T15:00:00Z");
     let reason = stored["history"][1]["reason"].as_str().unwrap();
     assert!(
         reason.starts_with("SLA breached: Alex did not acknowledge within 15 minutes (due 2026-11-24T15:15:00Z, pool 'smb')."),
@@ -662,12 +667,20 @@ async fn an_acknowledgement_racing_a_sweep_is_never_overridden() {
     let history = h.items().await;
     for lead in &leads {
         let pk = s(lead, "pk");
-        let events: Vec<String> = history
+        // The first entry lives on the lead until a reassignment writes it out.
+        let mut events: Vec<String> = history
             .iter()
-            .filter(|i| s(i, "pk") == pk && s(i, "sk").starts_with("EVENT#"))
-            .map(|i| s(i, "event"))
+            .filter(|i| s(i, "pk") == pk && s(i, "sk") == "LEAD" && i.contains_key("first_event"))
+            .map(|i| s(i, "first_event"))
             .collect();
+        events.extend(
+            history
+                .iter()
+                .filter(|i| s(i, "pk") == pk && s(i, "sk").starts_with("EVENT#"))
+                .map(|i| s(i, "event")),
+        );
         assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0], "assigned", "{events:?}");
         assert!(
             !(events.contains(&"acknowledged".into()) && events.contains(&"reassigned".into()))
         );

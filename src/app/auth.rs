@@ -26,13 +26,23 @@ impl App {
     /// for anything else. What it may do is for the caller to check against its role.
     pub async fn authenticate(&self, presented: &str) -> StoreResult<Option<KeyRecord>> {
         let hash = hash_secret(presented);
-        let Some(record) = self.store.find_key(&hash).await? else {
-            return self.install_first_admin(presented, &hash).await;
+        let now = self.now().as_second();
+        let cached = self.keys.fresh(&hash, now);
+        let record = match cached.clone() {
+            Some(record) => record,
+            None => match self.store.find_key(&hash).await? {
+                Some(record) => record,
+                None => return self.install_first_admin(presented, &hash).await,
+            },
         };
         let same = subtle::ConstantTimeEq::ct_eq(record.hash.as_bytes(), hash.as_bytes());
         if !bool::from(same) || record.revoked {
             return Ok(None);
         }
+        if cached.is_some() {
+            return Ok(Some(record));
+        }
+        self.keys.keep(&record, now);
         if !record.listed {
             // A key made before keys were listed joins the list on its first use.
             if let Err(error) = self.store.list_key(&record).await {
@@ -164,11 +174,12 @@ impl App {
             Some(record.id().to_string()),
             format!("revoked {} key '{}'", record.role, record.name),
         );
-        if !self
+        let revoked = self
             .store
             .revoke_key(&record.hash, now, Some(&audit))
-            .await?
-        {
+            .await?;
+        self.keys.forget(&record.hash);
+        if !revoked {
             return Ok(None);
         }
         self.store.find_key(&record.hash).await

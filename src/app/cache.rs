@@ -1,14 +1,18 @@
 //! What a warm process remembers between requests: the active routing config (for at most its
-//! cache time, so a new version takes effect within that bound) and the reps it has seen at a
-//! cap this period (counters only grow within their period, so that stays true until the
-//! period, part of the counter's key, ends). Memory only: nothing here decides anything.
+//! cache time, so a new version takes effect within that bound), the source keys it accepted
+//! (for at most their cache time: the bound on how long a revoked source key keeps working in
+//! other warm processes) and the reps it has seen at a cap this period (counters only grow
+//! within their period, so that stays true until the period, part of the counter's key,
+//! ends). Memory only: nothing here decides anything.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::domain::access::Role;
 use crate::domain::config::RoutingConfig;
 use crate::domain::model::CapCounter;
+use crate::store::KeyRecord;
 
 /// Most (rep, cap) pairs remembered as full before the memory is reset.
 const KNOWN_FULL_LIMIT: usize = 10_000;
@@ -64,6 +68,54 @@ impl ConfigCache {
     /// Drops the config so the next request reads the active one.
     pub fn forget(&self) {
         *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// Most source keys remembered before the memory is reset.
+const KEYS_LIMIT: usize = 1_000;
+
+/// Source keys this process accepted, by hash, with when they were read (Unix seconds of the
+/// app's clock). Only source keys: a revoked admin or editor key stops at once everywhere.
+pub struct KeyCache {
+    ttl_seconds: i64,
+    keys: Mutex<HashMap<String, (KeyRecord, i64)>>,
+}
+
+impl KeyCache {
+    /// A cache that trusts an accepted source key for `ttl` (zero: never cached).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl_seconds: ttl.as_secs() as i64,
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The source key with this hash, if it was accepted less than the cache time ago.
+    pub fn fresh(&self, hash: &str, now: i64) -> Option<KeyRecord> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(hash)
+            .filter(|(_, read)| now - read < self.ttl_seconds && now >= *read)
+            .map(|(record, _)| record.clone())
+    }
+
+    /// Remembers an accepted key, if it is a source key and caching is on.
+    pub fn keep(&self, record: &KeyRecord, now: i64) {
+        if self.ttl_seconds <= 0 || record.role != Role::Source || record.revoked {
+            return;
+        }
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= KEYS_LIMIT {
+            keys.clear();
+        }
+        keys.insert(record.hash.clone(), (record.clone(), now));
+    }
+
+    /// Forgets a key (revoked by this process).
+    pub fn forget(&self, hash: &str) {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(hash);
     }
 }
 

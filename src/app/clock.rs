@@ -17,8 +17,12 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Now, to the millisecond: what is stored and shown needs no more, and every timestamp
+    /// is six bytes shorter on every item that holds one.
     fn now(&self) -> jiff::Timestamp {
         jiff::Timestamp::now()
+            .round(jiff::Unit::Millisecond)
+            .expect("rounding now to milliseconds stays in range")
     }
 }
 

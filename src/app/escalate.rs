@@ -446,6 +446,10 @@ impl Commit for ReassignCommit<'_> {
             deadline,
             escalations,
             notifications: outgoing(notices, self.now),
+            first_entry: lead
+                .first_inline
+                .then(|| lead.history.first().cloned())
+                .flatten(),
         };
         self.app.store.reassign(&change).await?;
         Ok((queued, change.notifications))

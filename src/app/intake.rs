@@ -171,6 +171,22 @@ impl From<RouteError> for Failure {
     }
 }
 
+/// What routing reads before it decides (see `App::prepare`).
+enum Prepared {
+    /// No routing config is active.
+    NoConfig,
+    /// The active config cannot be used.
+    Unusable { version: u64, why: String },
+    /// Ready to route.
+    Ready {
+        version: u64,
+        config: std::sync::Arc<RoutingConfig>,
+        lead: Box<Lead>,
+        contact_key: Option<String>,
+        earlier: Option<Box<(Contact, StoredLead)>>,
+    },
+}
+
 impl Failure {
     /// A failure before anything that could store the lead was sent.
     fn early(error: StoreError) -> Self {
@@ -196,14 +212,18 @@ impl App {
         );
         let claimed_at = self.now();
         let wait_until = idempotency::twin_wait_until(started, request.deadline);
-        let admission = idempotency::admit(
-            &*self.store,
-            &*self.clock,
-            &claim,
-            &request_hash,
-            wait_until,
-        )
-        .await;
+        // The claim and the reads routing needs are made at once: the reads change nothing,
+        // and are thrown away when the claim says the lead is not this request's to store.
+        let (admission, prepared) = tokio::join!(
+            idempotency::admit(
+                &*self.store,
+                &*self.clock,
+                &claim,
+                &request_hash,
+                wait_until,
+            ),
+            self.prepare(&request.lead, &request.source)
+        );
         match admission {
             Ok(Admission::Proceed) => {}
             Ok(Admission::Replay(stored)) => return replay(&stored, true),
@@ -217,7 +237,7 @@ impl App {
             }
         }
         let lead_id = uuid::Uuid::now_v7().to_string();
-        let work = self.route_and_record(&request, &claim, &lead_id, started);
+        let work = self.route_and_record(&request, &claim, &lead_id, started, prepared);
         let result = match request.deadline {
             Some(deadline) => {
                 let latest = deadline.checked_sub(ANSWER_RESERVE).unwrap_or(started);
@@ -302,12 +322,46 @@ impl App {
         }
     }
 
+    /// What routing needs before it decides, read without writing anything: the active config,
+    /// the qualified lead, and (unless it is spam) its account and earlier lead, read at once.
+    async fn prepare(&self, lead: &Lead, source: &str) -> StoreResult<Prepared> {
+        let (version, config) = match self.active_config().await? {
+            ActiveConfig::Usable { version, config } => (version, config),
+            ActiveConfig::None => return Ok(Prepared::NoConfig),
+            ActiveConfig::Unusable { version, why } => {
+                return Ok(Prepared::Unusable { version, why })
+            }
+        };
+        let mut lead = lead.clone();
+        let q = qualify::qualify(&config.qualification, &lead, source);
+        let spam = q.spam;
+        lead.qualification = Some(q);
+        let contact_key = lead.email.as_ref().map(|e| e.contact_key());
+        let mut earlier = None;
+        if !spam {
+            let (account, contact) = tokio::join!(
+                self.match_account(&lead),
+                self.earlier_lead(contact_key.as_deref())
+            );
+            lead.account = account?;
+            earlier = contact?;
+        }
+        Ok(Prepared::Ready {
+            version,
+            config,
+            lead: Box::new(lead),
+            contact_key,
+            earlier: earlier.map(Box::new),
+        })
+    }
+
     async fn route_and_record(
         &self,
         request: &IntakeRequest,
         claim: &Claim,
         lead_id: &str,
         started: Instant,
+        prepared: StoreResult<Prepared>,
     ) -> Result<(Intake, Vec<Outgoing>), Failure> {
         let now = self.now();
         let draft = Draft {
@@ -317,9 +371,17 @@ impl App {
             request,
             claim,
         };
-        let (version, config) = match self.active_config().await.map_err(Failure::early)? {
-            ActiveConfig::Usable { version, config } => (version, config),
-            ActiveConfig::None => {
+        let (version, config, lead, contact_key, mut earlier) = match prepared
+            .map_err(Failure::early)?
+        {
+            Prepared::Ready {
+                version,
+                config,
+                lead,
+                contact_key,
+                earlier,
+            } => (version, config, *lead, contact_key, earlier.map(|e| *e)),
+            Prepared::NoConfig => {
                 return self
                     .record_fallback(
                         &draft,
@@ -328,7 +390,7 @@ impl App {
                     )
                     .await;
             }
-            ActiveConfig::Unusable { version, why } => {
+            Prepared::Unusable { version, why } => {
                 tracing::error!(version, %why, "the active routing config cannot be used; leads go to the fallback queue");
                 let why = format!("The active routing config could not be used: {why}");
                 return self
@@ -336,21 +398,6 @@ impl App {
                     .await;
             }
         };
-        let mut lead = request.lead.clone();
-        let q = qualify::qualify(&config.qualification, &lead, &request.source);
-        let spam = q.spam;
-        lead.qualification = Some(q);
-        let contact_key = lead.email.as_ref().map(|e| e.contact_key());
-        let mut earlier = None;
-        if !spam {
-            // Independent reads, made at once: the account and the contact.
-            let (account, contact) = tokio::join!(
-                self.match_account(&lead),
-                self.earlier_lead(contact_key.as_deref())
-            );
-            lead.account = account.map_err(Failure::early)?;
-            earlier = contact.map_err(Failure::early)?;
-        }
         let mut attempt = 0;
         loop {
             let routed = self

@@ -9,7 +9,7 @@ use crate::delivery::Notifier;
 use crate::domain::channel::Setting;
 use crate::store::Store;
 
-use super::cache::{CapMemory, ConfigCache};
+use super::cache::{CapMemory, ConfigCache, KeyCache};
 use super::clock::Clock;
 
 /// The router's services.
@@ -18,6 +18,7 @@ pub struct App {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) configs: ConfigCache,
     pub(crate) caps: CapMemory,
+    pub(crate) keys: KeyCache,
     pub(crate) notifier: Notifier,
     /// A fresh deployment's first admin key (see `App::authenticate`), if configured.
     pub(crate) first_admin: Option<Setting>,
@@ -38,10 +39,18 @@ impl App {
             clock,
             configs: ConfigCache::new(config_ttl),
             caps: CapMemory::default(),
+            keys: KeyCache::new(Duration::ZERO),
             notifier,
             first_admin: None,
             activity_secret: None,
         }
+    }
+
+    /// Trusts an accepted source key for `ttl` in this process (see [`KeyCache`]): a lead
+    /// then skips the key's read; a key revoked elsewhere keeps working here for up to `ttl`.
+    pub fn with_key_cache(mut self, ttl: Duration) -> Self {
+        self.keys = KeyCache::new(ttl);
+        self
     }
 
     /// Accepts activities signed with `setting`'s value (`POST /leads/{id}/activity`).

@@ -8,6 +8,7 @@ pub mod availability;
 pub mod channel;
 pub mod config;
 pub mod config_diff;
+pub mod disposable;
 pub mod distribution;
 pub mod facts;
 pub mod lead;

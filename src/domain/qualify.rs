@@ -1,5 +1,5 @@
 //! Qualification: what a lead is before it is routed. Free-mail (a built-in list the config can
-//! extend or trim), disposable domains (a maintained list from the `disposable-emails` crate,
+//! extend or trim), disposable domains (`domain::disposable`: a maintained list, vendored from the `disposable-emails` crate,
 //! extendable by the config), role addresses (info@, sales@), the HTML form honeypot, a score
 //! from configurable points with its breakdown, and the fields a source must give. Pure: the
 //! config and the lead in, a [`Qualification`] out.
@@ -96,7 +96,7 @@ pub fn qualify(config: &QualifyConfig, lead: &Lead, source: &str) -> Qualificati
             && (config.free_mail_add.contains(d) || normalize::is_free_mail(d))
     });
     let disposable = domain.is_some_and(|d| {
-        config.disposable_add.contains(d) || disposable_emails::is_disposable_domain(d)
+        config.disposable_add.contains(d) || super::disposable::is_disposable_domain(d)
     });
     let role_address = lead.email.as_ref().is_some_and(|e| {
         let local = e.address.split('@').next().unwrap_or("");

@@ -442,6 +442,9 @@ pub struct Reassignment {
     pub escalations: u32,
     /// Who is told.
     pub notifications: Vec<Outgoing>,
+    /// The lead's first history entry, to be written out as its own item because it lived
+    /// on the lead (see [`StoredLead::first_inline`]).
+    pub first_entry: Option<HistoryEntry>,
 }
 
 /// A step of an owner's SLA schedule that keeps the lead with them (a reminder, an alert),
@@ -557,6 +560,10 @@ pub struct StoredLead {
     /// Steps of the current owner's SLA schedule taken so far (reminders, alerts).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sla_step: u32,
+    /// Whether `history[0]` lives on the lead item rather than as its own item (a
+    /// reassignment writes it out before the assignment's reason changes).
+    #[serde(skip)]
+    pub first_inline: bool,
     /// Reps who owned it, first to last.
     pub owners: Vec<String>,
     /// When it was acknowledged.

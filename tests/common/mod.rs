@@ -147,12 +147,16 @@ impl Harness {
         if let Some(at) = at {
             clock.set(at);
         }
-        let app = Arc::new(App::new(
-            wrap(store.clone()),
-            clock.clone(),
-            Duration::ZERO,
-            notifier(),
-        ));
+        // Source keys cached as in production (KEY_CACHE_SECONDS' default).
+        let app = Arc::new(
+            App::new(
+                wrap(store.clone()),
+                clock.clone(),
+                Duration::ZERO,
+                notifier(),
+            )
+            .with_key_cache(Duration::from_secs(60)),
+        );
         let mut harness = Harness {
             router: leadrouter::http::router(app.clone()),
             app,

@@ -29,11 +29,15 @@ pub struct DynamoStore {
     pub(super) table: String,
 }
 
-/// Builds a DynamoDB client: the default AWS chain in Lambda, or a local endpoint with a fixed
-/// dummy key pair (DynamoDB Local keeps one database per key and region).
+/// Builds a DynamoDB client: the process's AWS settings (see [`crate::aws`]), or a local
+/// endpoint with a fixed dummy key pair (DynamoDB Local keeps one database per key and region).
 pub async fn client(endpoint: Option<&str>) -> Client {
-    use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Region};
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
+    let shared = match endpoint {
+        Some(url) => crate::aws::local(url),
+        None => crate::aws::config().await,
+    };
+    let config = aws_sdk_dynamodb::config::Builder::from(&shared)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()
@@ -41,20 +45,9 @@ pub async fn client(endpoint: Option<&str>) -> Client {
                 .operation_attempt_timeout(Duration::from_secs(3))
                 .operation_timeout(Duration::from_secs(8))
                 .build(),
-        );
-    if let Some(url) = endpoint {
-        loader = loader
-            .endpoint_url(url)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "leadrouterlocal",
-                "leadrouterlocal",
-                None,
-                None,
-                "local",
-            ));
-    }
-    Client::new(&loader.load().await)
+        )
+        .build();
+    Client::from_conf(config)
 }
 
 impl DynamoStore {

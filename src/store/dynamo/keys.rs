@@ -3,8 +3,8 @@
 //!
 //! | pk | sk | the item holds | access pattern |
 //! |---|---|---|---|
-//! | `LEAD#<lead id>` | `LEAD` | the lead, its assignment and reason, owner, status, SLA deadline and state; the log row (`facts`, `search`, `stint`, `earlier`, `pool_id`, `rule_id`, outcome) and its places in the `log` and `owner` indexes | Put in the lead's transaction; Query(pk) for `GET /leads/{id}`; conditional Update to acknowledge, close, reassign or record an outcome |
-//! | `LEAD#<lead id>` | `EVENT#<time>#<suffix>` | one history entry | Put (if not exists) with the change it records; the same Query |
+//! | `LEAD#<lead id>` | `LEAD` | the lead, its assignment and reason, owner, status, SLA deadline and state, SLA steps taken (`sla_step`); while its first assignment is current, its first history entry (`first_event`, with the assignment's reason and the arrival time); the log row (`facts`, `search`, `stint`, `earlier`, `pool_id`, `rule_id`, outcome) and its places in the `log` and `owner` indexes | Put in the lead's transaction; Query(pk) for `GET /leads/{id}`; conditional Update to acknowledge, close, reassign or record an outcome |
+//! | `LEAD#<lead id>` | `EVENT#<time>#<suffix>` | one history entry (the first one only once a reassignment writes it out of the lead) | Put (if not exists) with the change it records; the same Query |
 //! | `LEAD#<lead id>` | `NOTIFY#<event id>` | outbox: channel (secret references only), frozen message, status, attempts, last error; its place in the `log` index | Put in the assignment's transaction; conditional Update per delivery attempt |
 //! | `STATS` | `NOTIFICATIONS` | dead notifications, ever | ADD 1 with the Update that marks one dead |
 //! | `DEAD#NOTIFY` | `<time>#<lead id>#<event id>` | a notification dead now: lead, event, channel, error | Put with the Update that marks it dead; Query (newest first) for the console; Delete when it is put back in the outbox |
@@ -14,7 +14,7 @@
 //! | `REP#<rep>` | `CAP#DAY#<date>`, `CAP#WEEK#<yyyy-Www>` | pool leads in the rep's local day / ISO week | ADD 1 if below the cap, in the lead's transaction; TTL `expires_at` |
 //! | `CONFIG` | `ACTIVE` | the active config version | GetItem (cached in warm Lambdas); Put conditional on the version read |
 //! | `CONFIG` | `VERSION#<n, 10 digits>` | one immutable config document | GetItem; Put if not exists, with the pointer, in one transaction; Query(begins_with) of numbers and times for the report's timeline |
-//! | `KEY#<sha256 of key>` | `KEY` | a key's record: role, name, redirects, revoked (the hash, never the key) | GetItem on every authenticated request; Put with its listing, in one transaction; conditional Update to revoke |
+//! | `KEY#<sha256 of key>` | `KEY` | a key's record: role, name, redirects, revoked (the hash, never the key) | GetItem on every authenticated request (a source key: once per `KEY_CACHE_SECONDS` per warm process); Put with its listing, in one transaction; conditional Update to revoke |
 //! | `KEYS` | `KEY#<sha256 of key>` | the key's copy in the list of keys (what `GET /admin/keys` shows) | Query(pk) to list; written with the record (and for a key made before the list, on its first use) |
 //! | `JOB#<id>` | `JOB` | a replay job: its state as JSON (cursor, tally, result), a step number; TTL `expires_at` (7 days) | Put; GetItem; Update conditional on the step read |
 //! | `AUDIT#<yyyy-mm>` | `<time, fixed-width>#<uuid>` | one audit entry: who (key name, role), what, which target, a summary | Put in the transaction of the change it records; Query by month, newest first, for `GET /admin/audit` |

@@ -32,21 +32,13 @@ impl LeadStore for DynamoStore {
         if let Some(deadline) = &new.deadline {
             item.extend(items::fields(&SlaFields::new(&new.lead_id, deadline))?);
         }
-        let event = HistoryEntry {
-            at: new.received_at,
-            event: match new.status {
-                LeadStatus::Spam => HistoryEvent::Spam,
-                _ => HistoryEvent::assigned_to(owner, false),
-            },
-            reason: a.reason.clone(),
-        };
         let mut tx = self.transaction();
         if let Some(contact) = &new.contact {
             contact_writes(&mut tx, contact, &new.lead_id, new.received_at)?;
         }
         // The lead's id is minted once per request: if it exists, this transaction committed.
+        // The first history entry lives on the lead (`first_event`).
         tx.put_new(item, Guard::NewLead)?;
-        assign::history(&mut tx, &new.lead_id, &event, "0001")?;
         let (claim, ticket) = (new.claim.as_ref(), new.ticket.as_ref());
         assign::claim(
             &mut tx,
@@ -312,11 +304,20 @@ fn status_change(
 fn stored_lead(
     lead_id: &str,
     lead: LeadItem,
-    history: Vec<HistoryEntry>,
+    mut history: Vec<HistoryEntry>,
     mut notifications: Vec<crate::store::StoredNotification>,
 ) -> StoredLead {
     notifications.sort_by_key(|n| n.message.occurred_at);
     let stints = lead.stints();
+    let first_inline = lead.first_event.is_some();
+    if let Some(event) = lead.first_event {
+        let first = HistoryEntry {
+            at: lead.received_at,
+            event,
+            reason: lead.assignment.reason.clone(),
+        };
+        history.insert(0, first);
+    }
     StoredLead {
         lead_id: lead_id.to_string(),
         status: lead.status(),
@@ -337,6 +338,7 @@ fn stored_lead(
         closed_at: lead.closed_at,
         sla_state: lead.sla_state,
         sla_step: lead.sla_step,
+        first_inline,
         stints,
         outcome: lead.outcome,
         stages: lead.stages,

@@ -3,8 +3,9 @@
 //! of notifications given up on.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::attr::{n, s};
+use super::attr::{applied, n, s};
 use super::classify::classify;
 use super::client::DynamoStore;
 use super::items::{self, Attempt, Changes, DeadCount};
@@ -60,6 +61,19 @@ impl OutboxStore for DynamoStore {
             // Delivered or dead: out of the sweeper's way.
             changes = changes.remove(&["due_pk", "due_at"]);
         }
+        let dead = matches!(status, Some(NotificationStatus::Dead));
+        if !dead {
+            // Delivered or to be retried: one conditional update (half a transaction's units).
+            let update = changes
+                .on(self.updating(&Key::notification(lead_id, event_id)))
+                .condition_expression("#status = :pending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":pending", s(NotificationStatus::Pending.as_str()));
+            // Already recorded by another attempt: nothing to do.
+            applied(self.send_update(update, ReturnValue::None).await)?;
+            return Ok(());
+        }
+        // Dead: recorded with the dead count and the dead list, all or nothing.
         let mut tx = self.transaction();
         let update = changes
             .on(tx.updating(&Key::notification(lead_id, event_id)))

@@ -104,6 +104,9 @@ impl SweepStore for DynamoStore {
         };
         // The new owner's schedule starts from its first step.
         changes = changes.remove(&["sla_step"]);
+        if change.first_entry.is_some() {
+            changes = changes.remove(&["first_event"]);
+        }
         if change.sla_state.is_none() {
             changes = changes.remove(&["sla_state"]);
         }
@@ -119,6 +122,10 @@ impl SweepStore for DynamoStore {
             .expression_attribute_values(":seen", n(change.seen_assignment))
             .expression_attribute_values(":first", n(1));
         tx.update(lead, Guard::Lead)?;
+        if let Some(first) = &change.first_entry {
+            // Out of the lead, with the reason it had: the entry the lead was stored with.
+            assign::history(&mut tx, &change.lead_id, first, "0001")?;
+        }
         let event = HistoryEntry {
             at: change.at,
             event: HistoryEvent::assigned_to(owner, true),

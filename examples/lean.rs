@@ -1,0 +1,619 @@
+//! What one lead costs, for `scripts/lean-bench.sh`: posts distinct leads through the real
+//! router in process (`POST /leads` with a source key, as API Gateway hands them to the
+//! function) against DynamoDB Local, and reports per lead the DynamoDB calls by operation,
+//! the sequential round trips (at one client: groups of calls that overlap in time), the read
+//! and write units real DynamoDB would charge (computed from the requests and items, see
+//! below), latency and throughput; then the same DynamoDB Local's bare baselines in the same
+//! run: PutItem p50 at one client, and the throughput of the smallest correct rotation at 32
+//! clients (UpdateItem ADD on a counter + a conditional PutItem of the turn).
+//!
+//! Units are computed, not read from DynamoDB Local (whose ConsumedCapacity does not double
+//! transactional writes): an item's size is its attribute names plus values (numbers as
+//! digits / 2 + 1, lists and maps 3 bytes plus 1 per element); a write costs one unit per KB
+//! of the larger of the item before and after (for an update, the item as it ends up, read
+//! back after the run), twice that inside a transaction (ConditionCheck included); a read one
+//! unit per 4 KB (strong) or half (eventual), a Query or BatchGetItem the sum of its items.
+//!
+//! Usage: cargo run --release --example lean -- <config.yaml> <leads per level> <clients ...>
+//! (DYNAMODB_ENDPOINT must point at a DynamoDB Local.)
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::{
+    batch_get_item::{BatchGetItemInput, BatchGetItemOutput},
+    get_item::{GetItemInput, GetItemOutput},
+    put_item::PutItemInput,
+    query::{QueryInput, QueryOutput},
+    transact_write_items::TransactWriteItemsInput,
+    update_item::UpdateItemInput,
+};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+use axum::body::Body;
+use axum::http::Request;
+use futures::stream::{self, StreamExt};
+use leadrouter::app::auth::NewKey;
+use leadrouter::app::App;
+use leadrouter::delivery::{Notifier, NotifySettings};
+use leadrouter::domain::access::{Actor, Role};
+use leadrouter::domain::notify::Setting;
+use leadrouter::store::dynamo::{self, tables, DynamoStore};
+use tower::ServiceExt;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// One DynamoDB call as the interceptor saw it.
+#[derive(Debug, Clone)]
+struct Call {
+    op: &'static str,
+    started: Instant,
+    ended: Instant,
+    /// Read units (already computed from the answer).
+    read_units: f64,
+    /// Writes: the item's key, its size if the request carries it whole (a Put), and
+    /// whether it is inside a transaction.
+    writes: Vec<(Item, Option<usize>, bool)>,
+}
+
+/// What the request said, kept from before it was sent until its answer.
+#[derive(Debug, Clone)]
+struct Pending {
+    call: Call,
+    strong: bool,
+}
+
+impl Storable for Pending {
+    type Storer = StoreReplace<Self>;
+}
+
+/// Records every call the client makes.
+#[derive(Debug, Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Call>>>);
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "record DynamoDB calls"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input();
+        let now = Instant::now();
+        let mut call = Call {
+            op: "other",
+            started: now,
+            ended: now,
+            read_units: 0.0,
+            writes: Vec::new(),
+        };
+        let mut strong = false;
+        if let Some(put) = input.downcast_ref::<PutItemInput>() {
+            call.op = "PutItem";
+            let item = put.item.clone().unwrap_or_default();
+            call.writes.push((key_of(&item), Some(size(&item)), false));
+        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+            call.op = "UpdateItem";
+            call.writes
+                .push((update.key.clone().unwrap_or_default(), None, false));
+        } else if let Some(tx) = input.downcast_ref::<TransactWriteItemsInput>() {
+            call.op = "TransactWriteItems";
+            for entry in tx.transact_items.iter().flatten() {
+                if let Some(put) = &entry.put {
+                    call.writes
+                        .push((key_of(&put.item), Some(size(&put.item)), true));
+                } else if let Some(update) = &entry.update {
+                    call.writes.push((update.key.clone(), None, true));
+                } else if let Some(check) = &entry.condition_check {
+                    call.writes.push((check.key.clone(), None, true));
+                } else if let Some(delete) = &entry.delete {
+                    call.writes.push((delete.key.clone(), None, true));
+                }
+            }
+        } else if let Some(get) = input.downcast_ref::<GetItemInput>() {
+            call.op = "GetItem";
+            strong = get.consistent_read == Some(true);
+        } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
+            call.op = "BatchGetItem";
+            strong = batch
+                .request_items
+                .iter()
+                .flat_map(|m| m.values())
+                .any(|k| k.consistent_read == Some(true));
+        } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+            call.op = "Query";
+            strong = query.consistent_read == Some(true);
+        }
+        cfg.interceptor_state().store_put(Pending { call, strong });
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(pending) = cfg.load::<Pending>().cloned() else {
+            return Ok(());
+        };
+        let (mut call, strong) = (pending.call, pending.strong);
+        call.ended = Instant::now();
+        if let Some(output) = context.output_or_error().and_then(Result::ok) {
+            if let Some(out) = output.downcast_ref::<GetItemOutput>() {
+                call.read_units = read_units(out.item.iter().map(size).sum(), strong);
+            } else if let Some(out) = output.downcast_ref::<BatchGetItemOutput>() {
+                for item in out.responses.iter().flat_map(|r| r.values()).flatten() {
+                    call.read_units += read_units(size(item), strong);
+                }
+            } else if let Some(out) = output.downcast_ref::<QueryOutput>() {
+                call.read_units = read_units(out.items.iter().flatten().map(size).sum(), strong);
+            }
+        }
+        self.0.lock().unwrap().push(call);
+        Ok(())
+    }
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<Call> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn key_of(item: &Item) -> Item {
+    ["pk", "sk"]
+        .iter()
+        .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect()
+}
+
+fn read_units(bytes: usize, strong: bool) -> f64 {
+    let units = bytes.div_ceil(4096).max(1) as f64;
+    if strong {
+        units
+    } else {
+        units / 2.0
+    }
+}
+
+/// DynamoDB's item size: attribute names and values.
+fn size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn value_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.trim_start_matches('-').replace('.', "").len().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        AttributeValue::Ss(s) => s.iter().map(String::len).sum(),
+        AttributeValue::Ns(s) => s.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        _ => 0,
+    }
+}
+
+/// Sequential round trips of calls made one request at a time: a new one starts whenever a
+/// call starts after every earlier call ended.
+fn round_trips(calls: &[Call]) -> usize {
+    let mut sorted: Vec<&Call> = calls.iter().collect();
+    sorted.sort_by_key(|c| c.started);
+    let mut trips = 0;
+    let mut busy_until: Option<Instant> = None;
+    for call in sorted {
+        match busy_until {
+            Some(until) if call.started < until => busy_until = Some(until.max(call.ended)),
+            _ => {
+                trips += 1;
+                busy_until = Some(call.ended);
+            }
+        }
+    }
+    trips
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// List prices, us-east-1 on demand, per million: write and read request units, and (for
+/// the all-in figure) HTTP API requests, Lambda requests and arm64 GB-seconds.
+const WRITE_PER_MILLION: f64 = 0.625;
+const READ_PER_MILLION: f64 = 0.125;
+const API_PER_MILLION: f64 = 1.00;
+const LAMBDA_PER_MILLION: f64 = 0.20;
+const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
+const LAMBDA_MEMORY_GB: f64 = 0.125;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(config_path), Some(leads)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: lean <config.yaml> <leads per level> <clients ...>");
+        std::process::exit(2);
+    };
+    let leads: usize = leads.parse().expect("leads");
+    let mut levels: Vec<usize> = args[3..]
+        .iter()
+        .map(|c| c.parse().expect("clients"))
+        .collect();
+    if levels.is_empty() {
+        levels = vec![1, 32];
+    }
+    let config = std::fs::read_to_string(config_path).expect("config");
+    // The example config's channels point at a receiver here that takes everything.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let inbox = format!("http://{}", listener.local_addr().unwrap());
+    let sink = axum::Router::new().fallback(|| async { "ok" });
+    tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
+    for name in [
+        "SLACK_SMB_WEBHOOK_URL",
+        "SLACK_INBOUND_WEBHOOK_URL",
+        "SLACK_MANAGERS_WEBHOOK_URL",
+        "SLACK_ERIN_WEBHOOK_URL",
+        "CRM_WEBHOOK_URL",
+    ] {
+        std::env::set_var(name, format!("{inbox}/{name}"));
+    }
+    std::env::set_var("CRM_WEBHOOK_SECRET", "lean-bench-secret");
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT");
+    let recorder = Recorder::default();
+    let plain = dynamo::client(Some(&endpoint)).await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        plain
+            .config()
+            .to_builder()
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let table = format!("lean-{}", uuid::Uuid::new_v4().simple());
+    tables::ensure_table(&client, &tables::leads_table(), &table)
+        .await
+        .expect("table");
+    let notifier = Notifier::new(NotifySettings {
+        public_url: Some("https://leads.example.test".into()),
+        ack_key: Setting::Plain("lean".into()),
+        timeout: Duration::from_millis(500),
+    });
+    // As deployed: the config and source keys cached in the warm process.
+    let app = Arc::new(
+        App::new(
+            Arc::new(DynamoStore::new(client.clone(), &table)),
+            Arc::new(leadrouter::app::SystemClock),
+            Duration::from_secs(15),
+            notifier,
+        )
+        .with_key_cache(Duration::from_secs(60)),
+    );
+    app.publish_config(&config).await.expect("config");
+    let actor = Actor {
+        name: "lean".into(),
+        role: Role::Admin,
+    };
+    let new = NewKey {
+        role: Role::Source,
+        name: "lean".into(),
+        allowed_redirects: Vec::new(),
+        allowed_origins: Vec::new(),
+        redirect_lead_id: false,
+    };
+    let (key, _) = app.create_key(new, None, &actor).await.expect("key");
+    let router = leadrouter::http::router(app.clone());
+    let run = format!("{:x}", rand::random::<u32>());
+    let post = |n: usize| {
+        Request::post("/leads")
+            .header("content-type", "application/json")
+            .header("x-source-key", &key)
+            .body(Body::from(format!(
+                r#"{{"email":"p{n}@acme-{run}-{n}.com","first_name":"Pat","last_name":"Lee","company":"Acme {n}","employees":"12","country":"US"}}"#
+            )))
+            .unwrap()
+    };
+    // Warm up: the config, the key, the connection pool, the JVM.
+    for n in 0..200 {
+        let reply = router.clone().oneshot(post(1_000_000 + n)).await.unwrap();
+        assert_eq!(reply.status(), 201);
+    }
+    recorder.take();
+    // The bare PutItem, measured warm just before the leads at one client.
+    let put_p50 = put_baseline(&client, &table, 300).await;
+    recorder.take();
+
+    println!("config {config_path}, {leads} leads per level");
+    let mut sequential = None;
+    let mut lead_p50 = None;
+    let mut rates = BTreeMap::new();
+    for clients in levels {
+        let started = Instant::now();
+        let mut per_lead_trips = Vec::new();
+        let mut one_by_one: Vec<Call> = Vec::new();
+        let mut latencies: Vec<Duration> = if clients == 1 {
+            let mut all = Vec::new();
+            for n in 0..leads {
+                let sent = Instant::now();
+                let reply = router
+                    .clone()
+                    .oneshot(post(clients * 10_000_000 + n))
+                    .await
+                    .unwrap();
+                all.push(sent.elapsed());
+                assert_eq!(reply.status(), 201);
+                // Notifications are delivered (and recorded) before the answer.
+                let calls = recorder.take();
+                per_lead_trips.push(round_trips(&calls));
+                one_by_one.extend(calls);
+            }
+            all
+        } else {
+            stream::iter(0..leads)
+                .map(|n| {
+                    let router = router.clone();
+                    let request = post(clients * 10_000_000 + n);
+                    async move {
+                        let sent = Instant::now();
+                        let reply = router.oneshot(request).await.unwrap();
+                        assert_eq!(reply.status(), 201);
+                        sent.elapsed()
+                    }
+                })
+                .buffer_unordered(clients)
+                .collect()
+                .await
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        let mut calls = recorder.take();
+        calls.extend(one_by_one);
+        latencies.sort();
+        let rate = leads as f64 / elapsed;
+        rates.insert(clients, rate);
+        let mut by_op: BTreeMap<&str, usize> = BTreeMap::new();
+        for call in &calls {
+            *by_op.entry(call.op).or_default() += 1;
+        }
+        let read_units: f64 = calls.iter().map(|c| c.read_units).sum();
+        let (write_units, by_item) = write_units(&client, &table, &calls).await;
+        let per = |v: f64| v / leads as f64;
+        let ops: Vec<String> = by_op
+            .iter()
+            .map(|(op, n)| format!("{op} {:.2}", per(*n as f64)))
+            .collect();
+        println!(
+            "clients {clients:>3}: {rate:>7.1} leads/s, p50 {:.2} ms, p99 {:.2} ms; calls/lead {:.2} ({}); RCU/lead {:.2}, WCU/lead {:.2}",
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            per(calls.len() as f64),
+            ops.join(", "),
+            per(read_units),
+            per(write_units),
+        );
+        if clients == 1 {
+            per_lead_trips.sort();
+            let median = per_lead_trips
+                .get(per_lead_trips.len() / 2)
+                .copied()
+                .unwrap_or(0);
+            println!("  sequential DynamoDB round trips per lead (median): {median}");
+            let items: Vec<String> = by_item
+                .iter()
+                .map(|(kind, (units, bytes, n))| {
+                    format!(
+                        "{kind} {:.2} WCU ({} B avg)",
+                        per(*units),
+                        bytes / n.max(&1)
+                    )
+                })
+                .collect();
+            println!("  write units per lead by item: {}", items.join(", "));
+            sequential = Some(median);
+            lead_p50 = Some(percentile(&latencies, 0.5));
+            let lambda_seconds = percentile(&latencies, 0.5) / 1000.0;
+            let dynamo = per(write_units) * WRITE_PER_MILLION + per(read_units) * READ_PER_MILLION;
+            let lambda =
+                LAMBDA_PER_MILLION + lambda_seconds * LAMBDA_MEMORY_GB * LAMBDA_GB_SECOND * 1e6;
+            println!(
+                "  $ per million leads at list prices: DynamoDB {dynamo:.2} (writes {:.2}, reads {:.2}) + HTTP API {API_PER_MILLION:.2} + Lambda {lambda:.2} (128 MB, p50 duration) = {:.2}",
+                per(write_units) * WRITE_PER_MILLION,
+                per(read_units) * READ_PER_MILLION,
+                dynamo + API_PER_MILLION + lambda
+            );
+        }
+    }
+    let stored = stored_bytes(&client, &table).await;
+    println!(
+        "  stored per lead: {stored:.0} bytes (every item of the table over the leads routed)"
+    );
+
+    // The bare rotation on the same DynamoDB Local.
+    let ticket_rate = ticket_baseline(&client, &table, leads, 32).await;
+    println!("baseline PutItem p50 at 1 client: {put_p50:.2} ms");
+    println!(
+        "baseline ticket (UpdateItem ADD + conditional PutItem) at 32 clients: {ticket_rate:.1} /s"
+    );
+    if let Some(p50) = lead_p50 {
+        println!("POST /leads p50 / PutItem p50: {:.1}x", p50 / put_p50);
+    }
+    if let Some(rate) = rates.get(&32) {
+        println!(
+            "leads/s at 32 clients / ticket baseline: {:.2}x",
+            rate / ticket_rate
+        );
+    }
+    if let Some(trips) = sequential {
+        println!("sequential round trips: {trips}");
+    }
+}
+
+/// Write units of `calls` (the written items' sizes, updates read back after the run), and by
+/// kind of item (the key's first part): units, bytes, writes.
+async fn write_units(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    calls: &[Call],
+) -> (f64, BTreeMap<String, (f64, usize, usize)>) {
+    let mut sizes: HashMap<(String, String), usize> = HashMap::new();
+    let wanted: HashSet<(String, String)> = calls
+        .iter()
+        .flat_map(|c| &c.writes)
+        .filter(|(_, size, _)| size.is_none())
+        .map(|(key, _, _)| pk_sk(key))
+        .collect();
+    for (pk, sk) in wanted {
+        let item = client
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S(sk.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("read back")
+            .item
+            .unwrap_or_default();
+        sizes.insert((pk, sk), size(&item));
+    }
+    let mut total = 0.0;
+    let mut by_item: BTreeMap<String, (f64, usize, usize)> = BTreeMap::new();
+    for (key, put_size, transactional) in calls.iter().flat_map(|c| &c.writes) {
+        let bytes = put_size.unwrap_or_else(|| sizes.get(&pk_sk(key)).copied().unwrap_or(0));
+        let mut units = bytes.div_ceil(1024).max(1) as f64;
+        if *transactional {
+            units *= 2.0;
+        }
+        total += units;
+        let (pk, sk) = pk_sk(key);
+        let kind = format!(
+            "{}/{}",
+            pk.split('#').next().unwrap_or(""),
+            sk.split(['#', ':']).next().unwrap_or("")
+        );
+        let entry = by_item.entry(kind).or_default();
+        entry.0 += units;
+        entry.1 += bytes;
+        entry.2 += 1;
+    }
+    (total, by_item)
+}
+
+fn pk_sk(key: &Item) -> (String, String) {
+    let s = |k: &str| match key.get(k) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    };
+    (s("pk"), s("sk"))
+}
+
+/// Bytes stored per lead: every item of the table (a Scan; a bench may) over the leads.
+async fn stored_bytes(client: &aws_sdk_dynamodb::Client, table: &str) -> f64 {
+    let (mut bytes, mut leads, mut start) = (0usize, 0usize, None);
+    loop {
+        let out = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        for item in out.items() {
+            bytes += size(item);
+            if std::env::var("LEAN_DUMP").is_ok_and(|kinds| {
+                let sk = match item.get("sk") {
+                    Some(AttributeValue::S(sk)) => sk.split('#').next().unwrap_or(""),
+                    _ => "",
+                };
+                kinds.split(',').any(|k| k == sk)
+            }) {
+                println!("{} B: {item:?}", size(item));
+            }
+            if matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk == "LEAD") {
+                leads += 1;
+            }
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    bytes as f64 / leads.max(1) as f64
+}
+
+/// PutItem p50 of a ~300-byte item, one at a time.
+async fn put_baseline(client: &aws_sdk_dynamodb::Client, table: &str, n: usize) -> f64 {
+    let mut latencies = Vec::new();
+    for i in 0..n {
+        let sent = Instant::now();
+        client
+            .put_item()
+            .table_name(table)
+            .item("pk", AttributeValue::S(format!("BASE#{i}")))
+            .item("sk", AttributeValue::S("PUT".into()))
+            .item("body", AttributeValue::S("x".repeat(280)))
+            .send()
+            .await
+            .expect("put");
+        latencies.push(sent.elapsed());
+    }
+    latencies.sort();
+    percentile(&latencies, 0.5)
+}
+
+/// The bare rotation: take a ticket (UpdateItem ADD) and record its turn (PutItem on the
+/// condition that the turn is new), `n` times from `clients` at once; per second.
+async fn ticket_baseline(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    n: usize,
+    clients: usize,
+) -> f64 {
+    let started = Instant::now();
+    stream::iter(0..n)
+        .map(|_| async move {
+            let out = client
+                .update_item()
+                .table_name(table)
+                .key("pk", AttributeValue::S("BASE#ticket".into()))
+                .key("sk", AttributeValue::S("TICKET".into()))
+                .update_expression("ADD next_ticket :one")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+                .send()
+                .await
+                .expect("ticket");
+            let ticket = match out.attributes().and_then(|a| a.get("next_ticket")) {
+                Some(AttributeValue::N(n)) => n.clone(),
+                _ => "0".into(),
+            };
+            client
+                .put_item()
+                .table_name(table)
+                .item("pk", AttributeValue::S("BASE#ticket".into()))
+                .item("sk", AttributeValue::S(format!("TURN#{ticket:0>12}")))
+                .item("lead", AttributeValue::S(uuid::Uuid::now_v7().to_string()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .expect("turn");
+        })
+        .buffer_unordered(clients)
+        .collect::<Vec<()>>()
+        .await;
+    n as f64 / started.elapsed().as_secs_f64()
+}
