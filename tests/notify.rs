@@ -926,13 +926,7 @@ async fn an_activity_before_the_deadline_stops_the_sla_and_one_after_it_leaves_t
     assert_eq!(sweep(&h).await.reassigned, 0);
 
     // The report counts them so, and speed to lead is the first activity.
-    let report = h
-        .get(
-            "/admin/report?from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z",
-            common::ADMIN_KEY,
-        )
-        .await
-        .body;
+    let report = day_report(&h).await;
     let overall = &report["overall"];
     assert_eq!(overall["sla"]["met"], 1, "{overall}");
     assert_eq!(overall["sla"]["breached"], 1, "{overall}");
@@ -1222,6 +1216,16 @@ async fn stepped() -> (Harness, Receiver) {
     (h, receiver)
 }
 
+/// The routing report for 2026-11-24 (UTC), as an admin reads it.
+async fn day_report(h: &Harness) -> Value {
+    h.get(
+        "/admin/report?from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z",
+        common::ADMIN_KEY,
+    )
+    .await
+    .body
+}
+
 /// Two sweeps at once at `at`: what they did together.
 async fn sweeps_at(h: &Harness, at: &str) -> SweepReport {
     h.clock.set(at);
@@ -1340,13 +1344,7 @@ async fn reminders_and_each_escalation_step_fire_once_in_order() {
     );
 
     // The report counts the steps: three reminders and an alert on Alex's stint, one on Ava's.
-    let report = h
-        .get(
-            "/admin/report?from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z",
-            common::ADMIN_KEY,
-        )
-        .await
-        .body;
+    let report = day_report(&h).await;
     let sla = &report["overall"]["sla"];
     assert_eq!(
         (
@@ -1401,13 +1399,7 @@ async fn a_late_sweep_skips_reminders_a_later_step_overtook_and_a_reminded_owner
         did(&sweeps_at(&h, "2026-11-24T15:31:00Z").await),
         (1, 0, 0, 0)
     );
-    let report = h
-        .get(
-            "/admin/report?from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z",
-            common::ADMIN_KEY,
-        )
-        .await
-        .body;
+    let report = day_report(&h).await;
     let sla = &report["overall"]["sla"];
     assert_eq!(sla["met_after_reminder"], 1, "{sla}");
     assert_eq!(
