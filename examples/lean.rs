@@ -13,6 +13,10 @@
 //! of the larger of the item before and after (for an update, the item as it ends up, read
 //! back after the run), twice that inside a transaction (ConditionCheck included); a read one
 //! unit per 4 KB (strong) or half (eventual), a Query or BatchGetItem the sum of its items.
+//! Index writes are counted too, from the indexes template.yaml defines: a write puts an
+//! index entry (one unit per KB of what the index projects, never doubled) when the item is in
+//! the index and the write names one of its keys or projected attributes, and deletes one
+//! (one unit) when an update removes the index's keys.
 //!
 //! Usage: cargo run --release --example lean -- <config.yaml> <leads per level> <clients ...>
 //! (DYNAMODB_ENDPOINT must point at a DynamoDB Local.)
@@ -57,9 +61,71 @@ struct Call {
     ended: Instant,
     /// Read units (already computed from the answer).
     read_units: f64,
-    /// Writes: the item's key, its size if the request carries it whole (a Put), and
-    /// whether it is inside a transaction.
-    writes: Vec<(Item, Option<usize>, bool)>,
+    /// The items written.
+    writes: Vec<Write>,
+}
+
+/// One item written by a call.
+#[derive(Debug, Clone)]
+struct Write {
+    /// Its key.
+    key: Item,
+    /// The item, if the request carries it whole (a Put).
+    put: Option<Item>,
+    /// Inside a transaction.
+    transactional: bool,
+    /// The attributes an update names (its expression's names); a Put's are all of them.
+    touched: HashSet<String>,
+}
+
+impl Write {
+    fn put(item: &Item, transactional: bool) -> Self {
+        Self {
+            key: key_of(item),
+            put: Some(item.clone()),
+            transactional,
+            touched: item.keys().cloned().collect(),
+        }
+    }
+
+    fn update(
+        key: &Item,
+        expression: Option<&str>,
+        names: Option<&HashMap<String, String>>,
+        transactional: bool,
+    ) -> Self {
+        let mut touched: HashSet<String> = names
+            .into_iter()
+            .flat_map(|n| n.values().cloned())
+            .collect();
+        // Names written without a placeholder (`ADD turn :one`).
+        for word in expression
+            .unwrap_or_default()
+            .split(|c: char| !(c.is_alphanumeric() || "_#:".contains(c)))
+        {
+            let keyword = [
+                "SET",
+                "ADD",
+                "REMOVE",
+                "DELETE",
+                "if_not_exists",
+                "list_append",
+            ];
+            if !word.is_empty()
+                && !word.starts_with([':', '#'])
+                && !keyword.contains(&word)
+                && !word.chars().all(|c| c.is_ascii_digit())
+            {
+                touched.insert(word.to_string());
+            }
+        }
+        Self {
+            key: key.clone(),
+            put: None,
+            transactional,
+            touched,
+        }
+    }
 }
 
 /// What the request said, kept from before it was sent until its answer.
@@ -100,23 +166,34 @@ impl Intercept for Recorder {
         if let Some(put) = input.downcast_ref::<PutItemInput>() {
             call.op = "PutItem";
             let item = put.item.clone().unwrap_or_default();
-            call.writes.push((key_of(&item), Some(size(&item)), false));
+            call.writes.push(Write::put(&item, false));
         } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
             call.op = "UpdateItem";
-            call.writes
-                .push((update.key.clone().unwrap_or_default(), None, false));
+            call.writes.push(Write::update(
+                update.key.as_ref().unwrap_or(&Item::new()),
+                update.update_expression.as_deref(),
+                update.expression_attribute_names.as_ref(),
+                false,
+            ));
         } else if let Some(tx) = input.downcast_ref::<TransactWriteItemsInput>() {
             call.op = "TransactWriteItems";
             for entry in tx.transact_items.iter().flatten() {
                 if let Some(put) = &entry.put {
-                    call.writes
-                        .push((key_of(&put.item), Some(size(&put.item)), true));
+                    call.writes.push(Write::put(&put.item, true));
                 } else if let Some(update) = &entry.update {
-                    call.writes.push((update.key.clone(), None, true));
+                    call.writes.push(Write::update(
+                        &update.key,
+                        Some(&update.update_expression),
+                        update.expression_attribute_names.as_ref(),
+                        true,
+                    ));
                 } else if let Some(check) = &entry.condition_check {
-                    call.writes.push((check.key.clone(), None, true));
+                    // A check changes nothing an index holds.
+                    call.writes
+                        .push(Write::update(&check.key, None, None, true));
                 } else if let Some(delete) = &entry.delete {
-                    call.writes.push((delete.key.clone(), None, true));
+                    call.writes
+                        .push(Write::update(&delete.key, None, None, true));
                 }
             }
         } else if let Some(get) = input.downcast_ref::<GetItemInput>() {
@@ -398,7 +475,8 @@ async fn main() {
             *by_op.entry(call.op).or_default() += 1;
         }
         let read_units: f64 = calls.iter().map(|c| c.read_units).sum();
-        let (write_units, by_item) = write_units(&client, &table, &calls).await;
+        let units = write_units(&client, &table, &calls).await;
+        let (write_units, by_item) = (units.table + units.indexes, &units.by_item);
         // The read-back is the bench's, not a lead's.
         recorder.take();
         let per = |v: f64| v / leads as f64;
@@ -407,13 +485,15 @@ async fn main() {
             .map(|(op, n)| format!("{op} {:.2}", per(*n as f64)))
             .collect();
         println!(
-            "clients {clients:>3}: {rate:>7.1} leads/s, p50 {:.2} ms, p99 {:.2} ms; calls/lead {:.2} ({}); RCU/lead {:.2}, WCU/lead {:.2}",
+            "clients {clients:>3}: {rate:>7.1} leads/s, p50 {:.2} ms, p99 {:.2} ms; calls/lead {:.2} ({}); RCU/lead {:.2}, WCU/lead {:.2} (table {:.2}, indexes {:.2})",
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99),
             per(calls.len() as f64),
             ops.join(", "),
             per(read_units),
             per(write_units),
+            per(units.table),
+            per(units.indexes),
         );
         if clients == 1 {
             per_lead_trips.sort();
@@ -433,6 +513,14 @@ async fn main() {
                 })
                 .collect();
             println!("  write units per lead by item: {}", items.join(", "));
+            let indexes: Vec<String> = units
+                .by_index
+                .iter()
+                .map(|(name, (u, n))| {
+                    format!("{name} {:.2} WCU ({:.2} writes)", per(*u), per(*n as f64))
+                })
+                .collect();
+            println!("  index write units per lead: {}", indexes.join(", "));
             sequential = Some(median);
             lead_p50 = Some(percentile(&latencies, 0.5));
             let lambda_seconds = percentile(&latencies, 0.5) / 1000.0;
@@ -472,19 +560,87 @@ async fn main() {
     }
 }
 
-/// Write units of `calls` (the written items' sizes, updates read back after the run), and by
-/// kind of item (the key's first part): units, bytes, writes.
-async fn write_units(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    calls: &[Call],
-) -> (f64, BTreeMap<String, (f64, usize, usize)>) {
-    let mut sizes: HashMap<(String, String), usize> = HashMap::new();
+/// Units of `calls`' writes: to the table (the written items' sizes, updates read back after
+/// the run), by kind of item (the key's first part: units, bytes, writes), and to the indexes
+/// (by index: units, writes).
+struct WriteUnits {
+    table: f64,
+    by_item: BTreeMap<String, (f64, usize, usize)>,
+    indexes: f64,
+    by_index: BTreeMap<String, (f64, usize)>,
+}
+
+/// What an index holds of an item: its keys, and the projected attributes (`None`: all).
+struct IndexShape {
+    name: String,
+    keys: Vec<String>,
+    projected: Option<Vec<String>>,
+}
+
+fn index_shapes() -> Vec<IndexShape> {
+    use aws_sdk_dynamodb::types::ProjectionType;
+    tables::leads_table()
+        .indexes()
+        .iter()
+        .map(|gsi| {
+            let projection = gsi.projection();
+            IndexShape {
+                name: gsi.index_name().to_string(),
+                keys: gsi
+                    .key_schema()
+                    .iter()
+                    .map(|k| k.attribute_name().to_string())
+                    .collect(),
+                projected: match projection.and_then(|p| p.projection_type()) {
+                    Some(ProjectionType::All) => None,
+                    _ => Some(
+                        projection
+                            .map(|p| p.non_key_attributes().to_vec())
+                            .unwrap_or_default(),
+                    ),
+                },
+            }
+        })
+        .collect()
+}
+
+impl IndexShape {
+    /// Index write units of a write whose item ends up as `item`: DynamoDB writes an index
+    /// entry when the item is in the index and the write touches a key or a projected attribute
+    /// (one unit per KB of the projected entry, never doubled by a transaction), and deletes
+    /// one when the write removes the item's index keys.
+    fn units(&self, write: &Write, item: &Item) -> Option<f64> {
+        let holds = |name: &String| {
+            self.keys.contains(name)
+                || ["pk", "sk"].contains(&name.as_str())
+                || self.projected.as_ref().is_none_or(|p| p.contains(name))
+        };
+        if !write.touched.iter().any(holds) {
+            return None;
+        }
+        let in_index = self.keys.iter().all(|k| item.contains_key(k));
+        if !in_index {
+            // An update that removed its index keys deleted its entry (one unit).
+            let removed =
+                write.put.is_none() && self.keys.iter().all(|k| write.touched.contains(k));
+            return removed.then_some(1.0);
+        }
+        let entry: Item = item
+            .iter()
+            .filter(|(name, _)| holds(name))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Some(size(&entry).div_ceil(1024).max(1) as f64)
+    }
+}
+
+async fn write_units(client: &aws_sdk_dynamodb::Client, table: &str, calls: &[Call]) -> WriteUnits {
+    let mut ended: HashMap<(String, String), Item> = HashMap::new();
     let wanted: HashSet<(String, String)> = calls
         .iter()
         .flat_map(|c| &c.writes)
-        .filter(|(_, size, _)| size.is_none())
-        .map(|(key, _, _)| pk_sk(key))
+        .filter(|w| w.put.is_none())
+        .map(|w| pk_sk(&w.key))
         .collect();
     for (pk, sk) in wanted {
         let item = client
@@ -498,29 +654,47 @@ async fn write_units(
             .expect("read back")
             .item
             .unwrap_or_default();
-        sizes.insert((pk, sk), size(&item));
+        ended.insert((pk, sk), item);
     }
-    let mut total = 0.0;
-    let mut by_item: BTreeMap<String, (f64, usize, usize)> = BTreeMap::new();
-    for (key, put_size, transactional) in calls.iter().flat_map(|c| &c.writes) {
-        let bytes = put_size.unwrap_or_else(|| sizes.get(&pk_sk(key)).copied().unwrap_or(0));
-        let mut units = bytes.div_ceil(1024).max(1) as f64;
-        if *transactional {
-            units *= 2.0;
+    let shapes = index_shapes();
+    let mut units = WriteUnits {
+        table: 0.0,
+        by_item: BTreeMap::new(),
+        indexes: 0.0,
+        by_index: BTreeMap::new(),
+    };
+    let none = Item::new();
+    for write in calls.iter().flat_map(|c| &c.writes) {
+        let item = write
+            .put
+            .as_ref()
+            .unwrap_or_else(|| ended.get(&pk_sk(&write.key)).unwrap_or(&none));
+        let bytes = size(item);
+        let mut table_units = bytes.div_ceil(1024).max(1) as f64;
+        if write.transactional {
+            table_units *= 2.0;
         }
-        total += units;
-        let (pk, sk) = pk_sk(key);
+        units.table += table_units;
+        let (pk, sk) = pk_sk(&write.key);
         let kind = format!(
             "{}/{}",
             pk.split('#').next().unwrap_or(""),
             sk.split(['#', ':']).next().unwrap_or("")
         );
-        let entry = by_item.entry(kind).or_default();
-        entry.0 += units;
+        let entry = units.by_item.entry(kind).or_default();
+        entry.0 += table_units;
         entry.1 += bytes;
         entry.2 += 1;
+        for shape in &shapes {
+            if let Some(u) = shape.units(write, item) {
+                units.indexes += u;
+                let entry = units.by_index.entry(shape.name.clone()).or_default();
+                entry.0 += u;
+                entry.1 += 1;
+            }
+        }
     }
-    (total, by_item)
+    units
 }
 
 fn pk_sk(key: &Item) -> (String, String) {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::{json_lead, s, Harness};
+use common::{is_lead, json_lead, lead_id_of, s, Harness};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -48,12 +48,9 @@ async fn five_hundred_leads_from_32_concurrent_clients_are_each_stored_once_and_
     }
 
     let items = h.items().await;
-    let leads: Vec<_> = items
-        .iter()
-        .filter(|i| s(i, "pk").starts_with("LEAD#") && s(i, "sk") == "LEAD")
-        .collect();
+    let leads: Vec<_> = items.iter().filter(|i| is_lead(i)).collect();
     assert_eq!(leads.len(), LEADS, "every lead stored exactly once");
-    let stored: HashSet<String> = leads.iter().map(|i| s(i, "lead_id")).collect();
+    let stored: HashSet<String> = leads.iter().map(|i| lead_id_of(i)).collect();
     assert_eq!(stored, answered, "the stored leads are the answered ones");
 
     let mut per_rep: BTreeMap<String, usize> = BTreeMap::new();

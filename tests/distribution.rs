@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::{flood, num, s, Harness, Reply};
+use common::{flood, lead_id_of, num, s, Harness, Reply};
 use serde_json::json;
 
 /// Counts replies per owner id.
@@ -35,7 +35,7 @@ async fn stored(h: &Harness, replies: &[Reply]) -> BTreeMap<String, serde_json::
         .collect();
     let mut leads = BTreeMap::new();
     for item in items {
-        let id = s(&item, "lead_id");
+        let id = lead_id_of(&item);
         assert!(answered.contains(&id), "stored lead {id} was answered");
         let assignment: serde_json::Value =
             serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value(item["assignment"].clone())

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use common::faulty::{Fault, Faulty};
 use common::local_dynamo::LocalDynamo;
-use common::{json_lead, s, send_to, Harness, Reply};
+use common::{json_lead, lead_id_of, s, send_to, Harness, Reply};
 use leadrouter::store::{ConfigStore, Store};
 
 const THREE_REPS: &str = r#"
@@ -178,7 +178,7 @@ async fn stored_once(
         let lead: Value =
             serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value(item["lead"].clone()).unwrap();
         let email = lead["email"]["address"].as_str().unwrap().to_string();
-        by_email.entry(email).or_default().push(s(item, "lead_id"));
+        by_email.entry(email).or_default().push(lead_id_of(item));
         *owners.entry(s(item, "owner_id")).or_default() += 1;
     }
     if items.len() != leads.len() {
@@ -295,7 +295,7 @@ async fn a_lead_stored_before_its_answer_was_lost_is_answered_201_not_503() {
     let id = first.body["lead_id"].as_str().unwrap();
     let items = h.lead_items().await;
     assert_eq!(items.len(), 1);
-    assert_eq!(s(&items[0], "lead_id"), id);
+    assert_eq!(lead_id_of(&items[0]), id);
     // A resubmission within the window is the same lead, not a second one.
     let again = h
         .post_lead(json!({"email": "lost-answer@acme.example"}))

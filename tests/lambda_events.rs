@@ -90,6 +90,7 @@ async fn a_twin_answers_409_before_its_function_times_out() {
         &h.store,
         &holder,
         &hash,
+        "the-first-invocations-lead",
         h.app.now().as_second(),
         30,
         3600,

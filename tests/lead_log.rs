@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use common::{json_lead_with_key, num, s, send_to, Harness, SOURCE_KEY, VIEWER_KEY};
+use common::{json_lead_with_key, lead_id_of, num, s, send_to, Harness, SOURCE_KEY, VIEWER_KEY};
 use leadrouter::domain::access::Role;
 
 const CHAT_KEY: &str = "lrs_log_chat_key";
@@ -103,7 +103,7 @@ type Item = HashMap<String, AttributeValue>;
 fn newest_first(items: &[&Item]) -> Vec<String> {
     let mut keyed: Vec<(String, String)> = items
         .iter()
-        .map(|i| (s(i, "received_at"), s(i, "lead_id")))
+        .map(|i| (s(i, "received_at"), lead_id_of(i)))
         .collect();
     keyed.sort_by(|a, b| b.cmp(a));
     keyed.into_iter().map(|(_, id)| id).collect()

@@ -12,7 +12,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use common::receiver::{Received, Receiver};
-use common::{num, s, send_to, Harness, Reply, PUBLIC_URL};
+use common::{is_lead, lead_id_of, num, s, send_to, Harness, Reply, PUBLIC_URL};
 use leadrouter::app::SweepReport;
 use leadrouter::domain::notify::verify_signature;
 
@@ -556,11 +556,7 @@ async fn check_books(
     h: &Harness,
 ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let items = h.items().await;
-    let leads: Vec<_> = items
-        .iter()
-        .filter(|i| s(i, "pk").starts_with("LEAD#") && s(i, "sk") == "LEAD")
-        .cloned()
-        .collect();
+    let leads: Vec<_> = items.iter().filter(|i| is_lead(i)).cloned().collect();
     for rep in ["a", "b", "c", "d"] {
         let open = leads
             .iter()
@@ -615,11 +611,7 @@ async fn two_sweeps_at_once_over_200_due_leads_escalate_each_exactly_once() {
 #[tokio::test]
 async fn an_acknowledgement_racing_a_sweep_is_never_overridden() {
     let (h, _receiver) = due_leads(200).await;
-    let ids: Vec<String> = check_books(&h)
-        .await
-        .iter()
-        .map(|l| s(l, "lead_id"))
-        .collect();
+    let ids: Vec<String> = check_books(&h).await.iter().map(lead_id_of).collect();
     let acks = ids.iter().map(|id| {
         let token = leadrouter::domain::notify::ack_token(common::ACK_KEY, id, 1);
         let router = h.router.clone();
@@ -645,7 +637,7 @@ async fn an_acknowledgement_racing_a_sweep_is_never_overridden() {
     let leads = check_books(&h).await;
     let mut acknowledged = 0;
     for (id, status) in answers {
-        let lead = leads.iter().find(|l| s(l, "lead_id") == id).unwrap();
+        let lead = leads.iter().find(|l| lead_id_of(l) == id).unwrap();
         match status {
             StatusCode::OK => {
                 acknowledged += 1;

@@ -1,5 +1,6 @@
 //! What the DynamoDB store answers, against DynamoDB Local: typed errors a caller can act on
-//! when the deployment is not what it expects; claims that fence their lead transaction;
+//! when the deployment is not what it expects; claims that name their one lead and fence it
+//! when given back;
 //! rotation tickets given back, adopted, stored once, and repaired after a request died.
 
 mod common;
@@ -18,7 +19,7 @@ use leadrouter::domain::routing::{self, PoolTicket};
 use leadrouter::store::dynamo::{self, tables, DynamoStore};
 use leadrouter::store::{
     CommitError, ConfigStore, IdempotencyClaim, IdempotencyStore, IdempotencyToken, LeadStore,
-    NewLead, RotationStore, Settled, Stale, StoreError, StoredResponse,
+    NewLead, RotationStore, Settled, Stale, StoreError,
 };
 
 /// A store on a fresh, empty table.
@@ -72,12 +73,12 @@ async fn a_missing_table_is_a_503_with_retry_after_never_a_500() {
     assert_eq!(reply.content_type(), "application/problem+json");
 }
 
-/// A lead for the unrouted queue that completes an Idempotency-Key claim with `response`.
-fn queued_lead(token: &IdempotencyToken, response: &str) -> NewLead {
+/// A lead for the unrouted queue, stored as `lead_id`.
+fn queued_lead(lead_id: &str) -> NewLead {
     let assignment = routing::fallback("unrouted", "No routing config is active");
     let received_at = "2026-11-24T15:00:00Z".parse().unwrap();
     NewLead {
-        lead_id: uuid::Uuid::now_v7().to_string(),
+        lead_id: lead_id.into(),
         source: "test-form".into(),
         received_at,
         lead: Lead::default(),
@@ -87,55 +88,11 @@ fn queued_lead(token: &IdempotencyToken, response: &str) -> NewLead {
         claim: None,
         ticket: None,
         passed: Vec::new(),
-        idempotency: Some((
-            token.clone(),
-            StoredResponse {
-                body: response.into(),
-            },
-        )),
         deadline: None,
         notifications: Vec::new(),
         contact: None,
         status: LeadStatus::Queued,
     }
-}
-
-#[tokio::test]
-async fn a_request_recognises_its_own_idempotency_claim() {
-    let store = fresh_store().await;
-    let now = jiff::Timestamp::now().as_second();
-    let claim = |token: IdempotencyToken| {
-        let store = store.clone();
-        async move {
-            store
-                .claim_idempotency(&token, "payload-hash", now, 30, 3600)
-                .await
-                .expect("claim")
-        }
-    };
-    let mine = IdempotencyToken {
-        key: "test-form#key-1".into(),
-        token: "request-1".into(),
-    };
-    let twin = IdempotencyToken {
-        token: "request-2".into(),
-        ..mine.clone()
-    };
-    assert_eq!(claim(mine.clone()).await, IdempotencyClaim::Claimed);
-    // The SDK retries a claim whose answer was lost; the retry meets the first attempt's claim,
-    // which is this request's own.
-    assert_eq!(claim(mine.clone()).await, IdempotencyClaim::Claimed);
-    assert_eq!(claim(twin.clone()).await, IdempotencyClaim::InProgress);
-
-    store
-        .record_assignment(&queued_lead(&mine, r#"{"lead_id":"first"}"#))
-        .await
-        .expect("record");
-    let completed = IdempotencyClaim::Completed(StoredResponse {
-        body: r#"{"lead_id":"first"}"#.into(),
-    });
-    assert_eq!(claim(twin).await, completed);
-    assert_eq!(claim(mine).await, completed);
 }
 
 fn token(key: &str, request: &str) -> IdempotencyToken {
@@ -145,77 +102,214 @@ fn token(key: &str, request: &str) -> IdempotencyToken {
     }
 }
 
+fn claimed(lead_id: &str) -> IdempotencyClaim {
+    IdempotencyClaim::Claimed {
+        lead_id: lead_id.into(),
+    }
+}
+
 #[tokio::test]
-async fn settling_a_failed_claim_gives_it_back_and_fences_its_transaction() {
+async fn a_claim_names_its_lead_and_a_request_recognises_its_own() {
+    let store = fresh_store().await;
+    let now = jiff::Timestamp::now().as_second();
+    let claim = |token: IdempotencyToken, lead: &'static str, now: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_idempotency(&token, "payload-hash", lead, now, 30, 3600)
+                .await
+                .expect("claim")
+        }
+    };
+    let mine = token("test-form#key-1", "request-1");
+    let twin = token("test-form#key-1", "request-2");
+    assert_eq!(claim(mine.clone(), "lead-1", now).await, claimed("lead-1"));
+    // The SDK retries a claim whose answer was lost; the retry meets the first attempt's claim,
+    // which is this request's own, for its lead.
+    assert_eq!(claim(mine.clone(), "lead-1", now).await, claimed("lead-1"));
+    let held = |lease_over| IdempotencyClaim::Held {
+        lead_id: Some("lead-1".into()),
+        token: "request-1".into(),
+        lease_over,
+    };
+    assert_eq!(claim(twin.clone(), "lead-2", now).await, held(false));
+    assert!(!store.lead_exists("lead-1").await.unwrap());
+    store
+        .record_assignment(&queued_lead("lead-1"))
+        .await
+        .unwrap();
+    assert!(store.lead_exists("lead-1").await.unwrap());
+    // The lead's transaction leaves the claim as it was: the twin finds the lead through it.
+    assert_eq!(claim(twin.clone(), "lead-2", now).await, held(false));
+    // A different payload under the same key is a mismatch.
+    let other = store
+        .claim_idempotency(&twin, "other-hash", "lead-3", now, 30, 3600)
+        .await
+        .unwrap();
+    assert_eq!(other, IdempotencyClaim::Mismatch);
+    // Past its expiry (TTL deletion lags) the key is free again, for a new lead.
+    assert_eq!(claim(twin, "lead-4", now + 3601).await, claimed("lead-4"));
+}
+
+#[tokio::test]
+async fn a_vanished_holder_is_taken_over_for_the_same_lead_so_only_one_is_ever_stored() {
+    let store = fresh_store().await;
+    let now = jiff::Timestamp::now().as_second();
+    let first = token("test-form#key-5", "request-1");
+    let retry = token("test-form#key-5", "request-2");
+    store
+        .claim_idempotency(&first, "hash", "lead-5", now, 30, 3600)
+        .await
+        .unwrap();
+    // Not before the lease is over...
+    assert!(!store
+        .take_over_idempotency(&retry, "request-1", "lead-5", now, 30)
+        .await
+        .unwrap());
+    // ...then once, from the holder seen.
+    let later = now + 31;
+    assert!(store
+        .take_over_idempotency(&retry, "request-1", "lead-5", later, 30)
+        .await
+        .unwrap());
+    assert!(!store
+        .take_over_idempotency(
+            &token("test-form#key-5", "request-3"),
+            "request-1",
+            "lead-5",
+            later,
+            30
+        )
+        .await
+        .unwrap());
+    // Both the vanished holder (were it alive) and the retry store the same id: one wins.
+    store
+        .record_assignment(&queued_lead("lead-5"))
+        .await
+        .unwrap();
+    let again = store.record_assignment(&queued_lead("lead-5")).await;
+    assert!(
+        matches!(again, Err(CommitError::Stale(Stale::AlreadyStored))),
+        "{again:?}"
+    );
+    // The old holder settling finds the lead stored; the claim stays the retry's.
+    assert_eq!(
+        store
+            .settle_idempotency(&first, Some("lead-5"), later)
+            .await
+            .unwrap(),
+        Settled::Stored
+    );
+    let held = store
+        .claim_idempotency(
+            &token("test-form#key-5", "request-4"),
+            "hash",
+            "lead-6",
+            later,
+            30,
+            3600,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(held, IdempotencyClaim::Held { token, .. } if token == "request-2"));
+}
+
+#[tokio::test]
+async fn settling_a_failed_claim_gives_it_back_and_fences_its_lead() {
     let store = fresh_store().await;
     let now = jiff::Timestamp::now().as_second();
     let first = token("test-form#key-2", "request-1");
     assert_eq!(
         store
-            .claim_idempotency(&first, "hash", now, 30, 3600)
+            .claim_idempotency(&first, "hash", "late", now, 30, 3600)
             .await
             .unwrap(),
-        IdempotencyClaim::Claimed
+        claimed("late")
     );
     // The request failed before its transaction committed: the claim goes back...
     assert_eq!(
-        store.settle_idempotency(&first).await.unwrap(),
+        store
+            .settle_idempotency(&first, Some("late"), now)
+            .await
+            .unwrap(),
         Settled::Released
     );
-    // ...and that transaction, were it still on its way, can no longer store the lead.
-    let late = queued_lead(&first, r#"{"lead_id":"late"}"#);
-    let committed = store.record_assignment(&late).await;
+    // ...and that transaction, were it still on its way, can no longer store the lead, which
+    // no reader sees.
+    let committed = store.record_assignment(&queued_lead("late")).await;
     assert!(
-        matches!(committed, Err(CommitError::Stale(Stale::ClaimLost))),
+        matches!(committed, Err(CommitError::Stale(Stale::AlreadyStored))),
         "{committed:?}"
     );
-    assert!(store.get_lead(&late.lead_id).await.unwrap().is_none());
+    assert!(store.get_lead("late").await.unwrap().is_none());
+    assert!(!store.lead_exists("late").await.unwrap());
 
-    // A retry claims the key again and stores its lead; settling then finds it stored.
+    // A retry claims the key again, for a new lead, and stores it; settling then finds it
+    // stored and leaves the claim in place.
     let retry = token("test-form#key-2", "request-2");
-    let answer = r#"{"lead_id":"retried"}"#;
     assert_eq!(
         store
-            .claim_idempotency(&retry, "hash", now, 30, 3600)
+            .claim_idempotency(&retry, "hash", "retried", now, 30, 3600)
             .await
             .unwrap(),
-        IdempotencyClaim::Claimed
+        claimed("retried")
     );
-    let stored = queued_lead(&retry, answer);
-    store.record_assignment(&stored).await.unwrap();
-    assert_eq!(
-        store.settle_idempotency(&retry).await.unwrap(),
-        Settled::Completed {
-            lead_id: stored.lead_id.clone(),
-            response: StoredResponse {
-                body: answer.into()
-            },
-        }
-    );
-    // Nobody else's claim is given back.
-    assert_eq!(
-        store.settle_idempotency(&first).await.unwrap(),
-        Settled::NotHeld
-    );
+    store
+        .record_assignment(&queued_lead("retried"))
+        .await
+        .unwrap();
     assert_eq!(
         store
-            .settle_idempotency(&token("test-form#never", "x"))
+            .settle_idempotency(&retry, Some("retried"), now)
+            .await
+            .unwrap(),
+        Settled::Stored
+    );
+    // Nobody else's claim is given back, and nothing is fenced for it.
+    assert_eq!(
+        store
+            .settle_idempotency(&first, Some("other"), now)
             .await
             .unwrap(),
         Settled::NotHeld
     );
+    assert_eq!(
+        store
+            .settle_idempotency(&token("test-form#never", "x"), Some("never"), now)
+            .await
+            .unwrap(),
+        Settled::NotHeld
+    );
+    store
+        .record_assignment(&queued_lead("other"))
+        .await
+        .unwrap();
+
+    // Given back before any transaction storing its lead was sent: only the claim goes, and
+    // nothing is left behind.
+    let early = token("test-form#key-9", "request-1");
+    store
+        .claim_idempotency(&early, "hash", "early", now, 30, 3600)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.settle_idempotency(&early, None, now).await.unwrap(),
+        Settled::Released
+    );
+    assert_eq!(
+        store.settle_idempotency(&early, None, now).await.unwrap(),
+        Settled::NotHeld
+    );
+    store
+        .record_assignment(&queued_lead("early"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_lead_transaction_sent_again_after_it_committed_says_already_stored() {
     let store = fresh_store().await;
-    let now = jiff::Timestamp::now().as_second();
-    let claim = token("test-form#key-3", "request-1");
-    store
-        .claim_idempotency(&claim, "hash", now, 30, 3600)
-        .await
-        .unwrap();
-    let lead = queued_lead(&claim, r#"{"lead_id":"once"}"#);
+    let lead = queued_lead("once");
     store.record_assignment(&lead).await.unwrap();
     let again = store.record_assignment(&lead).await;
     assert!(
@@ -226,8 +320,7 @@ async fn a_lead_transaction_sent_again_after_it_committed_says_already_stored() 
 
 /// A lead for pool `p` that uses `turn`, as a new lead's transaction stores it.
 fn pool_lead(turn: u64) -> NewLead {
-    let mut lead = queued_lead(&token("test-form#k", "t"), "{}");
-    lead.idempotency = None;
+    let mut lead = queued_lead(&uuid::Uuid::now_v7().to_string());
     lead.ticket = Some(PoolTicket {
         pool: "p".into(),
         turn,

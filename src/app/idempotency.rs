@@ -1,12 +1,15 @@
 //! One claim per lead submission, which is also what makes every answer true.
 //!
 //! A request claims its Idempotency-Key (kept 24 h), or without one the lead itself (a double
-//! click: the same lead from the same source within [`DOUBLE_SUBMIT_WINDOW_SECONDS`]). A
-//! retry finds the claim and gets the first answer; a concurrent twin waits for it. The lead's
-//! transaction completes the claim on the condition that this request still holds it, so the
-//! claim is a fence: once a failed request gives its claim back ([`settle`]), its transaction
-//! can never commit later, and if the claim cannot be given back because that transaction
-//! completed it, the lead was stored. Either way the request knows what to answer.
+//! click: the same lead from the same source within [`DOUBLE_SUBMIT_WINDOW_SECONDS`]), for the
+//! lead id it mints. That id is the only one the claim's lead can be stored under, and the
+//! lead's transaction stores it only if it does not exist: so the lead is stored at most once
+//! however many requests work on the claim (a retry that takes over from a vanished holder
+//! keeps its id). A retry finds the claim and, once that lead exists, answers with it; a
+//! concurrent twin waits for it. A failed request settles its claim ([`settle`]): one
+//! transaction gives it back and fences its lead id, so its own transaction can never commit
+//! later; if the fence cannot be put because the lead exists, the lead was stored. Either way
+//! the request knows what to answer.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +17,11 @@ use crate::store::{
     IdempotencyClaim, IdempotencyStore, IdempotencyToken, Settled, StoreError, StoreResult,
     StoredResponse,
 };
+
+/// The id a new lead gets: time-ordered, minted once per claim.
+pub fn new_lead_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
 
 use super::auth::hash_secret;
 use super::clock::Clock;
@@ -68,9 +76,17 @@ impl Claim {
 /// What a request may do after claiming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
-    /// It holds the claim: route and store the lead.
-    Proceed,
-    /// An earlier request with this key and lead finished: give its answer again.
+    /// It holds the claim: route and store the lead as `lead_id`.
+    Proceed {
+        /// The claim's lead id.
+        lead_id: String,
+    },
+    /// An earlier request with this key and lead stored it: answer with that lead.
+    Stored {
+        /// The lead.
+        lead_id: String,
+    },
+    /// A request from before claims named their lead finished: give its answer again.
     Replay(StoredResponse),
     /// The key was used before with a different lead.
     Reused,
@@ -91,12 +107,15 @@ pub fn twin_wait_until(started: Instant, deadline: Option<Instant>) -> Instant {
     }
 }
 
-/// Claims the request's key, waiting (until `wait_until`) while a twin holds it.
+/// Claims the request's key for a lead `lead_id`, waiting (until `wait_until`) while a twin
+/// holds it: a twin's lead, once stored, is the answer; a holder that vanished past its lease
+/// is taken over, for its lead id.
 pub async fn admit<S: IdempotencyStore + ?Sized>(
     store: &S,
     clock: &dyn Clock,
     claim: &Claim,
     request_hash: &str,
+    lead_id: &str,
     wait_until: Instant,
 ) -> StoreResult<Admission> {
     let mut pause = Duration::from_millis(20);
@@ -106,54 +125,84 @@ pub async fn admit<S: IdempotencyStore + ?Sized>(
             .claim_idempotency(
                 &claim.token,
                 request_hash,
+                lead_id,
                 now,
                 LEASE_SECONDS,
                 claim.keep_seconds,
             )
             .await;
-        let found = match found {
-            // The record is inside another request's transaction right now: it is in progress.
-            Err(StoreError::Conflict(_)) => IdempotencyClaim::InProgress,
-            other => other?,
+        let held = match found {
+            Ok(IdempotencyClaim::Claimed { lead_id }) => return Ok(Admission::Proceed { lead_id }),
+            Ok(IdempotencyClaim::Completed(stored)) => return Ok(Admission::Replay(stored)),
+            Ok(IdempotencyClaim::Mismatch) => return Ok(Admission::Reused),
+            Ok(IdempotencyClaim::Held {
+                lead_id,
+                token,
+                lease_over,
+            }) => Some((lead_id, token, lease_over)),
+            // The record is inside another request's settling right now: look again.
+            Err(StoreError::Conflict(_)) => None,
+            Err(e) => return Err(e),
         };
-        match found {
-            IdempotencyClaim::Claimed => return Ok(Admission::Proceed),
-            IdempotencyClaim::Completed(stored) => return Ok(Admission::Replay(stored)),
-            IdempotencyClaim::Mismatch => return Ok(Admission::Reused),
-            IdempotencyClaim::InProgress if Instant::now() + pause < wait_until => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(250));
+        if let Some((held_lead, token, lease_over)) = held {
+            if let Some(held_lead) = &held_lead {
+                if store.lead_exists(held_lead).await? {
+                    return Ok(Admission::Stored {
+                        lead_id: held_lead.clone(),
+                    });
+                }
             }
-            IdempotencyClaim::InProgress => return Ok(Admission::Busy),
+            if lease_over {
+                // Its holder vanished: this request goes on with its lead id (a claim from
+                // before claims named their lead gets this request's own).
+                let lead_id = held_lead.unwrap_or_else(|| lead_id.to_string());
+                if store
+                    .take_over_idempotency(&claim.token, &token, &lead_id, now, LEASE_SECONDS)
+                    .await?
+                {
+                    return Ok(Admission::Proceed { lead_id });
+                }
+                continue;
+            }
         }
+        if Instant::now() + pause >= wait_until {
+            return Ok(Admission::Busy);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
     }
 }
 
 /// What a failed request's lead came to.
 #[derive(Debug)]
 pub enum Settlement {
-    /// Its transaction completed the claim: the lead is stored, and this is the answer kept.
-    Stored(StoredResponse),
-    /// Nothing was stored, and nothing will be: the claim was given back (or is another
-    /// request's), so the transaction cannot commit any more.
+    /// The claim's lead is stored: answer with it.
+    Stored,
+    /// Nothing was stored, and nothing will be: the claim was given back and its lead id
+    /// fenced, so the transaction cannot commit any more.
     NothingStored,
+    /// A retry took the claim over and is storing the same lead: not stored yet.
+    TakenOver,
     /// Storage did not answer: the lead may or may not be stored.
     Unknown(StoreError),
 }
 
-/// Settles the claim of a request that failed: gives it back unless its transaction (for
-/// `lead_id`) completed it.
+/// Settles the claim of a request that failed: gives it back, fencing `lead_id` when a
+/// transaction storing it may have been sent (`sent`), unless the lead is stored or a retry
+/// holds the claim now.
 pub async fn settle<S: IdempotencyStore + ?Sized>(
     store: &S,
+    clock: &dyn Clock,
     claim: &Claim,
     lead_id: &str,
+    sent: bool,
 ) -> Settlement {
-    match store.settle_idempotency(&claim.token).await {
-        Ok(Settled::Completed {
-            lead_id: stored,
-            response,
-        }) if stored == lead_id => Settlement::Stored(response),
-        Ok(_) => Settlement::NothingStored,
+    let now = clock.now().as_second();
+    let fence = sent.then_some(lead_id);
+    match store.settle_idempotency(&claim.token, fence, now).await {
+        Ok(Settled::Released) => Settlement::NothingStored,
+        Ok(Settled::Stored) => Settlement::Stored,
+        Ok(Settled::NotHeld) => Settlement::TakenOver,
         Err(error) => Settlement::Unknown(error),
     }
 }
@@ -167,9 +216,13 @@ mod tests {
 
     use crate::app::clock::SystemClock;
 
-    /// Answers claims from a script, in order, and settles as told.
+    /// Answers claims from a script, in order; says whether leads exist and take-overs win as
+    /// told; settles as told.
+    #[derive(Default)]
     struct Scripted {
         claims: Mutex<Vec<StoreResult<IdempotencyClaim>>>,
+        stored: Mutex<Vec<String>>,
+        take_overs: Mutex<Vec<bool>>,
         settled: Mutex<Option<StoreResult<Settled>>>,
     }
 
@@ -177,9 +230,17 @@ mod tests {
         fn new(claims: Vec<StoreResult<IdempotencyClaim>>) -> Self {
             Self {
                 claims: Mutex::new(claims.into_iter().rev().collect()),
-                settled: Mutex::new(None),
+                ..Self::default()
             }
         }
+    }
+
+    fn held(lead: &str, lease_over: bool) -> StoreResult<IdempotencyClaim> {
+        Ok(IdempotencyClaim::Held {
+            lead_id: Some(lead.into()),
+            token: "theirs".into(),
+            lease_over,
+        })
     }
 
     #[async_trait]
@@ -188,15 +249,36 @@ mod tests {
             &self,
             _: &IdempotencyToken,
             _: &str,
+            _: &str,
             _: i64,
             _: i64,
             _: i64,
         ) -> StoreResult<IdempotencyClaim> {
             let mut claims = self.claims.lock().unwrap();
-            claims.pop().unwrap_or(Ok(IdempotencyClaim::InProgress))
+            claims.pop().unwrap_or_else(|| held("theirs", false))
         }
 
-        async fn settle_idempotency(&self, _: &IdempotencyToken) -> StoreResult<Settled> {
+        async fn take_over_idempotency(
+            &self,
+            _: &IdempotencyToken,
+            _: &str,
+            _: &str,
+            _: i64,
+            _: i64,
+        ) -> StoreResult<bool> {
+            Ok(self.take_overs.lock().unwrap().pop().unwrap_or(true))
+        }
+
+        async fn lead_exists(&self, lead_id: &str) -> StoreResult<bool> {
+            Ok(self.stored.lock().unwrap().iter().any(|l| l == lead_id))
+        }
+
+        async fn settle_idempotency(
+            &self,
+            _: &IdempotencyToken,
+            _: Option<&str>,
+            _: i64,
+        ) -> StoreResult<Settled> {
             self.settled.lock().unwrap().take().expect("settled once")
         }
     }
@@ -209,55 +291,94 @@ mod tests {
         Instant::now() + Duration::from_secs(5)
     }
 
+    async fn admitted(store: &Scripted, until: Instant) -> StoreResult<Admission> {
+        admit(store, &SystemClock, &claim(), "hash", "mine", until).await
+    }
+
     #[tokio::test]
-    async fn a_twin_waits_for_the_first_answer_and_a_conflict_counts_as_in_progress() {
-        let answer = StoredResponse { body: "{}".into() };
+    async fn a_twin_waits_until_the_holders_lead_exists_and_a_conflict_means_look_again() {
         let store = Scripted::new(vec![
-            Ok(IdempotencyClaim::InProgress),
+            held("first", false),
             Err(StoreError::Conflict("inside a transaction".into())),
-            Ok(IdempotencyClaim::Completed(answer.clone())),
+            held("first", false),
         ]);
-        let admitted = admit(&store, &SystemClock, &claim(), "hash", soon()).await;
-        assert_eq!(admitted.unwrap(), Admission::Replay(answer));
+        // Stored by the time of the third look.
+        store.stored.lock().unwrap().push("first".into());
+        assert_eq!(
+            admitted(&store, soon()).await.unwrap(),
+            Admission::Stored {
+                lead_id: "first".into()
+            }
+        );
+        let legacy = StoredResponse { body: "{}".into() };
+        let store = Scripted::new(vec![Ok(IdempotencyClaim::Completed(legacy.clone()))]);
+        assert_eq!(
+            admitted(&store, soon()).await.unwrap(),
+            Admission::Replay(legacy)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_vanished_holder_is_taken_over_for_its_own_lead_id() {
+        let store = Scripted::new(vec![held("first", true)]);
+        assert_eq!(
+            admitted(&store, soon()).await.unwrap(),
+            Admission::Proceed {
+                lead_id: "first".into()
+            }
+        );
+        // Someone else took it over first: look again (and find their claim).
+        let store = Scripted::new(vec![held("first", true), held("first", false)]);
+        store.take_overs.lock().unwrap().push(false);
+        store.stored.lock().unwrap().push("first".into());
+        assert!(matches!(
+            admitted(&store, soon()).await.unwrap(),
+            Admission::Stored { .. }
+        ));
+        // A claim from before claims named their lead: taken over with this request's id.
+        let store = Scripted::new(vec![Ok(IdempotencyClaim::Held {
+            lead_id: None,
+            token: "old".into(),
+            lease_over: true,
+        })]);
+        assert_eq!(
+            admitted(&store, soon()).await.unwrap(),
+            Admission::Proceed {
+                lead_id: "mine".into()
+            }
+        );
     }
 
     #[tokio::test]
     async fn a_twin_gives_up_when_its_wait_ends_and_other_answers_pass_through() {
         let store = Scripted::new(vec![]);
-        let busy = admit(&store, &SystemClock, &claim(), "hash", Instant::now()).await;
+        let busy = admitted(&store, Instant::now()).await;
         assert_eq!(busy.unwrap(), Admission::Busy);
         let store = Scripted::new(vec![Ok(IdempotencyClaim::Mismatch)]);
-        let reused = admit(&store, &SystemClock, &claim(), "hash", soon()).await;
-        assert_eq!(reused.unwrap(), Admission::Reused);
+        assert_eq!(admitted(&store, soon()).await.unwrap(), Admission::Reused);
+        let store = Scripted::new(vec![Ok(IdempotencyClaim::Claimed {
+            lead_id: "mine".into(),
+        })]);
+        assert_eq!(
+            admitted(&store, soon()).await.unwrap(),
+            Admission::Proceed {
+                lead_id: "mine".into()
+            }
+        );
         let store = Scripted::new(vec![Err(StoreError::Unavailable("down".into()))]);
-        assert!(admit(&store, &SystemClock, &claim(), "hash", soon())
-            .await
-            .is_err());
+        assert!(admitted(&store, soon()).await.is_err());
     }
 
     #[tokio::test]
-    async fn settling_says_stored_only_for_this_requests_lead() {
+    async fn settling_says_what_the_claims_transaction_found() {
         let settle_with = |settled| async move {
             let store = Scripted::new(vec![]);
             *store.settled.lock().unwrap() = Some(settled);
-            settle(&store, &claim(), "lead-1").await
-        };
-        let response = StoredResponse {
-            body: "{\"lead_id\":\"lead-1\"}".into(),
-        };
-        let completed = |lead: &str| {
-            Ok(Settled::Completed {
-                lead_id: lead.into(),
-                response: response.clone(),
-            })
+            settle(&store, &SystemClock, &claim(), "lead-1", true).await
         };
         assert!(matches!(
-            settle_with(completed("lead-1")).await,
-            Settlement::Stored(r) if r == response
-        ));
-        assert!(matches!(
-            settle_with(completed("another")).await,
-            Settlement::NothingStored
+            settle_with(Ok(Settled::Stored)).await,
+            Settlement::Stored
         ));
         assert!(matches!(
             settle_with(Ok(Settled::Released)).await,
@@ -265,7 +386,7 @@ mod tests {
         ));
         assert!(matches!(
             settle_with(Ok(Settled::NotHeld)).await,
-            Settlement::NothingStored
+            Settlement::TakenOver
         ));
         assert!(matches!(
             settle_with(Err(StoreError::Unavailable("frozen".into()))).await,

@@ -108,6 +108,15 @@ pub enum IntakeError {
         /// Without an Idempotency-Key: how long a resubmission still counts as the same one.
         retry_within: Option<i64>,
     },
+    /// The lead is stored, but reading it back for the answer failed: a retry with the same
+    /// Idempotency-Key (or the same lead within the double-submit window) gets it.
+    #[error("the lead {lead_id} was stored, but reading it back failed: {cause}")]
+    StoredUnread {
+        /// The stored lead.
+        lead_id: String,
+        /// What failed.
+        cause: StoreError,
+    },
     /// A request with the same Idempotency-Key is still being processed.
     #[error("a request with this Idempotency-Key is still in progress")]
     InProgress,
@@ -140,9 +149,8 @@ enum Failure {
         in_commit: bool,
         tickets: Vec<crate::domain::routing::PoolTicket>,
     },
-    /// A retry of this request took the claim over (this one outlived its lease).
-    ClaimLost,
-    /// An earlier attempt of the lead's own transaction stored it.
+    /// The claim's lead exists: an earlier attempt of the lead's own transaction stored it
+    /// (or a retry that took the claim over did, for the same id).
     AlreadyStored,
 }
 
@@ -159,7 +167,6 @@ impl From<RouteError> for Failure {
                 tickets,
             },
             RouteError::Stale(Stale::AlreadyStored) => Failure::AlreadyStored,
-            RouteError::Stale(Stale::ClaimLost) => Failure::ClaimLost,
             // Intake gives up on a contact that keeps changing, or a lead that "changed"
             // (which only reassignments can meet): nothing was stored.
             RouteError::Stale(other) => Failure::Store {
@@ -211,6 +218,7 @@ impl App {
             &request_hash,
         );
         let claimed_at = self.now();
+        let minted = idempotency::new_lead_id();
         let wait_until = idempotency::twin_wait_until(started, request.deadline);
         // The claim and the reads routing needs are made at once: the reads change nothing,
         // and are thrown away when the claim says the lead is not this request's to store.
@@ -220,24 +228,27 @@ impl App {
                 &*self.clock,
                 &claim,
                 &request_hash,
+                &minted,
                 wait_until,
             ),
             self.prepare(&request.lead, &request.source)
         );
-        match admission {
-            Ok(Admission::Proceed) => {}
+        let lead_id = match admission {
+            Ok(Admission::Proceed { lead_id }) => lead_id,
+            Ok(Admission::Stored { lead_id }) => return self.stored_answer(&lead_id, true).await,
             Ok(Admission::Replay(stored)) => return replay(&stored, true),
             Ok(Admission::Reused) => return Err(IntakeError::KeyReused),
             Ok(Admission::Busy) => return Err(IntakeError::InProgress),
             Err(error) => {
                 // Nothing that could store the lead was sent; give back a claim that the
-                // failed call may have made, so a retry need not wait for its lease.
-                let _ = idempotency::settle(&*self.store, &claim, "").await;
+                // failed call may have made (fencing its id), so a retry need not wait for
+                // its lease.
+                let _ =
+                    idempotency::settle(&*self.store, &*self.clock, &claim, &minted, false).await;
                 return Err(IntakeError::NotStored(error));
             }
-        }
-        let lead_id = uuid::Uuid::now_v7().to_string();
-        let work = self.route_and_record(&request, &claim, &lead_id, started, prepared);
+        };
+        let work = self.route_and_record(&request, &lead_id, started, prepared);
         let result = match request.deadline {
             Some(deadline) => {
                 let latest = deadline.checked_sub(ANSWER_RESERVE).unwrap_or(started);
@@ -284,9 +295,8 @@ impl App {
         claimed_at: jiff::Timestamp,
     ) -> Result<Intake, IntakeError> {
         let (error, in_commit, tickets) = match failure {
-            Failure::ClaimLost => return Err(IntakeError::InProgress),
             Failure::AlreadyStored => (
-                StoreError::Conflict("the lead was stored by an earlier attempt".into()),
+                StoreError::Conflict("the claim's lead exists".into()),
                 true,
                 Vec::new(),
             ),
@@ -296,10 +306,15 @@ impl App {
                 tickets,
             } => (error, in_commit, tickets),
         };
-        match idempotency::settle(&*self.store, claim, lead_id).await {
-            Settlement::Stored(stored) => {
+        match idempotency::settle(&*self.store, &*self.clock, claim, lead_id, in_commit).await {
+            Settlement::Stored => {
                 tracing::info!(%lead_id, %error, "storage failed after the lead was stored; answering with it");
-                replay(&stored, false)
+                self.stored_answer(lead_id, false).await
+            }
+            Settlement::TakenOver => {
+                super::route::give_back(&*self.store, tickets).await;
+                tracing::warn!(%lead_id, %error, "a retry took the claim over; it stores the lead");
+                Err(IntakeError::InProgress)
             }
             Settlement::NothingStored => {
                 super::route::give_back(&*self.store, tickets).await;
@@ -358,7 +373,6 @@ impl App {
     async fn route_and_record(
         &self,
         request: &IntakeRequest,
-        claim: &Claim,
         lead_id: &str,
         started: Instant,
         prepared: StoreResult<Prepared>,
@@ -369,7 +383,6 @@ impl App {
             now,
             started,
             request,
-            claim,
         };
         let (version, config, lead, contact_key, mut earlier) = match prepared
             .map_err(Failure::early)?
@@ -524,7 +537,33 @@ impl App {
     }
 }
 
-/// The stored answer, given again.
+impl App {
+    /// The answer for a claim's lead that is stored: the lead as it stands (its owner now, if it
+    /// was reassigned since; a spam lead gets the answer every spam lead gets).
+    async fn stored_answer(&self, lead_id: &str, replayed: bool) -> Result<Intake, IntakeError> {
+        let unread = |cause| IntakeError::StoredUnread {
+            lead_id: lead_id.to_string(),
+            cause,
+        };
+        let Some(lead) = self.store.get_lead(lead_id).await.map_err(unread)? else {
+            return Err(unread(StoreError::Corrupt(
+                "the claim's lead is gone".into(),
+            )));
+        };
+        let receipt = if lead.status == LeadStatus::Spam {
+            let queue = match self.active_config().await {
+                Ok(ActiveConfig::Usable { config, .. }) => config.fallback_queue.clone(),
+                _ => DEFAULT_FALLBACK_QUEUE.to_string(),
+            };
+            LeadReceipt::of(lead_id, lead.received_at, &fallback(&queue, "Received"))
+        } else {
+            LeadReceipt::of(lead_id, lead.received_at, &lead.assignment)
+        };
+        Ok(Intake { receipt, replayed })
+    }
+}
+
+/// The stored answer of a request from before claims named their lead, given again.
 fn replay(stored: &StoredResponse, replayed: bool) -> Result<Intake, IntakeError> {
     let receipt = serde_json::from_str(&stored.body).map_err(|e| {
         IntakeError::NotStored(StoreError::Corrupt(format!("stored response: {e}")))
@@ -539,7 +578,6 @@ struct Draft<'r> {
     /// When the request arrived (the router's own latency is measured from here).
     started: Instant,
     request: &'r IntakeRequest,
-    claim: &'r Claim,
 }
 
 /// Intake's commit: stores a new lead with its deadline, history, contact and outbox,
@@ -598,8 +636,6 @@ impl Commit for IntakeCommit<'_> {
         } else {
             LeadReceipt::of(draft.lead_id, draft.now, &assignment)
         };
-        let body = serde_json::to_string(&receipt)
-            .map_err(|e| StoreError::Invalid(format!("encode receipt: {e}")))?;
         let (deadline, notifications) = match self.config {
             Some(config) if !spam => {
                 let rule_sla = config
@@ -649,7 +685,6 @@ impl Commit for IntakeCommit<'_> {
             claim: proposal.claim.clone(),
             ticket: proposal.ticket.clone(),
             passed: proposal.passed.clone(),
-            idempotency: Some((draft.claim.token.clone(), StoredResponse { body })),
             deadline,
             notifications,
             facts,

@@ -112,7 +112,9 @@ impl<S: RotationStore + RosterStore + ?Sized> Router<'_, S> {
                     }
                     Err(CommitError::Stale(stale)) => {
                         if stale == Stale::AlreadyStored {
-                            // An earlier attempt of this very commit stored it, tickets and all.
+                            // An earlier attempt of this very commit stored it, tickets and all
+                            // (or a retry that took the claim over did: then these tickets are
+                            // unused, and the rotation repair gives them back after the lease).
                             taken.retain(|t| !proposal.takes(t));
                         }
                         self.give_back(taken).await;

@@ -44,8 +44,10 @@ pub struct ScoreLine {
     pub points: f64,
 }
 
-/// What qualification found; stored with the lead and tested by rules.
+/// What qualification found; stored with the lead and tested by rules. A flag or list missing
+/// from a stored lead is `false` or empty (storage leaves them out).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Qualification {
     /// The email is at a free-mail provider.
     pub free_mail: bool,

@@ -246,6 +246,13 @@ impl From<IntakeError> for Problem {
                     format!("storage did not answer in time, so it is not known whether the lead was stored. {retry}"),
                 )
             }
+            IntakeError::StoredUnread { lead_id, cause } => {
+                log(&cause);
+                Problem::unavailable(
+                    "stored-unread",
+                    format!("The lead was stored as {lead_id}, but reading it back for this answer failed. Retrying with the same Idempotency-Key (or, without one, the same lead within a minute) answers with it; it is never stored twice."),
+                )
+            }
             IntakeError::InProgress => {
                 let mut p = Problem::new(StatusCode::CONFLICT, "in-progress", error.to_string())
                     .field("Idempotency-Key");

@@ -211,12 +211,24 @@ pub struct StoredResponse {
 /// What claiming an Idempotency-Key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
-    /// This request owns the key now and must complete or release it.
-    Claimed,
-    /// An earlier request with the same payload completed; replay its response.
+    /// This request holds the key now: its lead is to be stored as `lead_id` (the id the key
+    /// was claimed for), or the claim given back.
+    Claimed {
+        /// The only id a lead of this claim can be stored under.
+        lead_id: String,
+    },
+    /// An earlier request with the same payload holds the key: its lead is stored if
+    /// `lead_id` exists, else that request is still at work, or vanished once `lease_over`.
+    Held {
+        /// The holder's lead id (`None` for a claim made before claims named their lead).
+        lead_id: Option<String>,
+        /// The holder's token, to take the claim over from.
+        token: String,
+        /// The holder's lease has run out: it can be taken over.
+        lease_over: bool,
+    },
+    /// A request from before claims named their lead completed it, keeping this answer.
     Completed(StoredResponse),
-    /// An earlier request with the same key is still being processed.
-    InProgress,
     /// The key was used before with a different payload.
     Mismatch,
 }
@@ -253,9 +265,6 @@ pub struct NewLead {
     pub ticket: Option<PoolTicket>,
     /// Tickets of pools the lead passed through, recorded as spent on it.
     pub passed: Vec<PoolTicket>,
-    /// The response to keep for retries, with the claim it completes (the transaction
-    /// commits only while the request still holds the claim).
-    pub idempotency: Option<(IdempotencyToken, StoredResponse)>,
     /// The owner's acknowledgement deadline, if an SLA applies.
     pub deadline: Option<Deadline>,
     /// Notifications to record in the outbox with the assignment.
@@ -602,17 +611,13 @@ pub struct StoredLead {
 /// What settling a failed request's claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
-    /// The claim was this request's and still in progress: it is given back, so the request's
-    /// lead transaction (which completes the claim) can never commit.
+    /// The claim was this request's: it is given back and its lead id fenced, so the request's
+    /// lead transaction (whose lead must not exist) can never commit.
     Released,
-    /// A lead transaction completed the claim: that lead is stored, with this answer.
-    Completed {
-        /// The lead the claim was completed with.
-        lead_id: String,
-        /// The answer kept for retries.
-        response: StoredResponse,
-    },
-    /// The claim is gone or belongs to another request.
+    /// The claim's lead is stored (by this request's transaction, or by a retry that took the
+    /// claim over for the same lead id).
+    Stored,
+    /// The claim is another request's (a retry took it over) and its lead is not stored yet.
     NotHeld,
 }
 
@@ -623,23 +628,45 @@ pub struct RotationRepair {
     pub returned: Vec<u64>,
 }
 
-/// Idempotency-Key claims: one per lead submission, which fences its lead transaction.
+/// Idempotency-Key claims: one per lead submission, naming the one lead id it may be stored
+/// under, so the lead's own "must not exist" condition makes it exactly once.
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Claims a key for this request (or recognises this request's own claim), or says who
-    /// has it. A claim whose holder vanished longer than `lease_seconds` ago can be taken over;
-    /// the record (and the answer it keeps) expires `keep_seconds` from now, by DynamoDB's TTL.
+    /// Claims a free (or expired) key for this request and lead `lead_id`, recognises this
+    /// request's own claim, or says who holds it. The claim's lease runs `lease_seconds` from
+    /// now; the record expires `keep_seconds` from now, by DynamoDB's TTL.
     async fn claim_idempotency(
         &self,
         token: &IdempotencyToken,
         request_hash: &str,
+        lead_id: &str,
         now_epoch: i64,
         lease_seconds: i64,
         keep_seconds: i64,
     ) -> StoreResult<IdempotencyClaim>;
-    /// Settles the claim of a request that failed: gives it back if it is still this
-    /// request's and in progress, or says which lead completed it.
-    async fn settle_idempotency(&self, token: &IdempotencyToken) -> StoreResult<Settled>;
+    /// Takes over a claim whose holder (token `seen`) vanished past its lease, for lead
+    /// `lead_id` (the holder's, so whichever of the two stores it, there is one lead). False
+    /// if the claim changed meanwhile.
+    async fn take_over_idempotency(
+        &self,
+        token: &IdempotencyToken,
+        seen: &str,
+        lead_id: &str,
+        now_epoch: i64,
+        lease_seconds: i64,
+    ) -> StoreResult<bool>;
+    /// Whether lead `lead_id` is stored (a claim's holder finished).
+    async fn lead_exists(&self, lead_id: &str) -> StoreResult<bool>;
+    /// Settles the claim of a request that failed, in one transaction: gives it back and
+    /// fences `lead_id` (so the lead can never be stored), unless the lead is stored or the
+    /// claim is another request's. Without a `lead_id` (no transaction storing the lead was
+    /// ever sent) it only gives the claim back.
+    async fn settle_idempotency(
+        &self,
+        token: &IdempotencyToken,
+        lead_id: Option<&str>,
+        now_epoch: i64,
+    ) -> StoreResult<Settled>;
 }
 
 /// Pools' rotations: tickets, tickets given back, and the repair that finds lost ones.

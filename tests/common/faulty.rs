@@ -43,8 +43,8 @@ pub struct Faulty {
     pub inner: DynamoStore,
     plan: Plan,
     commits: AtomicU64,
-    /// Claims whose request died: their settling fails.
-    dead_claims: Mutex<Vec<String>>,
+    /// Leads whose request died: settling their claims fails.
+    dead_leads: Mutex<Vec<String>>,
     /// Counts of faults injected, by kind.
     pub injected: Mutex<HashMap<&'static str, u64>>,
     /// While true, reading the active config is denied (an IAM policy without GetItem).
@@ -57,7 +57,7 @@ impl Faulty {
             inner,
             plan,
             commits: AtomicU64::new(0),
-            dead_claims: Mutex::new(Vec::new()),
+            dead_leads: Mutex::new(Vec::new()),
             injected: Mutex::new(HashMap::new()),
             deny_config: AtomicBool::new(false),
         }
@@ -99,16 +99,12 @@ impl LeadStore for Faulty {
             Fault::AfterSilence => {
                 self.inner.record_assignment(lead).await?;
                 self.count("after, silent");
-                if let Some((token, _)) = &lead.idempotency {
-                    self.dead_claims.lock().unwrap().push(token.token.clone());
-                }
+                self.dead_leads.lock().unwrap().push(lead.lead_id.clone());
                 Err(CommitError::Store(timeout()))
             }
             Fault::Die => {
                 self.count("die");
-                if let Some((token, _)) = &lead.idempotency {
-                    self.dead_claims.lock().unwrap().push(token.token.clone());
-                }
+                self.dead_leads.lock().unwrap().push(lead.lead_id.clone());
                 Err(CommitError::Store(timeout()))
             }
         }
@@ -210,19 +206,50 @@ impl IdempotencyStore for Faulty {
         &self,
         token: &IdempotencyToken,
         request_hash: &str,
+        lead_id: &str,
         now_epoch: i64,
         lease_seconds: i64,
         keep_seconds: i64,
     ) -> StoreResult<IdempotencyClaim> {
         self.inner
-            .claim_idempotency(token, request_hash, now_epoch, lease_seconds, keep_seconds)
+            .claim_idempotency(
+                token,
+                request_hash,
+                lead_id,
+                now_epoch,
+                lease_seconds,
+                keep_seconds,
+            )
             .await
     }
-    async fn settle_idempotency(&self, token: &IdempotencyToken) -> StoreResult<Settled> {
-        if self.dead_claims.lock().unwrap().contains(&token.token) {
+    async fn take_over_idempotency(
+        &self,
+        token: &IdempotencyToken,
+        seen: &str,
+        lead_id: &str,
+        now_epoch: i64,
+        lease_seconds: i64,
+    ) -> StoreResult<bool> {
+        self.inner
+            .take_over_idempotency(token, seen, lead_id, now_epoch, lease_seconds)
+            .await
+    }
+    async fn lead_exists(&self, lead_id: &str) -> StoreResult<bool> {
+        self.inner.lead_exists(lead_id).await
+    }
+    async fn settle_idempotency(
+        &self,
+        token: &IdempotencyToken,
+        lead_id: Option<&str>,
+        now_epoch: i64,
+    ) -> StoreResult<Settled> {
+        let dead = |id: &str| self.dead_leads.lock().unwrap().iter().any(|l| l == id);
+        if lead_id.is_some_and(dead) {
             return Err(timeout());
         }
-        self.inner.settle_idempotency(token).await
+        self.inner
+            .settle_idempotency(token, lead_id, now_epoch)
+            .await
     }
 }
 

@@ -279,19 +279,18 @@ impl Harness {
 
     /// Stored lead items (one per lead).
     pub async fn lead_items(&self) -> Vec<HashMap<String, AttributeValue>> {
-        self.items()
-            .await
-            .into_iter()
-            .filter(|i| s(i, "pk").starts_with("LEAD#") && s(i, "sk") == "LEAD")
-            .collect()
+        self.items().await.into_iter().filter(is_lead).collect()
     }
 
-    /// Items that are neither config nor keys: what a lead submission writes.
+    /// Items that are neither config nor keys: what a lead submission writes, but for the
+    /// fences of lead ids given back (which hold no lead: they are what makes "nothing was
+    /// stored" certain).
     pub async fn written_by_intake(&self) -> usize {
         self.items()
             .await
             .iter()
             .filter(|i| !self.baseline.contains(&(s(i, "pk"), s(i, "sk"))))
+            .filter(|i| !i.contains_key("fenced"))
             .count()
     }
 }
@@ -328,6 +327,19 @@ pub fn s(item: &HashMap<String, AttributeValue>, key: &str) -> String {
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default()
+}
+
+/// Whether a raw item is a lead (not another item of its partition, nor a fence).
+pub fn is_lead(item: &HashMap<String, AttributeValue>) -> bool {
+    s(item, "pk").starts_with("LEAD#") && s(item, "sk") == "LEAD" && !item.contains_key("fenced")
+}
+
+/// The id of the lead a raw lead item is (from its key: the id is not stored twice).
+pub fn lead_id_of(item: &HashMap<String, AttributeValue>) -> String {
+    s(item, "pk")
+        .strip_prefix("LEAD#")
+        .expect("a lead's item")
+        .to_string()
 }
 
 /// A JSON lead request sent with `key` as its source key.

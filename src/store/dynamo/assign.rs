@@ -159,7 +159,7 @@ pub(super) fn outbox(
             log_pk: log_pk.clone(),
             log_sk: keys::notification_log_sk(&lead_log_sk, event_id),
         };
-        let mut item = items::encode(&Key::notification(lead_id, event_id), &pending)?;
+        let mut item = items::notification_item(&pending)?;
         item.extend(items::fields(&due)?);
         item.extend(items::fields(&log)?);
         tx.put_new(item, Guard::Unique)?;

@@ -88,6 +88,15 @@ impl DynamoStore {
         self.get(key).await?.map(items::decode).transpose()
     }
 
+    /// The lead at `key`, read consistently (`None` if there is none, or only a fence).
+    pub(super) async fn read_lead(&self, key: &Key) -> StoreResult<Option<items::LeadItem>> {
+        self.get(key)
+            .await?
+            .map(items::lead)
+            .transpose()
+            .map(Option::flatten)
+    }
+
     /// An update of the item at `key`, to finish and send alone ([`Self::send_update`]) or in
     /// a transaction.
     pub(super) fn updating(&self, key: &Key) -> UpdateBuilder {

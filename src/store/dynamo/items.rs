@@ -23,7 +23,7 @@ use crate::domain::model::{
     Assignment, HistoryEvent, LeadStatus, NotificationStatus, Outcome, Owner, SlaState,
 };
 use crate::domain::overrides::Overrides;
-use crate::domain::report::row::{LeadFacts, LeadRow, Stint};
+use crate::domain::report::row::{LeadFacts, LeadRow, NotificationRow, Stint};
 use crate::domain::sla::SlaPolicy;
 use crate::store::{
     ContactWrite, Deadline, DueKind, NewLead, StoreError, StoreResult, StoredNotification,
@@ -138,8 +138,9 @@ pub(super) struct ConfigPointer {
     pub activated_at: Option<Timestamp>,
 }
 
-/// An Idempotency-Key claim (`IDEMPOTENCY#...`): `in_progress` while its holder works, then
-/// `completed` with the response to replay.
+/// An Idempotency-Key claim (`IDEMPOTENCY#...`): the lead id it may be stored under, and its
+/// holder's token and lease. (`completed` with a response: a claim from before claims named
+/// their lead, when the lead's transaction completed them.)
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Claim {
     pub status: ClaimStatus,
@@ -171,12 +172,28 @@ impl ClaimStatus {
     }
 }
 
-/// What completing a claim sets.
+/// What a given-back claim leaves at its lead's key (`LEAD#<id>`, `LEAD`): the id can never be
+/// stored, so the transaction of the request that gave it back cannot commit later. No reader
+/// sees a lead there; DynamoDB's TTL deletes it.
 #[derive(Debug, Serialize)]
-pub(super) struct Completion<'a> {
-    pub status: ClaimStatus,
-    pub response: &'a str,
-    pub lead_id: &'a str,
+pub(super) struct Fence {
+    pub fenced: bool,
+    pub expires_at: i64,
+}
+
+impl Fence {
+    /// Whether a lead's item is a fence.
+    pub fn is(item: &Item) -> bool {
+        item.contains_key("fenced")
+    }
+}
+
+/// A lead's item as the lead, or `None` for a fence (no lead is there).
+pub(super) fn lead(item: Item) -> StoreResult<Option<LeadItem>> {
+    if Fence::is(&item) {
+        return Ok(None);
+    }
+    decode(item).map(Some)
 }
 
 /// A lead (`LEAD#<id>`, `LEAD`), fields in attribute order. Leads stored before some
@@ -190,12 +207,11 @@ pub(super) struct LeadItem {
     #[serde(default = "first")]
     pub assignment_no: u64,
     pub closed_at: Option<Timestamp>,
-    pub contact: Option<String>,
     pub due_at: Option<i64>,
     pub due_pk: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub earlier: Vec<Stint>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub escalations: u32,
     pub facts: Option<LeadFacts>,
     /// The first history entry's event, while that entry lives on the lead itself (at its
@@ -204,6 +220,8 @@ pub(super) struct LeadItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_event: Option<HistoryEvent>,
     pub lead: Lead,
+    /// Read from the partition key: not stored twice.
+    #[serde(rename = "pk", deserialize_with = "lead_id_of_pk", skip_serializing)]
     pub lead_id: String,
     pub log_pk: Option<String>,
     pub log_sk: Option<String>,
@@ -233,6 +251,14 @@ pub(super) struct LeadItem {
     pub status: Option<LeadStatus>,
     pub time_to_ack_seconds: Option<i64>,
     pub won_value: Option<f64>,
+}
+
+/// A lead's id from its partition key (`LEAD#<id>`), which every index projects.
+fn lead_id_of_pk<'de, D: serde::Deserializer<'de>>(pk: D) -> Result<String, D::Error> {
+    let pk = String::deserialize(pk)?;
+    keys::lead_of(&pk)
+        .map(str::to_string)
+        .ok_or_else(|| serde::de::Error::custom(format!("not a lead's key: {pk}")))
 }
 
 fn first() -> u64 {
@@ -279,12 +305,9 @@ impl LeadItem {
             Owner::Rep { id, .. } => vec![id.clone()],
             Owner::Queue { .. } => Vec::new(),
         };
-        let (contact, returning_of) = match &new.contact {
-            Some(ContactWrite::New { key }) => (Some(key.clone()), None),
-            Some(ContactWrite::Returning {
-                key, owning_lead, ..
-            }) => (Some(key.clone()), Some(owning_lead.clone())),
-            None => (None, None),
+        let returning_of = match &new.contact {
+            Some(ContactWrite::Returning { owning_lead, .. }) => Some(owning_lead.clone()),
+            _ => None,
         };
         let (log_pk, log_sk) = keys::log_keys(&new.lead_id, new.received_at);
         Self {
@@ -293,7 +316,6 @@ impl LeadItem {
             assignment: new.assignment.clone(),
             assignment_no: 1,
             closed_at: None,
-            contact,
             due_at: None,
             due_pk: None,
             earlier: Vec::new(),
@@ -332,6 +354,23 @@ impl LeadItem {
         }
     }
 
+    /// The item: without the qualification's `false` flags and empty breakdown, which read
+    /// back the same from their absence (on a bare lead they are most of what keeps the item
+    /// over the 1 KB a write unit covers).
+    pub fn item(&self) -> StoreResult<Item> {
+        let mut item = encode(&Key::lead(&self.lead_id), self)?;
+        if let Some(AttributeValue::M(lead)) = item.get_mut("lead") {
+            if let Some(AttributeValue::M(q)) = lead.get_mut("qualification") {
+                q.retain(|_, v| match v {
+                    AttributeValue::Bool(flag) => *flag,
+                    AttributeValue::L(list) => !list.is_empty(),
+                    _ => true,
+                });
+            }
+        }
+        Ok(item)
+    }
+
     /// Every stint, first to current (a lead stored before stints were kept has one
     /// made from its assignment).
     pub fn stints(&self) -> Vec<Stint> {
@@ -361,6 +400,7 @@ impl LeadItem {
 /// A lead as the log indexes project it (see the `log` index in template.yaml).
 #[derive(Debug, Deserialize)]
 pub(super) struct LogItem {
+    #[serde(rename = "pk", deserialize_with = "lead_id_of_pk")]
     pub lead_id: String,
     pub received_at: Timestamp,
     pub source: String,
@@ -495,8 +535,55 @@ pub(super) struct Due {
     pub due_at: Option<i64>,
 }
 
+/// The item a new notification is stored as: without the lead id and the event id, which its
+/// key holds (they are put back on read, so the frozen message reads back whole).
+pub(super) fn notification_item(notification: &StoredNotification) -> StoreResult<Item> {
+    let event_id = &notification.message.event_id;
+    let mut item = encode(
+        &Key::notification(&notification.lead_id, event_id),
+        notification,
+    )?;
+    item.remove("lead_id");
+    if let Some(AttributeValue::M(message)) = item.get_mut("message") {
+        message.remove("lead_id");
+        message.remove("event_id");
+    }
+    Ok(item)
+}
+
+/// Puts back what [`notification_item`] leaves to the key (an item stored before that has
+/// them already).
+fn with_notification_ids(mut item: Item) -> StoreResult<Item> {
+    let key = Key::of(&item)
+        .ok_or_else(|| StoreError::Corrupt("a notification without its key".into()))?;
+    let (Some(lead_id), Some(event_id)) = (keys::lead_of(&key.pk), keys::event_of(&key.sk)) else {
+        return Err(StoreError::Corrupt(format!(
+            "not a notification's key: {} {}",
+            key.pk, key.sk
+        )));
+    };
+    let text = |s: &str| AttributeValue::S(s.to_string());
+    item.entry("lead_id".into())
+        .or_insert_with(|| text(lead_id));
+    if let Some(AttributeValue::M(message)) = item.get_mut("message") {
+        message
+            .entry("lead_id".into())
+            .or_insert_with(|| text(lead_id));
+        message
+            .entry("event_id".into())
+            .or_insert_with(|| text(event_id));
+    }
+    Ok(item)
+}
+
+/// A notification's row in the log index.
+pub(super) fn notification_row(item: Item) -> StoreResult<NotificationRow> {
+    decode(with_notification_ids(item)?)
+}
+
 /// A notification as stored: the record and its place in the due index.
 pub(super) fn notification(item: Item) -> StoreResult<StoredNotification> {
+    let item = with_notification_ids(item)?;
     let due: Due = decode(item.clone())?;
     let mut notification: StoredNotification = decode(item)?;
     let pending = notification.status == NotificationStatus::Pending;
@@ -715,14 +802,13 @@ mod tests {
             claim: None,
             ticket: None,
             passed: Vec::new(),
-            idempotency: None,
             deadline: None,
             notifications: Vec::new(),
             contact: None,
             facts: LeadFacts::default(),
         };
         let item = LeadItem::new(&new);
-        let stored = encode(&Key::lead("l1"), &item).unwrap();
+        let stored = item.item().unwrap();
         let mut names: Vec<_> = stored.keys().map(String::as_str).collect();
         names.sort();
         assert_eq!(
@@ -731,11 +817,9 @@ mod tests {
                 "assigned_at",
                 "assignment",
                 "assignment_no",
-                "escalations",
                 "facts",
                 "first_event",
                 "lead",
-                "lead_id",
                 "log_pk",
                 "log_sk",
                 "owner_id",
@@ -752,7 +836,6 @@ mod tests {
         );
         assert_eq!(stored["owners"], AttributeValue::L(Vec::new()));
         assert_eq!(stored["assignment_no"], AttributeValue::N("1".into()));
-        assert_eq!(stored["escalations"], AttributeValue::N("0".into()));
         assert_eq!(stored["status"], AttributeValue::S("queued".into()));
         assert!(stored["lead"].is_m() && stored["assignment"].is_m());
         assert_eq!(stored["log_pk"], AttributeValue::S("LOG#2026-11-24".into()));
@@ -766,6 +849,7 @@ mod tests {
         );
         let back: LeadItem = decode(stored).unwrap();
         assert_eq!(back.status(), LeadStatus::Queued);
+        assert_eq!(back.lead_id, "l1");
         assert!(back.due_at.is_none());
     }
 

@@ -4,6 +4,7 @@
 //! | pk | sk | the item holds | access pattern |
 //! |---|---|---|---|
 //! | `LEAD#<lead id>` | `LEAD` | the lead, its assignment and reason, owner, status, SLA deadline and state, SLA steps taken (`sla_step`); while its first assignment is current, its first history entry (`first_event`, with the assignment's reason and the arrival time); the log row (`facts`, `search`, `stint`, `earlier`, `pool_id`, `rule_id`, outcome) and its places in the `log` and `owner` indexes | Put in the lead's transaction; Query(pk) for `GET /leads/{id}`; conditional Update to acknowledge, close, reassign or record an outcome |
+//! | `LEAD#<lead id>` | `LEAD` (with `fenced`) | instead of a lead: the fence of a lead id whose claim was given back, so no transaction can store that lead any more; no reader sees a lead there | Put (if not exists) with the claim's Delete, in one transaction; TTL `expires_at` |
 //! | `LEAD#<lead id>` | `EVENT#<time>#<suffix>` | one history entry (the first one only once a reassignment writes it out of the lead) | Put (if not exists) with the change it records; the same Query |
 //! | `LEAD#<lead id>` | `NOTIFY#<event id>` | outbox: channel (secret references only), frozen message, status, attempts, last error; its place in the `log` index | Put in the assignment's transaction; conditional Update per delivery attempt |
 //! | `STATS` | `NOTIFICATIONS` | dead notifications, ever | ADD 1 with the Update that marks one dead |
@@ -18,7 +19,7 @@
 //! | `KEYS` | `KEY#<sha256 of key>` | the key's copy in the list of keys (what `GET /admin/keys` shows) | Query(pk) to list; written with the record (and for a key made before the list, on its first use) |
 //! | `JOB#<id>` | `JOB` | a replay job: its state as JSON (cursor, tally, result), a step number; TTL `expires_at` (7 days) | Put; GetItem; Update conditional on the step read |
 //! | `AUDIT#<yyyy-mm>` | `<time, fixed-width>#<uuid>` | one audit entry: who (key name, role), what, which target, a summary | Put in the transaction of the change it records; Query by month, newest first, for `GET /admin/audit` |
-//! | `IDEMPOTENCY#<source>#<sha256 of Idempotency-Key>` | `IDEMPOTENCY` | claim (token, lease), payload hash, stored response | conditional Put to claim, Update to complete (in the lead's transaction), Delete to release; TTL `expires_at` |
+//! | `IDEMPOTENCY#<source>#<sha256 of Idempotency-Key>` | `IDEMPOTENCY` | claim (token, lease), payload hash, the one lead id its lead may be stored under | conditional Put to claim, conditional Update to take over from a holder past its lease, Delete (with the lead id's fence, in one transaction) to give back; TTL `expires_at` |
 //! | `IDEMPOTENCY#<source>#auto#<sha256 of payload>` | `IDEMPOTENCY` | double-click guard for a request without a key (60 s) | as above |
 //! | `CONTACT#<normalised email>` | `CONTACT` | the lead the contact is owned through, lead count | GetItem at intake; Put if not exists or conditional Update, in the lead's transaction |
 //! | `ACCOUNT#<id>` | `ACCOUNT` | one account (name, domains, owner, tier, list) | BatchGet and BatchWrite on load; GetItem |
@@ -320,6 +321,16 @@ pub(super) fn owner_partition(owner_id: &str) -> String {
 /// The rep's attribute holding the ticket of their latest lead from `pool`.
 pub(super) fn ticket_attribute(pool: &str) -> String {
     format!("ticket:{pool}")
+}
+
+/// The lead an item of a lead's partition belongs to, by its partition key.
+pub(super) fn lead_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix(LEAD_PREFIX)
+}
+
+/// The event id a notification's sort key names.
+pub(super) fn event_of(sk: &str) -> Option<&str> {
+    sk.strip_prefix(NOTIFY)
 }
 
 /// The rep a rep's key belongs to.

@@ -9,10 +9,7 @@ use super::assign;
 use super::attr::{n, s, Item};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{
-    self, Changes, ClaimStatus, Completion, ContactItem, LeadItem, OutcomeChange, SlaFields,
-    StatusChange,
-};
+use super::items::{self, Changes, ContactItem, LeadItem, OutcomeChange, SlaFields, StatusChange};
 use super::keys::{self, Key, LeadPart};
 use super::tx::{retry_conflicts, Guard, Transaction};
 use crate::domain::lifecycle::{self, Transition};
@@ -28,7 +25,7 @@ impl LeadStore for DynamoStore {
         let a = &new.assignment;
         let owner = &a.owner;
         let lead = LeadItem::new(new);
-        let mut item = items::encode(&Key::lead(&new.lead_id), &lead)?;
+        let mut item = lead.item()?;
         if let Some(deadline) = &new.deadline {
             item.extend(items::fields(&SlaFields::new(&new.lead_id, deadline))?);
         }
@@ -50,21 +47,6 @@ impl LeadStore for DynamoStore {
             new.received_at,
         )?;
         assign::outbox(&mut tx, &new.lead_id, new.received_at, &new.notifications)?;
-        if let Some((token, response)) = &new.idempotency {
-            let completion = Completion {
-                status: ClaimStatus::Completed,
-                response: &response.body,
-                lead_id: &new.lead_id,
-            };
-            let update = Changes::set(&completion)?
-                .on(tx.updating(&Key::idempotency(&token.key)))
-                .condition_expression("#token = :token AND #status = :in_progress")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#token", "token")
-                .expression_attribute_values(":in_progress", s(ClaimStatus::InProgress.as_str()))
-                .expression_attribute_values(":token", s(&token.token));
-            tx.update(update, Guard::Claim)?;
-        }
         tx.commit(&self.client, claim).await
     }
 
@@ -72,7 +54,7 @@ impl LeadStore for DynamoStore {
         let (mut lead, mut history, mut notifications) = (None, Vec::new(), Vec::new());
         for item in self.lead_partition(lead_id).await? {
             match Key::of(&item).and_then(|key| LeadPart::of(&key.sk)) {
-                Some(LeadPart::Lead) => lead = Some(items::decode::<LeadItem>(item)?),
+                Some(LeadPart::Lead) => lead = items::lead(item)?,
                 Some(LeadPart::Event) => history.push(items::decode::<HistoryEntry>(item)?),
                 Some(LeadPart::Notification) => notifications.push(items::notification(item)?),
                 None => {}
@@ -93,7 +75,7 @@ impl LeadStore for DynamoStore {
     ) -> StoreResult<StatusOutcome> {
         let key = Key::lead(lead_id);
         retry_conflicts(|| async {
-            let Some(lead) = self.read::<LeadItem>(&key).await? else {
+            let Some(lead) = self.read_lead(&key).await? else {
                 return Ok(StatusOutcome::NotFound);
             };
             let status = lead.status();
@@ -146,7 +128,7 @@ impl LeadStore for DynamoStore {
     async fn record_outcome(&self, lead_id: &str, record: &OutcomeRecord) -> StoreResult<bool> {
         let key = Key::lead(lead_id);
         retry_conflicts(|| async {
-            let Some(lead) = self.read::<LeadItem>(&key).await? else {
+            let Some(lead) = self.read_lead(&key).await? else {
                 return Ok(false);
             };
             let mut stages = lead.stages.clone();
@@ -198,7 +180,7 @@ impl LeadStore for DynamoStore {
     ) -> StoreResult<ActivityOutcome> {
         let key = Key::lead(lead_id);
         retry_conflicts(|| async {
-            let Some(lead) = self.read::<LeadItem>(&key).await? else {
+            let Some(lead) = self.read_lead(&key).await? else {
                 return Ok(ActivityOutcome::NotFound);
             };
             let status = lead.status();

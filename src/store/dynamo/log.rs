@@ -14,10 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::attr::{n, s, Item};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, LeadItem, LogItem};
+use super::items::{self, LogItem};
 use super::keys::{self, LOG_INDEX, OWNER_INDEX};
 use crate::domain::model::SlaState;
-use crate::domain::report::row::NotificationRow;
 use crate::store::{ArrivedLead, LogPage, LogQuery, LogStore, PeriodRows, StoreError, StoreResult};
 
 /// Items one Query call reads at most (before the filter): a page of the log is made of a few.
@@ -258,8 +257,9 @@ impl LogStore for DynamoStore {
             .await?;
         found
             .into_iter()
-            .map(|item| {
-                let lead: LeadItem = items::decode(item)?;
+            .filter_map(|item| items::lead(item).transpose())
+            .map(|lead| {
+                let lead = lead?;
                 let first_version = lead
                     .stints()
                     .first()
@@ -331,8 +331,7 @@ impl DynamoStore {
                 if item.contains_key("owner_kind") {
                     rows.leads.push(items::decode::<LogItem>(item)?.row());
                 } else if item.contains_key("attempts") {
-                    rows.notifications
-                        .push(items::decode::<NotificationRow>(item)?);
+                    rows.notifications.push(items::notification_row(item)?);
                 }
             }
             start = out.last_evaluated_key;

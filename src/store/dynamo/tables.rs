@@ -25,6 +25,13 @@ pub struct TableDefinition {
     ttl_attribute: Option<String>,
 }
 
+impl TableDefinition {
+    /// The table's global secondary indexes (keys and projections), as the template has them.
+    pub fn indexes(&self) -> &[GlobalSecondaryIndex] {
+        &self.indexes
+    }
+}
+
 /// Reads every `AWS::DynamoDB::Table` resource of a template.
 pub fn definitions(template: &str) -> Result<Vec<TableDefinition>, String> {
     let doc: Value = serde_yaml::from_str(template).map_err(|e| format!("template: {e}"))?;

@@ -26,9 +26,10 @@ const MAX_CONFLICT_ATTEMPTS: u32 = 6;
 pub(super) enum Guard {
     /// A failure here is a bug (a history entry, an outbox item, a counter).
     Unique,
-    /// A new lead's own item: it exists, so an earlier attempt of this transaction stored it.
+    /// A new lead's own item (or the fence of its id): it exists, so the claim's lead is
+    /// stored (by an earlier attempt of this transaction, or a retry that took the claim over).
     NewLead,
-    /// The Idempotency-Key claim the lead completes: the request no longer holds it.
+    /// The Idempotency-Key claim a failed request gives back: it no longer holds it.
     Claim,
     /// The record of a pool ticket: another lead used it.
     Ticket,
@@ -102,6 +103,22 @@ impl Transaction {
             TransactWriteItem::builder().delete(delete).build(),
             Guard::Unique,
         );
+        Ok(())
+    }
+
+    /// Adds a delete of the item at `key` under the condition (and values) `delete` states.
+    pub fn delete_where(
+        &mut self,
+        delete: aws_sdk_dynamodb::types::builders::DeleteBuilder,
+        key: &Key,
+        guard: Guard,
+    ) -> StoreResult<()> {
+        let delete = delete
+            .table_name(&self.table)
+            .set_key(Some(key.item()))
+            .build()
+            .map_err(invalid)?;
+        self.push(TransactWriteItem::builder().delete(delete).build(), guard);
         Ok(())
     }
 
