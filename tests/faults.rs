@@ -234,7 +234,7 @@ fn tally(leads: &BTreeMap<String, (String, Vec<Told>)>) -> BTreeMap<&'static str
 /// lead took a new one). Posts leads one at a time until none waits, so the split can be
 /// checked exactly.
 async fn drain_returned(h: &Harness, leads: &mut BTreeMap<String, (String, Vec<Told>)>) {
-    for i in 0..50 {
+    for _ in 0..50 {
         let rotation = h
             .items()
             .await
@@ -250,12 +250,35 @@ async fn drain_returned(h: &Harness, leads: &mut BTreeMap<String, (String, Vec<T
         if waiting == 0 {
             return;
         }
-        let email = format!("drain{i}@company.example");
+        // Numbered by the leads so far: a second drain never repeats an earlier one's lead.
+        let email = format!("drain{}@company.example", leads.len());
         let answers = submit(&h.router, json!({ "email": email }), None, Duration::ZERO).await;
         let id = check_truth(&answers);
         leads.insert(email, (id, answers));
     }
     panic!("turns given back were never taken");
+}
+
+/// What the sweeper does for tickets lost to storage itself (an attempt that timed out after
+/// DynamoDB took the ticket, so the SDK took another; a give-back that timed out): once they are
+/// older than any request lives, its rotation repair gives them back, and the next leads take
+/// them. Under a loaded machine a few are lost that way besides the injected faults. Two
+/// sweeps, each past the lease: the first marks the tickets taken so far, the second gives back
+/// those no lead used. Returns how many the repair found.
+async fn repair_and_drain(h: &Harness, leads: &mut BTreeMap<String, (String, Vec<Told>)>) -> u64 {
+    let mut found = 0;
+    for _ in 0..2 {
+        h.clock.advance(121);
+        let sweep = h
+            .app
+            .sweep(std::time::Instant::now() + Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(sweep.reassigned, 0, "no SLA here: {sweep:?}");
+        found += sweep.turns_repaired;
+    }
+    drain_returned(h, leads).await;
+    found
 }
 
 /// Leads into three reps in rotation: every ticket used once, so each rep has exactly its
@@ -410,10 +433,13 @@ async fn a_round_robin_split_stays_exact_when_requests_fail_or_die_between_ticke
         .sweep(std::time::Instant::now() + Duration::from_secs(30))
         .await
         .unwrap();
-    assert_eq!(repair.turns_repaired, 2, "{repair:?}");
+    // The two dead requests' tickets at least (a loaded machine can lose one more to a
+    // timed-out attempt; see `repair_and_drain`).
+    assert!(repair.turns_repaired >= 2, "{repair:?}");
 
     leads.extend(load(&h.router, "phase-two-", 300, 16, pause).await);
     drain_returned(&h, &mut leads).await;
+    repair_and_drain(&h, &mut leads).await;
     let owners = stored_once(&h, &leads).await;
     assert_split_exactly(&owners, &leads, &faults);
     // Tickets 1..=n, each stored with one lead, each with the rep whose turn it was.
@@ -447,9 +473,10 @@ async fn a_hundred_clients_and_six_hundred_leads_split_exactly_and_every_answer_
     .await;
     let mut leads = load(&h.router, "hundred-", 600, 100, Duration::from_millis(50)).await;
     drain_returned(&h, &mut leads).await;
+    let lost_to_storage = repair_and_drain(&h, &mut leads).await;
     let owners = stored_once(&h, &leads).await;
     eprintln!(
-        "hundred clients: answers {:?}; faults {:?}",
+        "hundred clients: answers {:?}; faults {:?}; tickets the repair found {lost_to_storage}",
         tally(&leads),
         faults.injected
     );

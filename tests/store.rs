@@ -265,25 +265,41 @@ async fn settling_a_failed_claim_gives_it_back_and_fences_its_lead() {
             .unwrap(),
         Settled::Stored
     );
-    // Nobody else's claim is given back, and nothing is fenced for it.
+    // A request whose claim is now a new one, for another lead (it outlived its claim), fences
+    // its own lead id alone: the other claim stays, and its lead can still be stored...
     assert_eq!(
         store
-            .settle_idempotency(&first, Some("other"), now)
+            .settle_idempotency(&first, Some("outlived"), now)
             .await
             .unwrap(),
-        Settled::NotHeld
+        Settled::Released
     );
+    let outlived = store.record_assignment(&queued_lead("outlived")).await;
+    assert!(
+        matches!(outlived, Err(CommitError::Stale(Stale::AlreadyStored))),
+        "{outlived:?}"
+    );
+    let still = store
+        .claim_idempotency(
+            &token("test-form#key-2", "request-3"),
+            "hash",
+            "x",
+            now,
+            30,
+            3600,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(still, IdempotencyClaim::Held { token, .. } if token == "request-2"));
+    // ...and so does one whose claim is gone.
     assert_eq!(
         store
             .settle_idempotency(&token("test-form#never", "x"), Some("never"), now)
             .await
             .unwrap(),
-        Settled::NotHeld
+        Settled::Released
     );
-    store
-        .record_assignment(&queued_lead("other"))
-        .await
-        .unwrap();
+    assert!(store.get_lead("never").await.unwrap().is_none());
 
     // Given back before any transaction storing its lead was sent: only the claim goes, and
     // nothing is left behind.

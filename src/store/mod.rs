@@ -617,7 +617,9 @@ pub enum Settled {
     /// The claim's lead is stored (by this request's transaction, or by a retry that took the
     /// claim over for the same lead id).
     Stored,
-    /// The claim is another request's (a retry took it over) and its lead is not stored yet.
+    /// The claim is another request's (a retry took it over, for the same lead id) and its
+    /// lead is not stored yet. (A claim gone, or made anew for another lead, is no longer this
+    /// request's either; then its lead id is fenced alone and this is `Released`.)
     NotHeld,
 }
 

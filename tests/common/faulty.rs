@@ -243,8 +243,19 @@ impl IdempotencyStore for Faulty {
         lead_id: Option<&str>,
         now_epoch: i64,
     ) -> StoreResult<Settled> {
-        let dead = |id: &str| self.dead_leads.lock().unwrap().iter().any(|l| l == id);
-        if lead_id.is_some_and(dead) {
+        // The dead request's own settling fails (once: a retry that took its claim over for
+        // the same lead id is alive).
+        let died = {
+            let mut dead = self.dead_leads.lock().unwrap();
+            match lead_id.and_then(|id| dead.iter().position(|l| l == id)) {
+                Some(at) => {
+                    dead.remove(at);
+                    true
+                }
+                None => false,
+            }
+        };
+        if died {
             return Err(timeout());
         }
         self.inner

@@ -20,6 +20,37 @@ use crate::store::{
     StoreResult, StoredResponse,
 };
 
+impl DynamoStore {
+    /// Settling when the claim is no longer this request's: a retry that took it over stores
+    /// the same lead id, so then nothing is fenced. Otherwise (the claim is gone, or is a new
+    /// one for another lead, which happens only once this request outlived the claim's keep)
+    /// nobody can store this lead id but this request's own transaction: fenced alone.
+    async fn fence_unless_taken_over(
+        &self,
+        claim_key: &Key,
+        lead_id: &str,
+        fence: &Fence,
+    ) -> StoreResult<Settled> {
+        if let Some(claim) = self.read::<Claim>(claim_key).await? {
+            if claim.lead_id.as_deref() == Some(lead_id) {
+                return Ok(Settled::NotHeld);
+            }
+        }
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::encode(&Key::lead(lead_id), fence)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        Ok(match condition(put)? {
+            Ok(_) => Settled::Released,
+            Err(_) => Settled::Stored,
+        })
+    }
+}
+
 /// How long a fenced lead id stays fenced (DynamoDB's TTL deletes the fence after): far longer
 /// than any request that could still try to store it lives.
 const FENCE_SECONDS: i64 = 24 * 60 * 60;
@@ -166,7 +197,9 @@ impl IdempotencyStore for DynamoStore {
             Ok(()) => Ok(Settled::Released),
             // The lead exists (whatever the claim says): it is stored.
             Err(CommitError::Stale(Stale::AlreadyStored)) => Ok(Settled::Stored),
-            Err(CommitError::Stale(Stale::ClaimLost)) => Ok(Settled::NotHeld),
+            Err(CommitError::Stale(Stale::ClaimLost)) => {
+                self.fence_unless_taken_over(&key, lead_id, &fence).await
+            }
             Err(CommitError::Store(e)) => Err(e),
             Err(other) => Err(StoreError::Invalid(format!("settling a claim: {other}"))),
         }
