@@ -1,7 +1,7 @@
 //! Intake: a parsed lead in; out, the lead stored exactly once with its owner and the reason,
 //! and an answer that is true. Qualifies the lead, finds its account and returning contact,
-//! drives the routing walk, records the lead with its outbox and completes its claim in one
-//! transaction, then delivers the notifications. When storage fails midway, the claim settles
+//! drives the routing walk, records the lead with its outbox in one transaction under the id
+//! its claim names (stored only if that id is free), then delivers the notifications. When storage fails midway, the claim settles
 //! what happened (see [`super::idempotency`]): the answer says "stored" only if it was, and
 //! "nothing was stored" only if that is certain; otherwise it says the outcome is unknown and
 //! how to retry safely.
@@ -580,8 +580,8 @@ struct Draft<'r> {
     request: &'r IntakeRequest,
 }
 
-/// Intake's commit: stores a new lead with its deadline, history, contact and outbox,
-/// completing its claim; gives back the receipt and the notifications to deliver at once.
+/// Intake's commit: stores a new lead with its deadline, history, contact and outbox, under
+/// the id its claim names; gives back the receipt and the notifications to deliver at once.
 struct IntakeCommit<'a> {
     app: &'a App,
     draft: &'a Draft<'a>,

@@ -722,8 +722,9 @@ pub trait ProbeStore: Send + Sync {
 #[async_trait]
 pub trait LeadStore: Send + Sync {
     /// Records a lead with its assignment, pool ticket, first history entry, contact, outbox
-    /// and the owning rep's counters, completing its claim, in one transaction; or refuses if
-    /// the rep's records do not allow it, or says what changed under it.
+    /// and the owning rep's counters in one transaction, only if no item has its id (the one
+    /// its claim names); or refuses if the rep's records do not allow it, or says what
+    /// changed under it.
     async fn record_assignment(&self, lead: &NewLead) -> Result<(), CommitError>;
     /// A lead with its history and notifications.
     async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>>;

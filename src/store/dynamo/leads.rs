@@ -1,5 +1,5 @@
 //! Leads ([`LeadStore`]): the one transaction that records a routed lead with everything that
-//! goes with it (completing its claim), reading a lead back, acknowledging or closing it (the
+//! goes with it (only if its id is free: the claim's fence), reading a lead back, acknowledging or closing it (the
 //! transition itself is `domain::lifecycle`'s), and contacts.
 
 use async_trait::async_trait;
