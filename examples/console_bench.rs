@@ -163,7 +163,7 @@ async fn main() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = leadrouter::http::router(app.clone());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
 
     let pages = [

@@ -17,7 +17,7 @@ async fn main() {
     };
     let requests: usize = requests.parse().expect("requests");
     let clients: usize = clients.parse().expect("clients");
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .timeout(Duration::from_secs(30))

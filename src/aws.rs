@@ -6,6 +6,11 @@
 //! would only make the binary larger and its cold start slower. The CLI, run by a person
 //! with a profile, opts into the SDK's full default chain with [`use_default_chain`], which
 //! only the CLI's binary references (so only it links the chain's clients).
+//!
+//! Every configuration carries the process's HTTPS client, built here rather than taken from
+//! the SDK's default: hyper 1 with rustls on ring, the one crypto provider the process links
+//! (reqwest's rustls uses it too), where the SDK's default would bring aws-lc, whose C build
+//! is a minute of a fresh debug build.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +18,8 @@ use std::sync::OnceLock;
 
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+use aws_sdk_dynamodb::config::{SharedCredentialsProvider, SharedHttpClient};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 /// The fixed key pair every local emulator (DynamoDB Local, the SES emulator) is reached
 /// with: DynamoDB Local keeps one database per key pair and region.
@@ -27,7 +33,22 @@ static LOADER: OnceLock<Loader> = OnceLock::new();
 /// credential processes, web identity, instance metadata). For the CLI; call before the
 /// first client is built.
 pub fn use_default_chain() {
-    let _ = LOADER.set(|| Box::pin(aws_config::load_defaults(BehaviorVersion::latest())));
+    let _ = LOADER.set(|| {
+        Box::pin(
+            aws_config::defaults(BehaviorVersion::latest())
+                .http_client(https_client())
+                .load(),
+        )
+    });
+}
+
+/// A new HTTPS client for the SDK: hyper 1, rustls on ring, the system's root certificates.
+/// One per configuration (not one per process): its pooled connections belong to the Tokio
+/// runtime that opened them.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// The shared settings: from the environment alone unless [`use_default_chain`] was called.
@@ -46,6 +67,7 @@ fn from_environment() -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
+        .http_client(https_client())
         .credentials_provider(SharedCredentialsProvider::new(
             EnvironmentVariableCredentialsProvider::new(),
         ))
@@ -58,6 +80,7 @@ pub fn local(endpoint: &str) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
+        .http_client(https_client())
         .credentials_provider(SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new(LOCAL_KEY, LOCAL_KEY, None, None, "local"),
         ))

@@ -109,8 +109,8 @@ pub struct EmailSettings {
 impl Notifier {
     /// A notifier with these settings.
     pub fn new(settings: NotifySettings) -> Self {
-        // The process's one TLS crypto provider: aws-lc, as the AWS SDK's client uses.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // The process's one TLS crypto provider: ring, as the AWS SDK's client (src/aws.rs) uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)

@@ -109,7 +109,10 @@ pub fn twin_wait_until(started: Instant, deadline: Option<Instant>) -> Instant {
 
 /// Claims the request's key for a lead `lead_id`, waiting (until `wait_until`) while a twin
 /// holds it: a twin's lead, once stored, is the answer; a holder that vanished past its lease
-/// is taken over, for its lead id.
+/// is taken over, for its lead id. `Busy` only once another request was seen holding the key:
+/// a claim that only ever met conflicts (the record inside someone's settling, or DynamoDB not
+/// saying whose it is) ends in that conflict, so the answer is "nothing stored", not "another
+/// request is at work".
 pub async fn admit<S: IdempotencyStore + ?Sized>(
     store: &S,
     clock: &dyn Clock,
@@ -119,6 +122,7 @@ pub async fn admit<S: IdempotencyStore + ?Sized>(
     wait_until: Instant,
 ) -> StoreResult<Admission> {
     let mut pause = Duration::from_millis(20);
+    let mut holder_seen = false;
     loop {
         let now = clock.now().as_second();
         let found = store
@@ -141,10 +145,16 @@ pub async fn admit<S: IdempotencyStore + ?Sized>(
                 lease_over,
             }) => Some((lead_id, token, lease_over)),
             // The record is inside another request's settling right now: look again.
-            Err(StoreError::Conflict(_)) => None,
+            Err(StoreError::Conflict(why)) => {
+                if !holder_seen && Instant::now() + pause >= wait_until {
+                    return Err(StoreError::Conflict(why));
+                }
+                None
+            }
             Err(e) => return Err(e),
         };
         if let Some((held_lead, token, lease_over)) = held {
+            holder_seen = true;
             if let Some(held_lead) = &held_lead {
                 if store.lead_exists(held_lead).await? {
                     return Ok(Admission::Stored {
@@ -367,6 +377,21 @@ mod tests {
         );
         let store = Scripted::new(vec![Err(StoreError::Unavailable("down".into()))]);
         assert!(admitted(&store, soon()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_claim_that_only_met_conflicts_is_not_told_another_request_is_at_work() {
+        // Nobody was seen holding the key: the conflict is the answer (nothing was stored).
+        let conflict = || Err(StoreError::Conflict("not said whose".into()));
+        let store = Scripted::new(vec![conflict(), conflict()]);
+        assert!(matches!(
+            admitted(&store, Instant::now()).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // A holder was seen, then conflicts until the wait ended: another request is at work.
+        let store = Scripted::new(vec![held("first", false), conflict(), conflict()]);
+        let until = Instant::now() + Duration::from_millis(30);
+        assert_eq!(admitted(&store, until).await.unwrap(), Admission::Busy);
     }
 
     #[tokio::test]

@@ -47,7 +47,7 @@ impl Ses {
     /// Starts the emulator on this endpoint and waits until it answers.
     pub async fn start(&mut self) {
         // The process's TLS provider, as `Notifier::new` installs it.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let child = Command::new(binary())
             .args(["--port", &self.port.to_string(), "--host", "127.0.0.1"])
             .stdout(Stdio::null())
