@@ -45,7 +45,7 @@ pub fn use_default_chain() {
 /// A new HTTPS client for the SDK: hyper 1, rustls on ring, the system's root certificates.
 /// One per configuration (not one per process): its pooled connections belong to the Tokio
 /// runtime that opened them.
-pub fn https_client() -> SharedHttpClient {
+fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https()

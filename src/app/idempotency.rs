@@ -122,7 +122,9 @@ pub async fn admit<S: IdempotencyStore + ?Sized>(
     wait_until: Instant,
 ) -> StoreResult<Admission> {
     let mut pause = Duration::from_millis(20);
+    // Whether another request was seen holding the key, and the last conflict met.
     let mut holder_seen = false;
+    let mut conflict = None;
     loop {
         let now = clock.now().as_second();
         let found = store
@@ -146,9 +148,7 @@ pub async fn admit<S: IdempotencyStore + ?Sized>(
             }) => Some((lead_id, token, lease_over)),
             // The record is inside another request's settling right now: look again.
             Err(StoreError::Conflict(why)) => {
-                if !holder_seen && Instant::now() + pause >= wait_until {
-                    return Err(StoreError::Conflict(why));
-                }
+                conflict = Some(why);
                 None
             }
             Err(e) => return Err(e),
@@ -176,7 +176,10 @@ pub async fn admit<S: IdempotencyStore + ?Sized>(
             }
         }
         if Instant::now() + pause >= wait_until {
-            return Ok(Admission::Busy);
+            return match conflict {
+                Some(why) if !holder_seen => Err(StoreError::Conflict(why)),
+                _ => Ok(Admission::Busy),
+            };
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(250));
