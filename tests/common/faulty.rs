@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use async_trait::async_trait;
 
@@ -49,6 +50,9 @@ pub struct Faulty {
     pub injected: Mutex<HashMap<&'static str, u64>>,
     /// While true, reading the active config is denied (an IAM policy without GetItem).
     pub deny_config: AtomicBool,
+    /// Leads whose transaction DynamoDB acknowledged (committed, or found already
+    /// committed), with when the answer came back.
+    acked: Mutex<Vec<(String, Instant)>>,
 }
 
 impl Faulty {
@@ -60,7 +64,31 @@ impl Faulty {
             dead_leads: Mutex::new(Vec::new()),
             injected: Mutex::new(HashMap::new()),
             deny_config: AtomicBool::new(false),
+            acked: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Leads whose transaction DynamoDB acknowledged between `from` and `to`.
+    pub fn acked_between(&self, from: Instant, to: Instant) -> Vec<String> {
+        let acked = self.acked.lock().unwrap();
+        acked
+            .iter()
+            .filter(|(_, at)| (from..=to).contains(at))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The real store's commit, with DynamoDB's acknowledgement noted.
+    async fn commit(&self, lead: &NewLead) -> Result<(), CommitError> {
+        let result = self.inner.record_assignment(lead).await;
+        if matches!(
+            result,
+            Ok(()) | Err(CommitError::Stale(Stale::AlreadyStored))
+        ) {
+            let ack = (lead.lead_id.clone(), Instant::now());
+            self.acked.lock().unwrap().push(ack);
+        }
+        result
     }
 
     fn count(&self, kind: &'static str) {
@@ -86,18 +114,18 @@ impl LeadStore for Faulty {
     async fn record_assignment(&self, lead: &NewLead) -> Result<(), CommitError> {
         let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
         match (self.plan)(n) {
-            Fault::None => self.inner.record_assignment(lead).await,
+            Fault::None => self.commit(lead).await,
             Fault::Before => {
                 self.count("before");
                 Err(CommitError::Store(timeout()))
             }
             Fault::After => {
-                self.inner.record_assignment(lead).await?;
+                self.commit(lead).await?;
                 self.count("after");
                 Err(CommitError::Store(timeout()))
             }
             Fault::AfterSilence => {
-                self.inner.record_assignment(lead).await?;
+                self.commit(lead).await?;
                 self.count("after, silent");
                 self.dead_leads.lock().unwrap().push(lead.lead_id.clone());
                 Err(CommitError::Store(timeout()))

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A DynamoDB Local the test started.
 pub struct LocalDynamo {
@@ -113,13 +113,16 @@ impl LocalDynamo {
         self.signal("-CONT");
     }
 
-    /// Kills the process outright and starts it again on the same port and files.
-    pub async fn restart(&mut self) {
+    /// Kills the process outright and starts it again on the same port and files; returns
+    /// when it was killed.
+    pub async fn restart(&mut self) -> Instant {
+        let killed_at = Instant::now();
         let _ = self.child.kill();
         let _ = self.child.wait();
         let fresh = Self::spawn(self.port, self.db_path.clone()).await;
         let old = std::mem::replace(self, fresh);
         std::mem::forget(old); // its process is gone already
+        killed_at
     }
 }
 
