@@ -18,6 +18,10 @@
 //! the index and the write names one of its keys or projected attributes, and deletes one
 //! (one unit) when an update removes the index's keys.
 //!
+//! The router's clock runs at real speed from the latest Tuesday 15:00 UTC, a working hour of
+//! every rep of the example config (working hours decide who is skipped, and the reasons
+//! stored say so), so a run's figures do not depend on the hour it is started.
+//!
 //! Usage: cargo run --release --example lean -- <config.yaml> <leads per level> <clients ...>
 //! (DYNAMODB_ENDPOINT must point at a DynamoDB Local.)
 
@@ -44,7 +48,7 @@ use axum::body::Body;
 use axum::http::Request;
 use futures::stream::{self, StreamExt};
 use leadrouter::app::auth::NewKey;
-use leadrouter::app::App;
+use leadrouter::app::{App, Clock};
 use leadrouter::delivery::{Notifier, NotifySettings};
 use leadrouter::domain::access::{Actor, Role};
 use leadrouter::domain::notify::Setting;
@@ -314,6 +318,76 @@ fn round_trips(calls: &[Call]) -> usize {
     trips
 }
 
+/// Each operation's p50 latency over `calls`, in ms.
+fn op_p50(calls: &[Call]) -> String {
+    let mut by_op: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    for call in calls {
+        by_op
+            .entry(call.op)
+            .or_default()
+            .push(call.ended - call.started);
+    }
+    let p50: Vec<String> = by_op
+        .iter_mut()
+        .map(|(op, times)| {
+            times.sort();
+            format!("{op} {:.2}", percentile(times, 0.5))
+        })
+        .collect();
+    p50.join(", ")
+}
+
+/// How long at least one of `calls` was in flight: a lead's time waiting on DynamoDB.
+fn waiting(calls: &[Call]) -> Duration {
+    let mut sorted: Vec<&Call> = calls.iter().collect();
+    sorted.sort_by_key(|c| c.started);
+    let mut total = Duration::ZERO;
+    let mut span: Option<(Instant, Instant)> = None;
+    for call in sorted {
+        span = match span {
+            Some((from, until)) if call.started <= until => Some((from, until.max(call.ended))),
+            Some((from, until)) => {
+                total += until - from;
+                Some((call.started, call.ended))
+            }
+            None => Some((call.started, call.ended)),
+        };
+    }
+    total + span.map_or(Duration::ZERO, |(from, until)| until - from)
+}
+
+/// Real time, shifted to start at the latest Tuesday 15:00 UTC (New York 10:00, Chicago
+/// 09:00, Los Angeles 07:00, Berlin 16:00).
+struct WorkingHours {
+    shift: jiff::SignedDuration,
+}
+
+impl WorkingHours {
+    fn new() -> Self {
+        let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+        let since_tuesday = (now.date().weekday().to_monday_zero_offset() - 1).rem_euclid(7);
+        let tuesday = now
+            .date()
+            .checked_sub(jiff::Span::new().days(since_tuesday))
+            .expect("in range");
+        let start = tuesday
+            .at(15, 0, 0, 0)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .expect("in range")
+            .timestamp();
+        Self {
+            shift: start.duration_since(now.timestamp()),
+        }
+    }
+}
+
+impl Clock for WorkingHours {
+    fn now(&self) -> jiff::Timestamp {
+        let now = jiff::Timestamp::now() + self.shift;
+        now.round(jiff::Unit::Millisecond).expect("in range")
+    }
+}
+
 fn percentile(sorted: &[Duration], q: f64) -> f64 {
     sorted
         .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
@@ -383,7 +457,7 @@ async fn main() {
     let app = Arc::new(
         App::new(
             Arc::new(DynamoStore::new(client.clone(), &table)),
-            Arc::new(leadrouter::app::SystemClock),
+            Arc::new(WorkingHours::new()),
             Duration::from_secs(15),
             notifier,
         )
@@ -430,6 +504,8 @@ async fn main() {
     for clients in levels {
         let started = Instant::now();
         let mut per_lead_trips = Vec::new();
+        let mut per_lead_waits = Vec::new();
+        let mut per_lead_own = Vec::new();
         let mut one_by_one: Vec<Call> = Vec::new();
         let mut latencies: Vec<Duration> = if clients == 1 {
             let mut all = Vec::new();
@@ -440,11 +516,15 @@ async fn main() {
                     .oneshot(post(clients * 10_000_000 + n))
                     .await
                     .unwrap();
-                all.push(sent.elapsed());
+                let took = sent.elapsed();
+                all.push(took);
                 assert_eq!(reply.status(), 201);
                 // Notifications are delivered (and recorded) before the answer.
                 let calls = recorder.take();
                 per_lead_trips.push(round_trips(&calls));
+                let waited = waiting(&calls);
+                per_lead_waits.push(waited);
+                per_lead_own.push(took.saturating_sub(waited));
                 one_by_one.extend(calls);
             }
             all
@@ -465,6 +545,7 @@ async fn main() {
                 .await
         };
         let elapsed = started.elapsed().as_secs_f64();
+        let op_p50 = op_p50(&one_by_one);
         let mut calls = recorder.take();
         calls.extend(one_by_one);
         latencies.sort();
@@ -502,6 +583,14 @@ async fn main() {
                 .copied()
                 .unwrap_or(0);
             println!("  sequential DynamoDB round trips per lead (median): {median}");
+            per_lead_waits.sort();
+            per_lead_own.sort();
+            println!(
+                "  per lead, p50: waiting on DynamoDB {:.2} ms, the rest (the router's own work) {:.2} ms; call p50 by operation (ms): {}",
+                percentile(&per_lead_waits, 0.5),
+                percentile(&per_lead_own, 0.5),
+                op_p50
+            );
             let items: Vec<String> = by_item
                 .iter()
                 .map(|(kind, (units, bytes, n))| {
