@@ -356,6 +356,13 @@ fn waiting(calls: &[Call]) -> Duration {
     total + span.map_or(Duration::ZERO, |(from, until)| until - from)
 }
 
+/// The form lead's message: 300 characters, as a demo request's free text often is.
+const MESSAGE: &str =
+    "We are evaluating lead routing for a team of twelve reps across two regions. \
+Today leads arrive by form and chat and are assigned by hand in a shared inbox, which takes \
+hours. We need round robin with caps, working hours, and Slack alerts. Could we see a demo \
+next week, ideally Tuesday or Wednesday?";
+
 /// Real time, shifted to start at the latest Tuesday 15:00 UTC (New York 10:00, Chicago
 /// 09:00, Los Angeles 07:00, Berlin 16:00).
 struct WorkingHours {
@@ -478,13 +485,23 @@ async fn main() {
     let (key, _) = app.create_key(new, None, &actor).await.expect("key");
     let router = leadrouter::http::router(app.clone());
     let run = format!("{:x}", rand::random::<u32>());
+    // LEAN_LEAD=form: a full demo-request form (phone, title, website, industry, product, a
+    // 300-character message, three UTM fields) instead of the bare email, name and company.
+    let form = std::env::var("LEAN_LEAD").is_ok_and(|shape| shape == "form");
     let post = |n: usize| {
+        let body = if form {
+            format!(
+                r#"{{"email":"p{n}@acme-{run}-{n}.com","first_name":"Pat","last_name":"Lee","company":"Acme {n}","employees":"12","country":"US","region":"NY","city":"New York","postal_code":"10001","phone":"+1 212 555 0100","title":"Head of Revenue Operations","website":"https://www.acme-{n}.com","industry":"Software","product":"Platform","message":"{MESSAGE}","utm_source":"google","utm_medium":"cpc","utm_campaign":"q4-demand-gen"}}"#
+            )
+        } else {
+            format!(
+                r#"{{"email":"p{n}@acme-{run}-{n}.com","first_name":"Pat","last_name":"Lee","company":"Acme {n}","employees":"12","country":"US"}}"#
+            )
+        };
         Request::post("/leads")
             .header("content-type", "application/json")
             .header("x-source-key", &key)
-            .body(Body::from(format!(
-                r#"{{"email":"p{n}@acme-{run}-{n}.com","first_name":"Pat","last_name":"Lee","company":"Acme {n}","employees":"12","country":"US"}}"#
-            )))
+            .body(Body::from(body))
             .unwrap()
     };
     // Warm up: the config, the key, the connection pool, the JVM.
@@ -497,7 +514,8 @@ async fn main() {
     let put_p50 = put_baseline(&client, &table, 300).await;
     recorder.take();
 
-    println!("config {config_path}, {leads} leads per level");
+    let shape = if form { "form" } else { "bare" };
+    println!("config {config_path}, {leads} leads per level, {shape} leads");
     let mut sequential = None;
     let mut lead_p50 = None;
     let mut rates = BTreeMap::new();

@@ -5,6 +5,7 @@
 # stored bytes, and the same run's PutItem and bare-ticket baselines. Then the api binary's
 # peak RSS is in scripts/load.sh; its size in BENCHMARKS.md.
 # Usage: scripts/lean-bench.sh [leads per level, default 400] [config ...]
+# LEAN_LEAD=form posts a full demo-request form instead of a bare lead (email, name, company).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 leads="${1:-400}"
