@@ -214,6 +214,53 @@ async fn a_vanished_holder_is_taken_over_for_the_same_lead_so_only_one_is_ever_s
     assert!(matches!(held, IdempotencyClaim::Held { token, .. } if token == "request-2"));
 }
 
+/// An SDK retry of a settling write whose first attempt landed but whose answer was lost (as
+/// after DynamoDB stalled) finds the claim gone: that is still "nothing stored", never "a retry
+/// took it over" nor "stored".
+#[tokio::test]
+async fn settling_again_after_a_landed_attempt_still_says_nothing_was_stored() {
+    let store = fresh_store().await;
+    let now = jiff::Timestamp::now().as_second();
+    for (key, fence) in [
+        ("test-form#again-1", None),
+        ("test-form#again-2", Some("again")),
+    ] {
+        let mine = token(key, "request-1");
+        assert_eq!(
+            store
+                .claim_idempotency(&mine, "hash", "again", now, 30, 3600)
+                .await
+                .unwrap(),
+            claimed("again")
+        );
+        for attempt in 0..2 {
+            assert_eq!(
+                store.settle_idempotency(&mine, fence, now).await.unwrap(),
+                Settled::Released,
+                "{key}, attempt {attempt}"
+            );
+        }
+    }
+    assert!(!store.lead_exists("again").await.unwrap());
+    // A claim taken over by a retry, for the same lead id, is the retry's.
+    let first = token("test-form#again-3", "request-1");
+    store
+        .claim_idempotency(&first, "hash", "over", now - 60, 30, 3600)
+        .await
+        .unwrap();
+    let retry = token("test-form#again-3", "request-2");
+    assert!(store
+        .take_over_idempotency(&retry, "request-1", "over", now, 30)
+        .await
+        .unwrap());
+    for fence in [None, Some("over")] {
+        assert_eq!(
+            store.settle_idempotency(&first, fence, now).await.unwrap(),
+            Settled::NotHeld
+        );
+    }
+}
+
 #[tokio::test]
 async fn settling_a_failed_claim_gives_it_back_and_fences_its_lead() {
     let store = fresh_store().await;
@@ -311,10 +358,6 @@ async fn settling_a_failed_claim_gives_it_back_and_fences_its_lead() {
     assert_eq!(
         store.settle_idempotency(&early, None, now).await.unwrap(),
         Settled::Released
-    );
-    assert_eq!(
-        store.settle_idempotency(&early, None, now).await.unwrap(),
-        Settled::NotHeld
     );
     store
         .record_assignment(&queued_lead("early"))

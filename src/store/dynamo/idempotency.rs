@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::attr::{n, s};
+use super::attr::{n, s, Item};
 use super::classify::condition;
 use super::client::DynamoStore;
 use super::items::{self, Claim, ClaimStatus, Fence};
@@ -20,20 +20,97 @@ use crate::store::{
     StoreResult, StoredResponse,
 };
 
+/// How a settling transaction found the claim when it did not hold.
+enum ClaimFound {
+    /// A retry took it over for the same lead id: it stores the lead.
+    TakenOver,
+    /// Still this request's: a late attempt of its own claim put landed after the settling
+    /// transaction looked. Settle again.
+    Ours,
+    /// Gone, or made anew for another lead (only once this request outlived the claim's
+    /// keep): nobody can store this lead id but this request's own transaction.
+    NotFor(Settled),
+}
+
+/// How many times settling is tried when the claim keeps changing under it.
+const SETTLE_TRIES: usize = 3;
+
 impl DynamoStore {
-    /// Settling when the claim is no longer this request's: a retry that took it over stores
-    /// the same lead id, so then nothing is fenced. Otherwise (the claim is gone, or is a new
-    /// one for another lead, which happens only once this request outlived the claim's keep)
-    /// nobody can store this lead id but this request's own transaction: fenced alone.
-    async fn fence_unless_taken_over(
+    /// Gives back a claim that no transaction storing its lead was sent for, while it is still
+    /// this request's.
+    async fn release(&self, claim_key: &Key, token: &IdempotencyToken) -> StoreResult<Settled> {
+        let release = self
+            .delete(claim_key)
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":token", s(&token.token))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        Ok(match condition(release)? {
+            Ok(_) => Settled::Released,
+            // Already gone: an earlier attempt of this very delete deleted it (the SDK retried
+            // one whose answer was lost), or its keep ran out. Nothing was sent that could
+            // store its lead, so nothing is stored.
+            Err(None) => Settled::Released,
+            Err(Some(_)) => Settled::NotHeld,
+        })
+    }
+
+    /// Gives back the claim and fences its lead id in one transaction.
+    async fn release_fenced(
         &self,
         claim_key: &Key,
+        token: &IdempotencyToken,
         lead_id: &str,
         fence: &Fence,
-    ) -> StoreResult<Settled> {
+    ) -> Result<(), CommitError> {
+        let mut tx = self.transaction();
+        let release = aws_sdk_dynamodb::types::Delete::builder()
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":token", s(&token.token));
+        tx.delete_where(release, claim_key, Guard::Claim)?;
+        tx.put(
+            Put::builder().condition_expression("attribute_not_exists(pk)"),
+            items::encode(&Key::lead(lead_id), fence)?,
+            Guard::NewLead,
+        )?;
+        tx.commit(&self.client, None).await
+    }
+
+    /// What is at the lead id that could not be fenced: a fence (put by an earlier attempt of
+    /// this request's settling, or by a retry's that took the claim over: either way nothing
+    /// can be stored under it) or the lead.
+    fn fenced_or_stored(seen: Option<&Item>) -> StoreResult<Settled> {
+        match seen {
+            Some(item) if Fence::is(item) => Ok(Settled::Released),
+            Some(_) => Ok(Settled::Stored),
+            None => Err(StoreError::Conflict(
+                "the lead id could not be fenced; not said why".into(),
+            )),
+        }
+    }
+
+    /// The lead's item as a strongly consistent read sees it, for [`Self::fenced_or_stored`].
+    async fn at_lead(&self, lead_id: &str) -> StoreResult<Settled> {
+        Self::fenced_or_stored(self.get(&Key::lead(lead_id)).await?.as_ref())
+    }
+
+    /// Settling when the claim was not this request's as the transaction saw it.
+    async fn claim_found(
+        &self,
+        claim_key: &Key,
+        token: &IdempotencyToken,
+        lead_id: &str,
+        fence: &Fence,
+    ) -> StoreResult<ClaimFound> {
         if let Some(claim) = self.read::<Claim>(claim_key).await? {
+            if claim.token == token.token {
+                return Ok(ClaimFound::Ours);
+            }
             if claim.lead_id.as_deref() == Some(lead_id) {
-                return Ok(Settled::NotHeld);
+                return Ok(ClaimFound::TakenOver);
             }
         }
         let put = self
@@ -42,12 +119,13 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_item(Some(items::encode(&Key::lead(lead_id), fence)?))
             .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        Ok(match condition(put)? {
+        Ok(ClaimFound::NotFor(match condition(put)? {
             Ok(_) => Settled::Released,
-            Err(_) => Settled::Stored,
-        })
+            Err(seen) => Self::fenced_or_stored(seen.as_ref())?,
+        }))
     }
 }
 
@@ -164,44 +242,36 @@ impl IdempotencyStore for DynamoStore {
         let key = Key::idempotency(&token.key);
         let Some(lead_id) = lead_id else {
             // No transaction storing its lead was sent: given back while it is still ours.
-            let release = self
-                .delete(&key)
-                .condition_expression("#token = :token")
-                .expression_attribute_names("#token", "token")
-                .expression_attribute_values(":token", s(&token.token))
-                .send()
-                .await;
-            return Ok(match condition(release)? {
-                Ok(_) => Settled::Released,
-                Err(_) => Settled::NotHeld,
-            });
+            return self.release(&key, token).await;
         };
         // Given back only while it is still ours, and only with its lead id fenced: after this
         // commits, the lead transaction (whose lead must not exist) cannot commit.
-        let mut tx = self.transaction();
-        let release = aws_sdk_dynamodb::types::Delete::builder()
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":token", s(&token.token));
-        tx.delete_where(release, &key, Guard::Claim)?;
         let fence = Fence {
             fenced: true,
             expires_at: now_epoch + FENCE_SECONDS,
         };
-        tx.put(
-            Put::builder().condition_expression("attribute_not_exists(pk)"),
-            items::encode(&Key::lead(lead_id), &fence)?,
-            Guard::NewLead,
-        )?;
-        match tx.commit(&self.client, None).await {
-            Ok(()) => Ok(Settled::Released),
-            // The lead exists (whatever the claim says): it is stored.
-            Err(CommitError::Stale(Stale::AlreadyStored)) => Ok(Settled::Stored),
-            Err(CommitError::Stale(Stale::ClaimLost)) => {
-                self.fence_unless_taken_over(&key, lead_id, &fence).await
+        for _ in 0..SETTLE_TRIES {
+            match self.release_fenced(&key, token, lead_id, &fence).await {
+                Ok(()) => return Ok(Settled::Released),
+                // Something is at the lead id (whatever the claim says): the lead, or a fence.
+                Err(CommitError::Stale(Stale::AlreadyStored)) => {
+                    return self.at_lead(lead_id).await
+                }
+                Err(CommitError::Stale(Stale::ClaimLost)) => {
+                    match self.claim_found(&key, token, lead_id, &fence).await? {
+                        ClaimFound::TakenOver => return Ok(Settled::NotHeld),
+                        ClaimFound::NotFor(settled) => return Ok(settled),
+                        ClaimFound::Ours => continue,
+                    }
+                }
+                Err(CommitError::Store(e)) => return Err(e),
+                Err(other) => {
+                    return Err(StoreError::Invalid(format!("settling a claim: {other}")))
+                }
             }
-            Err(CommitError::Store(e)) => Err(e),
-            Err(other) => Err(StoreError::Invalid(format!("settling a claim: {other}"))),
         }
+        Err(StoreError::Conflict(
+            "the claim kept changing while it was settled".into(),
+        ))
     }
 }
