@@ -167,6 +167,24 @@ async fn ten_thousand_accounts_load_idempotently_and_match_by_domain_or_website(
     assert_eq!(stored["lead"]["account"]["account"]["id"], "bigbank");
     assert_eq!(stored["lead"]["account"]["via"], "eu.bigbank.com");
     assert_eq!(stored["lead"]["account"]["domain"], "bigbank.com");
+    // The same person again: the account and the contact come from one batch read, and the
+    // lead has both (its account, and its owner through the contact).
+    let first_id = lead["lead_id"].as_str().unwrap().to_string();
+    let again = post(
+        &h,
+        json!({"email": "Jane+pricing@eu.bigbank.com", "employees": "20"}),
+    )
+    .await;
+    assert_eq!(again["owner"]["id"], "fiona", "{again}");
+    let reason = again["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!(
+            "Returning contact: the same person sent lead {first_id}"
+        )),
+        "{reason}"
+    );
+    let stored = get_lead(&h, again["lead_id"].as_str().unwrap()).await;
+    assert_eq!(stored["lead"]["account"]["account"]["id"], "bigbank");
 
     // Free-mail: matched by the website instead.
     let lead = post(

@@ -354,12 +354,9 @@ impl App {
         let contact_key = lead.email.as_ref().map(|e| e.contact_key());
         let mut earlier = None;
         if !spam {
-            let (account, contact) = tokio::join!(
-                self.match_account(&lead),
-                self.earlier_lead(contact_key.as_deref())
-            );
-            lead.account = account?;
-            earlier = contact?;
+            (lead.account, earlier) = self
+                .account_and_earlier(&lead, contact_key.as_deref())
+                .await?;
         }
         Ok(Prepared::Ready {
             version,
@@ -507,21 +504,35 @@ impl App {
         })
     }
 
-    /// The account a lead belongs to: by email domain (website for free-mail), most specific
-    /// domain first.
-    pub(crate) async fn match_account(&self, lead: &Lead) -> StoreResult<Option<AccountMatch>> {
-        let Some(domain) = account::lead_domain(lead) else {
-            return Ok(None);
-        };
-        let candidates = account::candidates(&domain);
-        if candidates.is_empty() {
-            return Ok(None);
+    /// The account a lead belongs to (by email domain, website for free-mail, most specific
+    /// domain first) and the lead its contact (`key`) is owned through, if both exist: the
+    /// account and the contact in one batch read, which may be a moment stale (see
+    /// [`crate::store::AccountStore::accounts_and_contact`]), then that lead.
+    pub(crate) async fn account_and_earlier(
+        &self,
+        lead: &Lead,
+        key: Option<&str>,
+    ) -> StoreResult<(Option<AccountMatch>, Option<(Contact, StoredLead)>)> {
+        let domain = account::lead_domain(lead);
+        let candidates = domain
+            .as_deref()
+            .map(account::candidates)
+            .unwrap_or_default();
+        if candidates.is_empty() && key.is_none() {
+            return Ok((None, None));
         }
-        let found = self.store.accounts_by_domain(&candidates).await?;
-        Ok(account::best_match(&domain, &found))
+        let (found, contact) = self.store.accounts_and_contact(&candidates, key).await?;
+        let account = domain.and_then(|domain| account::best_match(&domain, &found));
+        let Some(contact) = contact else {
+            return Ok((account, None));
+        };
+        let lead = self.store.get_lead(&contact.lead_id).await?;
+        Ok((account, lead.map(|lead| (contact, lead))))
     }
 
-    /// The contact with this key and the lead it is owned through, if both exist.
+    /// The contact with this key and the lead it is owned through, if both exist, read
+    /// consistently: what routing reads again after the lead's transaction found the contact
+    /// changed.
     pub(crate) async fn earlier_lead(
         &self,
         key: Option<&str>,

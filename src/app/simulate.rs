@@ -113,12 +113,9 @@ impl App {
         let mut earlier = None;
         if !spam {
             let contact_key = lead.email.as_ref().map(|e| e.contact_key());
-            let (account, contact) = tokio::join!(
-                self.match_account(&lead),
-                self.earlier_lead(contact_key.as_deref())
-            );
-            lead.account = account?;
-            earlier = contact?;
+            (lead.account, earlier) = self
+                .account_and_earlier(&lead, contact_key.as_deref())
+                .await?;
         }
         let seen = earlier.as_ref().map(|(_, l)| EarlierLead {
             lead_id: &l.lead_id,

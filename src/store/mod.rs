@@ -875,6 +875,16 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<std::collections::HashMap<String, Account>>;
     /// One account.
     async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+    /// What routing reads about a new lead, in one request: the accounts that own any of
+    /// `domains` (by domain) and the contact with `contact_key`. Either may be a moment stale:
+    /// accounts are reference data, and the lead's transaction checks the contact it was
+    /// routed by (a contact created or handed over meanwhile fails it, and routing reads the
+    /// contact again, consistently).
+    async fn accounts_and_contact(
+        &self,
+        domains: &[String],
+        contact_key: Option<&str>,
+    ) -> StoreResult<(std::collections::HashMap<String, Account>, Option<Contact>)>;
 }
 
 /// What the lead log shows: a period, an owner and filters; newest first.

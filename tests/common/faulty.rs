@@ -398,6 +398,13 @@ impl AccountStore for Faulty {
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
         self.inner.account(id).await
     }
+    async fn accounts_and_contact(
+        &self,
+        domains: &[String],
+        contact_key: Option<&str>,
+    ) -> StoreResult<(std::collections::HashMap<String, Account>, Option<Contact>)> {
+        self.inner.accounts_and_contact(domains, contact_key).await
+    }
 }
 
 #[async_trait]

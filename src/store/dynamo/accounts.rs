@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use super::attr::{applied, s};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, AccountItem, DomainItem};
+use super::items::{self, AccountItem, ContactItem, DomainItem};
 use super::keys::{self, Key};
 use crate::domain::account::Account;
-use crate::store::{AccountLoad, AccountStore, StoreResult};
+use crate::store::{AccountLoad, AccountStore, Contact, StoreResult};
 
 #[async_trait]
 impl AccountStore for DynamoStore {
@@ -72,15 +72,31 @@ impl AccountStore for DynamoStore {
         &self,
         domains: &[String],
     ) -> StoreResult<HashMap<String, Account>> {
-        let keys = domains.iter().map(|d| Key::domain(d)).collect();
-        let mut found = HashMap::new();
-        for item in self.batch_get(keys, false).await? {
-            let domain = Key::of(&item)
-                .and_then(|key| keys::domain_of(&key.pk).map(str::to_string))
-                .unwrap_or_default();
-            found.insert(domain, items::decode::<DomainItem>(item)?.account);
+        Ok(self.accounts_and_contact(domains, None).await?.0)
+    }
+
+    async fn accounts_and_contact(
+        &self,
+        domains: &[String],
+        contact_key: Option<&str>,
+    ) -> StoreResult<(HashMap<String, Account>, Option<Contact>)> {
+        let mut keys: Vec<Key> = domains.iter().map(|d| Key::domain(d)).collect();
+        keys.extend(contact_key.map(Key::contact));
+        let (mut accounts, mut contact) = (HashMap::new(), None);
+        if keys.is_empty() {
+            return Ok((accounts, contact));
         }
-        Ok(found)
+        for item in self.batch_get(keys, false).await? {
+            let domain =
+                Key::of(&item).and_then(|key| keys::domain_of(&key.pk).map(str::to_string));
+            match domain {
+                Some(domain) => {
+                    accounts.insert(domain, items::decode::<DomainItem>(item)?.account);
+                }
+                None => contact = Some(items::decode::<ContactItem>(item)?.contact()),
+            }
+        }
+        Ok((accounts, contact))
     }
 
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {

@@ -678,6 +678,18 @@ pub(super) struct ContactItem {
     pub leads: u64,
 }
 
+impl ContactItem {
+    /// The contact as routing sees it.
+    pub fn contact(self) -> crate::store::Contact {
+        crate::store::Contact {
+            key: self.key,
+            lead_id: self.lead_id,
+            first_seen_at: self.first_seen_at,
+            leads: self.leads,
+        }
+    }
+}
+
 /// An account (`ACCOUNT#<id>`, `ACCOUNT`).
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct AccountItem {

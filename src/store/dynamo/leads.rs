@@ -234,12 +234,7 @@ impl LeadStore for DynamoStore {
 
     async fn contact(&self, key: &str) -> StoreResult<Option<Contact>> {
         let item: Option<ContactItem> = self.read(&Key::contact(key)).await?;
-        Ok(item.map(|c| Contact {
-            key: key.to_string(),
-            lead_id: c.lead_id,
-            first_seen_at: c.first_seen_at,
-            leads: c.leads,
-        }))
+        Ok(item.map(ContactItem::contact))
     }
 }
 
