@@ -137,6 +137,8 @@ impl Write {
 struct Pending {
     call: Call,
     strong: bool,
+    /// Keys a BatchGetItem asks for: each is charged like a GetItem, found or not.
+    keys: usize,
 }
 
 impl Storable for Pending {
@@ -166,7 +168,7 @@ impl Intercept for Recorder {
             read_units: 0.0,
             writes: Vec::new(),
         };
-        let mut strong = false;
+        let (mut strong, mut keys) = (false, 0);
         if let Some(put) = input.downcast_ref::<PutItemInput>() {
             call.op = "PutItem";
             let item = put.item.clone().unwrap_or_default();
@@ -213,6 +215,12 @@ impl Intercept for Recorder {
             strong = get.consistent_read == Some(true);
         } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
             call.op = "BatchGetItem";
+            keys = batch
+                .request_items
+                .iter()
+                .flat_map(|m| m.values())
+                .map(|k| k.keys.len())
+                .sum();
             strong = batch
                 .request_items
                 .iter()
@@ -222,7 +230,8 @@ impl Intercept for Recorder {
             call.op = "Query";
             strong = query.consistent_read == Some(true);
         }
-        cfg.interceptor_state().store_put(Pending { call, strong });
+        cfg.interceptor_state()
+            .store_put(Pending { call, strong, keys });
         Ok(())
     }
 
@@ -235,15 +244,19 @@ impl Intercept for Recorder {
         let Some(pending) = cfg.load::<Pending>().cloned() else {
             return Ok(());
         };
-        let (mut call, strong) = (pending.call, pending.strong);
+        let (mut call, strong, keys) = (pending.call, pending.strong, pending.keys);
         call.ended = Instant::now();
         if let Some(output) = context.output_or_error().and_then(Result::ok) {
             if let Some(out) = output.downcast_ref::<GetItemOutput>() {
                 call.read_units = read_units(out.item.iter().map(size).sum(), strong);
             } else if let Some(out) = output.downcast_ref::<BatchGetItemOutput>() {
+                let mut found = 0;
                 for item in out.responses.iter().flat_map(|r| r.values()).flatten() {
                     call.read_units += read_units(size(item), strong);
+                    found += 1;
                 }
+                // A key with no item costs what reading a small one does.
+                call.read_units += keys.saturating_sub(found) as f64 * read_units(0, strong);
             } else if let Some(out) = output.downcast_ref::<QueryOutput>() {
                 call.read_units = read_units(out.items.iter().flatten().map(size).sum(), strong);
             }
