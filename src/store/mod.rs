@@ -868,11 +868,6 @@ pub trait AccountStore: Send + Sync {
     /// Stores accounts by id, idempotently: unchanged ones are not written, a domain an
     /// account no longer lists stops matching it.
     async fn put_accounts(&self, accounts: &[Account]) -> StoreResult<AccountLoad>;
-    /// The accounts that own any of these domains, by domain.
-    async fn accounts_by_domain(
-        &self,
-        domains: &[String],
-    ) -> StoreResult<std::collections::HashMap<String, Account>>;
     /// One account.
     async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
     /// What routing reads about a new lead, in one request: the accounts that own any of

@@ -389,12 +389,6 @@ impl AccountStore for Faulty {
     async fn put_accounts(&self, accounts: &[Account]) -> StoreResult<AccountLoad> {
         self.inner.put_accounts(accounts).await
     }
-    async fn accounts_by_domain(
-        &self,
-        domains: &[String],
-    ) -> StoreResult<std::collections::HashMap<String, Account>> {
-        self.inner.accounts_by_domain(domains).await
-    }
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
         self.inner.account(id).await
     }

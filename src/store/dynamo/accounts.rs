@@ -68,13 +68,6 @@ impl AccountStore for DynamoStore {
         Ok(report)
     }
 
-    async fn accounts_by_domain(
-        &self,
-        domains: &[String],
-    ) -> StoreResult<HashMap<String, Account>> {
-        Ok(self.accounts_and_contact(domains, None).await?.0)
-    }
-
     async fn accounts_and_contact(
         &self,
         domains: &[String],

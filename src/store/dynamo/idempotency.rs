@@ -20,18 +20,6 @@ use crate::store::{
     StoreResult, StoredResponse,
 };
 
-/// How a settling transaction found the claim when it did not hold.
-enum ClaimFound {
-    /// A retry took it over for the same lead id: it stores the lead.
-    TakenOver,
-    /// Still this request's: a late attempt of its own claim put landed after the settling
-    /// transaction looked. Settle again.
-    Ours,
-    /// Gone, or made anew for another lead (only once this request outlived the claim's
-    /// keep): nobody can store this lead id but this request's own transaction.
-    NotFor(Settled),
-}
-
 /// How many times settling is tried when the claim keeps changing under it.
 const SETTLE_TRIES: usize = 3;
 
@@ -97,20 +85,25 @@ impl DynamoStore {
         Self::fenced_or_stored(self.get(&Key::lead(lead_id)).await?.as_ref())
     }
 
-    /// Settling when the claim was not this request's as the transaction saw it.
+    /// Settling when the claim was not this request's as the transaction saw it. `None` when
+    /// it is this request's after all (a late attempt of its own claim put landed after the
+    /// transaction looked): settle again. `NotHeld` when a retry took it over for the same
+    /// lead id (that retry stores the lead). Otherwise (the claim is gone, or made anew for
+    /// another lead, which happens only once this request outlived the claim's keep) nobody
+    /// can store this lead id but this request's own transaction: it is fenced alone.
     async fn claim_found(
         &self,
         claim_key: &Key,
         token: &IdempotencyToken,
         lead_id: &str,
         fence: &Fence,
-    ) -> StoreResult<ClaimFound> {
+    ) -> StoreResult<Option<Settled>> {
         if let Some(claim) = self.read::<Claim>(claim_key).await? {
             if claim.token == token.token {
-                return Ok(ClaimFound::Ours);
+                return Ok(None);
             }
             if claim.lead_id.as_deref() == Some(lead_id) {
-                return Ok(ClaimFound::TakenOver);
+                return Ok(Some(Settled::NotHeld));
             }
         }
         let put = self
@@ -122,7 +115,7 @@ impl DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        Ok(ClaimFound::NotFor(match condition(put)? {
+        Ok(Some(match condition(put)? {
             Ok(_) => Settled::Released,
             Err(seen) => Self::fenced_or_stored(seen.as_ref())?,
         }))
@@ -258,10 +251,8 @@ impl IdempotencyStore for DynamoStore {
                     return self.at_lead(lead_id).await
                 }
                 Err(CommitError::Stale(Stale::ClaimLost)) => {
-                    match self.claim_found(&key, token, lead_id, &fence).await? {
-                        ClaimFound::TakenOver => return Ok(Settled::NotHeld),
-                        ClaimFound::NotFor(settled) => return Ok(settled),
-                        ClaimFound::Ours => continue,
+                    if let Some(settled) = self.claim_found(&key, token, lead_id, &fence).await? {
+                        return Ok(settled);
                     }
                 }
                 Err(CommitError::Store(e)) => return Err(e),
