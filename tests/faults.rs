@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use common::faulty::{Fault, Faulty};
 use common::local_dynamo::LocalDynamo;
-use common::{json_lead, lead_id_of, s, send_to, Harness, Reply};
+use common::{email_of, json_lead, lead_id_of, s, send_to, Harness, Reply};
 use leadrouter::store::{ConfigStore, Store};
 
 const THREE_REPS: &str = r#"
@@ -185,9 +185,7 @@ async fn stored_once_but(
     let mut by_email: HashMap<String, Vec<String>> = HashMap::new();
     let mut owners = BTreeMap::new();
     for item in &items {
-        let lead: Value =
-            serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value(item["lead"].clone()).unwrap();
-        let email = lead["email"]["address"].as_str().unwrap().to_string();
+        let email = email_of(item);
         by_email.entry(email).or_default().push(lead_id_of(item));
         *owners.entry(s(item, "owner_id")).or_default() += 1;
     }

@@ -12,7 +12,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use common::receiver::{Received, Receiver};
-use common::{is_lead, lead_id_of, num, s, send_to, Harness, Reply, PUBLIC_URL};
+use common::{assignment_no, is_lead, lead_id_of, num, s, send_to, Harness, Reply, PUBLIC_URL};
 use leadrouter::app::SweepReport;
 use leadrouter::domain::notify::verify_signature;
 
@@ -582,7 +582,7 @@ async fn two_sweeps_at_once_over_200_due_leads_escalate_each_exactly_once() {
     let leads = check_books(&h).await;
     assert_eq!(leads.len(), 200);
     for lead in &leads {
-        assert_eq!(num(lead, "assignment_no"), 2, "escalated once");
+        assert_eq!(assignment_no(lead), 2, "escalated once");
         assert_eq!(num(lead, "escalations"), 1);
     }
     let events = h
@@ -642,15 +642,11 @@ async fn an_acknowledgement_racing_a_sweep_is_never_overridden() {
             StatusCode::OK => {
                 acknowledged += 1;
                 assert_eq!(s(lead, "status"), "acknowledged", "{id}");
-                assert_eq!(
-                    num(lead, "assignment_no"),
-                    1,
-                    "acknowledged, never reassigned"
-                );
+                assert_eq!(assignment_no(lead), 1, "acknowledged, never reassigned");
             }
             StatusCode::CONFLICT => {
                 assert_eq!(s(lead, "status"), "open", "{id}");
-                assert_eq!(num(lead, "assignment_no"), 2, "reassigned first");
+                assert_eq!(assignment_no(lead), 2, "reassigned first");
             }
             other => panic!("unexpected answer {other}"),
         }

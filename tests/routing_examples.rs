@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{Harness, ADMIN_KEY, SOURCE_KEY};
+use common::{lead_id_of, Harness, ADMIN_KEY, SOURCE_KEY};
 use serde_json::json;
 
 async fn route(h: &Harness, lead: serde_json::Value) -> common::Reply {
@@ -236,6 +236,55 @@ async fn a_stored_lead_explains_itself_to_an_admin() {
         .contains("employees < 50"));
     assert_eq!(body["history"][0]["event"], "assigned");
     assert_eq!(body["history"][0]["reason"], r.body["reason"]);
+}
+
+#[tokio::test]
+async fn a_lead_is_stored_without_what_its_item_says_twice_and_reads_back_whole() {
+    let h = Harness::example().await;
+    let r = route(
+        &h,
+        json!({"email": "Jo@Acme.com", "company": "Acme", "country": "US", "employees": "12"}),
+    )
+    .await;
+    let id = r.body["lead_id"].as_str().unwrap();
+    let items = h.lead_items().await;
+    let item = items.iter().find(|i| lead_id_of(i) == id).unwrap();
+    // The facts (which the log indexes project) hold the email, company and country; the
+    // first assignment is the arrival's; the stint began then.
+    let lead = item["lead"].as_m().unwrap();
+    for said in ["email", "company", "country"] {
+        assert!(
+            !lead.contains_key(said),
+            "the lead repeats its facts' {said}"
+        );
+    }
+    assert!(!item.contains_key("assigned_at") && !item.contains_key("assignment_no"));
+    assert!(!item["stint"].as_m().unwrap().contains_key("at"));
+
+    let read = Request::get(format!("/leads/{id}"))
+        .header("authorization", format!("Bearer {ADMIN_KEY}"))
+        .body(Body::empty())
+        .unwrap();
+    let body = h.send(read).await.body;
+    assert_eq!(body["lead"]["email"]["address"], "jo@acme.com");
+    assert_eq!(body["lead"]["email"]["domain"], "acme.com");
+    assert_eq!(body["lead"]["company"], "Acme");
+    assert_eq!(body["lead"]["country"], "US");
+    assert_eq!(body["assignment_number"], 1);
+    assert_eq!(body["assigned_at"], body["received_at"]);
+    assert_eq!(body["stints"][0]["at"], body["received_at"]);
+
+    // The log reads the row the indexes project (the report reads its stints the same way).
+    let log = Request::get("/leads?q=acme")
+        .header("authorization", format!("Bearer {ADMIN_KEY}"))
+        .body(Body::empty())
+        .unwrap();
+    let log = h.send(log).await;
+    assert_eq!(log.status, StatusCode::OK, "{:?}", log.body);
+    let row = &log.body["leads"][0];
+    assert_eq!(row["lead_id"], id);
+    assert_eq!(row["email"], "jo@acme.com");
+    assert_eq!(row["company"], "Acme");
 }
 
 #[tokio::test]

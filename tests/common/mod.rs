@@ -321,6 +321,19 @@ pub fn num(item: &HashMap<String, AttributeValue>, key: &str) -> i64 {
         .unwrap_or(0)
 }
 
+/// Which assignment a lead's item is at (a lead's first is stored without its number).
+pub fn assignment_no(lead: &HashMap<String, AttributeValue>) -> i64 {
+    lead.get("assignment_no")
+        .map_or(1, |_| num(lead, "assignment_no"))
+}
+
+/// A lead item's email address, from its facts (the item's `lead` leaves out what its facts
+/// hold).
+pub fn email_of(lead: &HashMap<String, AttributeValue>) -> String {
+    let facts = lead["facts"].as_m().expect("a lead's facts");
+    s(facts, "email")
+}
+
 /// A string attribute of an item ("" if absent).
 pub fn s(item: &HashMap<String, AttributeValue>, key: &str) -> String {
     item.get(key)

@@ -62,9 +62,10 @@ impl LeadFacts {
         }
     }
 
-    /// What a search matches against: email, name and company, lower-cased.
+    /// What a search matches against besides the email (which is lower-case already, and
+    /// searched where it is): name and company, lower-cased.
     pub fn search_text(&self) -> String {
-        [&self.email, &self.name, &self.company]
+        [&self.name, &self.company]
             .into_iter()
             .flatten()
             .map(|s| s.to_lowercase())
@@ -424,7 +425,8 @@ mod tests {
         ]);
         let f = LeadFacts::of(&l, Some(7), None);
         assert_eq!(f.name.as_deref(), Some("Ann Lee"));
-        assert_eq!(f.search_text(), "ann.lee@acme.com ann lee acme robotics");
+        assert_eq!(f.email.as_deref(), Some("ann.lee@acme.com"));
+        assert_eq!(f.search_text(), "ann lee acme robotics");
         assert_eq!(f.routed_ms, Some(7));
     }
 

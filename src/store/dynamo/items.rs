@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 
 use super::attr::Item;
+use super::compact;
 use super::keys::{self, Key};
 use jiff::Timestamp;
 
@@ -189,11 +190,18 @@ impl Fence {
 }
 
 /// A lead's item as the lead, or `None` for a fence (no lead is there).
-pub(super) fn lead(item: Item) -> StoreResult<Option<LeadItem>> {
+pub(super) fn lead(mut item: Item) -> StoreResult<Option<LeadItem>> {
     if Fence::is(&item) {
         return Ok(None);
     }
+    compact::expand(&mut item);
     decode(item).map(Some)
+}
+
+/// A lead's row in a log index.
+pub(super) fn log_row(mut item: Item) -> StoreResult<LeadRow> {
+    compact::expand(&mut item);
+    decode::<LogItem>(item).map(LogItem::row)
 }
 
 /// A lead (`LEAD#<id>`, `LEAD`), fields in attribute order. Leads stored before some
@@ -354,20 +362,22 @@ impl LeadItem {
         }
     }
 
-    /// The item: without the qualification's `false` flags and empty breakdown, which read
-    /// back the same from their absence (on a bare lead they are most of what keeps the item
-    /// over the 1 KB a write unit covers).
+    /// The item: without the qualification's `false` flags, zero score and empty breakdown,
+    /// which read back the same from their absence, nor what the rest of the item says
+    /// (`compact`): on a bare lead, what keeps the item over the 1 KB a write unit covers.
     pub fn item(&self) -> StoreResult<Item> {
         let mut item = encode(&Key::lead(&self.lead_id), self)?;
         if let Some(AttributeValue::M(lead)) = item.get_mut("lead") {
             if let Some(AttributeValue::M(q)) = lead.get_mut("qualification") {
-                q.retain(|_, v| match v {
+                q.retain(|name, v| match v {
                     AttributeValue::Bool(flag) => *flag,
                     AttributeValue::L(list) => !list.is_empty(),
+                    AttributeValue::N(score) if name == "score" => score != "0",
                     _ => true,
                 });
             }
         }
+        compact::compact(&mut item);
         Ok(item)
     }
 
@@ -399,7 +409,7 @@ impl LeadItem {
 
 /// A lead as the log indexes project it (see the `log` index in template.yaml).
 #[derive(Debug, Deserialize)]
-pub(super) struct LogItem {
+struct LogItem {
     #[serde(rename = "pk", deserialize_with = "lead_id_of_pk")]
     pub lead_id: String,
     pub received_at: Timestamp,
@@ -429,7 +439,7 @@ pub(super) struct LogItem {
 
 impl LogItem {
     /// The row the log and the report read.
-    pub fn row(self) -> LeadRow {
+    fn row(self) -> LeadRow {
         let queued = self.owner_kind == OwnerKind::Queue;
         let status = self.status.unwrap_or(if queued {
             LeadStatus::Queued
@@ -826,9 +836,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "assigned_at",
                 "assignment",
-                "assignment_no",
                 "facts",
                 "first_event",
                 "lead",
@@ -847,7 +855,6 @@ mod tests {
             ]
         );
         assert_eq!(stored["owners"], AttributeValue::L(Vec::new()));
-        assert_eq!(stored["assignment_no"], AttributeValue::N("1".into()));
         assert_eq!(stored["status"], AttributeValue::S("queued".into()));
         assert!(stored["lead"].is_m() && stored["assignment"].is_m());
         assert_eq!(stored["log_pk"], AttributeValue::S("LOG#2026-11-24".into()));
@@ -859,7 +866,10 @@ mod tests {
             stored["owner_pk"],
             AttributeValue::S("OWNER#unrouted".into())
         );
-        let back: LeadItem = decode(stored).unwrap();
+        // The first assignment on arrival is what a missing number and time say.
+        let back = lead(stored).unwrap().unwrap();
+        assert_eq!(back.assignment_no, 1);
+        assert_eq!(back.assigned_at, Some(back.received_at));
         assert_eq!(back.status(), LeadStatus::Queued);
         assert_eq!(back.lead_id, "l1");
         assert!(back.due_at.is_none());

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::attr::{n, s, Item};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, LogItem};
+use super::items;
 use super::keys::{self, LOG_INDEX, OWNER_INDEX};
 use crate::domain::model::SlaState;
 use crate::store::{ArrivedLead, LogPage, LogQuery, LogStore, PeriodRows, StoreError, StoreResult};
@@ -145,8 +145,12 @@ fn filtered(mut query: QueryFluentBuilder, q: &LogQuery) -> QueryFluentBuilder {
         None => {}
     }
     if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        clauses.push("contains(#search, :search)".into());
-        query = query.expression_attribute_names("#search", "search");
+        // Leads stored before the email left the search text still have it there too.
+        clauses.push("(contains(#search, :search) OR contains(#facts.#email, :search))".into());
+        query = query
+            .expression_attribute_names("#search", "search")
+            .expression_attribute_names("#facts", "facts")
+            .expression_attribute_names("#email", "email");
         query = value(query, ":search", s(search.to_lowercase()));
     }
     query.filter_expression(clauses.join(" AND "))
@@ -226,7 +230,7 @@ impl LogStore for DynamoStore {
                     .set_exclusive_start_key(start.take());
                 let out = filtered(query, q).send().await.map_err(classify)?;
                 for item in out.items.unwrap_or_default() {
-                    let row = items::decode::<LogItem>(item)?.row();
+                    let row = items::log_row(item)?;
                     let log_sk = keys::log_keys(&row.lead_id, row.received_at).1;
                     let lead = keys::Key::lead(&row.lead_id);
                     rows.push(row);
@@ -329,7 +333,7 @@ impl DynamoStore {
                 .unwrap_or(0.0);
             for item in out.items.unwrap_or_default() {
                 if item.contains_key("owner_kind") {
-                    rows.leads.push(items::decode::<LogItem>(item)?.row());
+                    rows.leads.push(items::log_row(item)?);
                 } else if item.contains_key("attempts") {
                     rows.notifications.push(items::notification_row(item)?);
                 }

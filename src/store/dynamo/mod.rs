@@ -12,6 +12,7 @@ mod audit;
 mod batch;
 pub(crate) mod classify;
 mod client;
+mod compact;
 mod config;
 mod idempotency;
 mod items;
