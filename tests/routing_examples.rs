@@ -261,11 +261,7 @@ async fn a_lead_is_stored_without_what_its_item_says_twice_and_reads_back_whole(
     assert!(!item.contains_key("assigned_at") && !item.contains_key("assignment_no"));
     assert!(!item["stint"].as_m().unwrap().contains_key("at"));
 
-    let read = Request::get(format!("/leads/{id}"))
-        .header("authorization", format!("Bearer {ADMIN_KEY}"))
-        .body(Body::empty())
-        .unwrap();
-    let body = h.send(read).await.body;
+    let body = h.get(&format!("/leads/{id}"), ADMIN_KEY).await.body;
     assert_eq!(body["lead"]["email"]["address"], "jo@acme.com");
     assert_eq!(body["lead"]["email"]["domain"], "acme.com");
     assert_eq!(body["lead"]["company"], "Acme");
@@ -275,11 +271,7 @@ async fn a_lead_is_stored_without_what_its_item_says_twice_and_reads_back_whole(
     assert_eq!(body["stints"][0]["at"], body["received_at"]);
 
     // The log reads the row the indexes project (the report reads its stints the same way).
-    let log = Request::get("/leads?q=acme")
-        .header("authorization", format!("Bearer {ADMIN_KEY}"))
-        .body(Body::empty())
-        .unwrap();
-    let log = h.send(log).await;
+    let log = h.get("/leads?q=acme", ADMIN_KEY).await;
     assert_eq!(log.status, StatusCode::OK, "{:?}", log.body);
     let row = &log.body["leads"][0];
     assert_eq!(row["lead_id"], id);

@@ -96,33 +96,28 @@ fn at<'a>(item: &'a Item, path: &[&str]) -> Option<&'a AttributeValue> {
     }
 }
 
-fn remove(item: &mut Item, path: &[&str]) {
+/// The map that holds `path`'s last name, and that name: the item itself, or a map in it that
+/// is there (a lead stored before stints were kept has none, and gets none).
+fn holder<'a, 'p>(item: &'a mut Item, path: &[&'p str]) -> Option<(&'a mut Item, &'p str)> {
     match path {
-        [name] => {
-            item.remove(*name);
-        }
-        [parent, name] => {
-            if let Some(AttributeValue::M(map)) = item.get_mut(*parent) {
-                map.remove(*name);
-            }
-        }
-        _ => {}
+        [name] => Some((item, name)),
+        [parent, name] => match item.get_mut(*parent) {
+            Some(AttributeValue::M(map)) => Some((map, name)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
-/// Puts `value` at `path`; a two-name path only into a map that is there (a lead stored before
-/// stints were kept has none, and gets none).
+fn remove(item: &mut Item, path: &[&str]) {
+    if let Some((map, name)) = holder(item, path) {
+        map.remove(name);
+    }
+}
+
 fn insert(item: &mut Item, path: &[&str], value: AttributeValue) {
-    match path {
-        [name] => {
-            item.insert(name.to_string(), value);
-        }
-        [parent, name] => {
-            if let Some(AttributeValue::M(map)) = item.get_mut(*parent) {
-                map.insert(name.to_string(), value);
-            }
-        }
-        _ => {}
+    if let Some((map, name)) = holder(item, path) {
+        map.insert(name.to_string(), value);
     }
 }
 
