@@ -250,7 +250,9 @@ async fn a_lead_is_stored_without_what_its_item_says_twice_and_reads_back_whole(
     let items = h.lead_items().await;
     let item = items.iter().find(|i| lead_id_of(i) == id).unwrap();
     // The facts (which the log indexes project) hold the email, company and country; the
-    // first assignment is the arrival's; the stint began then.
+    // first assignment is the arrival's; the stint began then, and its owner, pool, deadline
+    // and number are the lead's; the assignment's owner id, rule, pool, eligible reps and
+    // config version are the lead's or the stint's.
     let lead = item["lead"].as_m().unwrap();
     for said in ["email", "company", "country"] {
         assert!(
@@ -259,9 +261,36 @@ async fn a_lead_is_stored_without_what_its_item_says_twice_and_reads_back_whole(
         );
     }
     assert!(!item.contains_key("assigned_at") && !item.contains_key("assignment_no"));
-    assert!(!item["stint"].as_m().unwrap().contains_key("at"));
+    let mut stint: Vec<_> = item["stint"].as_m().unwrap().keys().collect();
+    stint.sort();
+    assert_eq!(stint, ["eligible", "version"]);
+    let assignment = item["assignment"].as_m().unwrap();
+    for said in ["rule_id", "config_version"] {
+        assert!(
+            !assignment.contains_key(said),
+            "the assignment repeats {said}"
+        );
+    }
+    let owner = assignment["owner"].as_m().unwrap();
+    assert_eq!(owner.keys().collect::<Vec<_>>(), ["name"]);
+    let turn = assignment["turn"].as_m().unwrap();
+    assert!(!turn.contains_key("pool") && !turn.contains_key("eligible"));
 
     let body = h.get(&format!("/leads/{id}"), ADMIN_KEY).await.body;
+    let a = &body["assignment"];
+    assert_eq!(a["owner"]["id"], body["owners"][0], "{body}");
+    assert_eq!(a["owner"]["kind"], "rep");
+    assert_eq!(
+        (&a["rule_id"], &a["config_version"]),
+        (&json!("smb"), &json!(1))
+    );
+    assert_eq!(a["turn"]["pool"], "smb");
+    assert_eq!(a["turn"]["eligible"], json!(["sam", "sara", "sol", "sky"]));
+    let first = &body["stints"][0];
+    assert_eq!(first["owner"], a["owner"]["id"]);
+    assert_eq!((&first["pool"], &first["n"]), (&json!("smb"), &json!(1)));
+    assert_eq!(first["due"], body["sla_due_at"]);
+    assert_eq!(first["eligible"][0], json!(["sam", 1]));
     assert_eq!(body["lead"]["email"]["address"], "jo@acme.com");
     assert_eq!(body["lead"]["email"]["domain"], "acme.com");
     assert_eq!(body["lead"]["company"], "Acme");

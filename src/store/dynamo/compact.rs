@@ -13,17 +13,22 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attr::{n, Item};
 
-/// An attribute that can be derived from others of the same item: its path (one or two names
-/// deep) and how to derive it.
+/// An attribute that can be derived from others of the same item: its path (names from the
+/// item down) and how to derive it.
 struct Derived {
     path: &'static [&'static str],
     from: fn(&Item) -> Option<AttributeValue>,
 }
 
 /// In the order they are left out; they are put back in the reverse order, so each is derived
-/// from the same values both ways (the stint's start from `assigned_at` before `assigned_at`
-/// itself is left out, and after it is put back).
-const DERIVED: [Derived; 6] = [
+/// from the same values both ways (what an entry reads is left out by no earlier entry, or
+/// by one that is put back after it: the stint's start and number are derived from
+/// `assigned_at` and `assignment_no` before those are left out, and after they are put back).
+///
+/// Every entry is either always present (so absent means left out) or absent exactly when
+/// what it is derived from is (`stint.pool` and `pool_id`, `stint.due` and `sla_due_at`: a
+/// reassignment sets or removes both together).
+const DERIVED: [Derived; 17] = [
     // The log indexes project the facts rather than the lead, so the lead's own email,
     // company and country are the copies to drop.
     Derived {
@@ -39,25 +44,78 @@ const DERIVED: [Derived; 6] = [
     },
     Derived {
         path: &["lead", "company"],
-        from: |item| at(item, &["facts", "company"]).cloned(),
+        from: |item| copy(item, &["facts", "company"]),
     },
     Derived {
         path: &["lead", "country"],
-        from: |item| at(item, &["facts", "country"]).cloned(),
+        from: |item| copy(item, &["facts", "country"]),
     },
-    // The current stint began when its owner got the lead.
+    // The current stint is the current owner's: the log indexes project it and the owner's
+    // attributes, not the assignment.
     Derived {
         path: &["stint", "at"],
+        from: |item| copy(item, &["assigned_at"]).or_else(|| copy(item, &["received_at"])),
+    },
+    Derived {
+        path: &["stint", "n"],
+        from: |item| copy(item, &["assignment_no"]).or_else(|| Some(n(1))),
+    },
+    Derived {
+        path: &["stint", "owner"],
+        from: |item| copy(item, &["owner_id"]),
+    },
+    Derived {
+        path: &["stint", "queue"],
         from: |item| {
-            at(item, &["assigned_at"])
-                .or_else(|| at(item, &["received_at"]))
-                .cloned()
+            let queue = at(item, &["owner_kind"])?.as_s().ok()? == "queue";
+            queue.then_some(AttributeValue::Bool(true))
         },
+    },
+    Derived {
+        path: &["stint", "pool"],
+        from: |item| copy(item, &["pool_id"]),
+    },
+    Derived {
+        path: &["stint", "due"],
+        from: |item| copy(item, &["sla_due_at"]),
+    },
+    // The assignment is read only from the lead's own item, which holds all of these.
+    Derived {
+        path: &["assignment", "owner", "id"],
+        from: |item| copy(item, &["owner_id"]),
+    },
+    Derived {
+        path: &["assignment", "owner", "kind"],
+        from: |item| copy(item, &["owner_kind"]),
+    },
+    Derived {
+        path: &["assignment", "rule_id"],
+        from: |item| copy(item, &["rule_id"]),
+    },
+    Derived {
+        path: &["assignment", "turn", "pool"],
+        from: |item| copy(item, &["pool_id"]),
+    },
+    // The stint's eligible reps are the turn's, each with its weight.
+    Derived {
+        path: &["assignment", "turn", "eligible"],
+        from: |item| {
+            let reps = at(item, &["stint", "eligible"])?.as_l().ok()?;
+            let names = reps
+                .iter()
+                .map(|rep| rep.as_l().ok()?.first().cloned())
+                .collect::<Option<Vec<_>>>()?;
+            (!names.is_empty()).then_some(AttributeValue::L(names))
+        },
+    },
+    Derived {
+        path: &["assignment", "config_version"],
+        from: |item| copy(item, &["stint", "version"]),
     },
     // The first owner got it on arrival, as the first assignment.
     Derived {
         path: &["assigned_at"],
-        from: |item| at(item, &["received_at"]).cloned(),
+        from: |item| copy(item, &["received_at"]),
     },
     Derived {
         path: &["assignment_no"],
@@ -89,24 +147,32 @@ pub(super) fn expand(item: &mut Item) {
 
 /// The value at `path`.
 fn at<'a>(item: &'a Item, path: &[&str]) -> Option<&'a AttributeValue> {
-    match path {
-        [name] => item.get(*name),
-        [parent, name] => item.get(*parent)?.as_m().ok()?.get(*name),
-        _ => None,
+    let (name, parents) = path.split_last()?;
+    let mut map = item;
+    for parent in parents {
+        map = map.get(*parent)?.as_m().ok()?;
     }
+    map.get(*name)
+}
+
+/// A copy of the value at `path`.
+fn copy(item: &Item, path: &[&str]) -> Option<AttributeValue> {
+    at(item, path).cloned()
 }
 
 /// The map that holds `path`'s last name, and that name: the item itself, or a map in it that
-/// is there (a lead stored before stints were kept has none, and gets none).
+/// is there (a lead stored before stints were kept has none, and gets none; a lead's row in a
+/// log index has no assignment).
 fn holder<'a, 'p>(item: &'a mut Item, path: &[&'p str]) -> Option<(&'a mut Item, &'p str)> {
-    match path {
-        [name] => Some((item, name)),
-        [parent, name] => match item.get_mut(*parent) {
-            Some(AttributeValue::M(map)) => Some((map, name)),
-            _ => None,
-        },
-        _ => None,
+    let (name, parents) = path.split_last()?;
+    let mut map = item;
+    for parent in parents {
+        match map.get_mut(*parent) {
+            Some(AttributeValue::M(inner)) => map = inner,
+            _ => return None,
+        }
     }
+    Some((map, name))
 }
 
 fn remove(item: &mut Item, path: &[&str]) {
@@ -161,11 +227,62 @@ mod tests {
                     ("name", s("Pat")),
                 ]),
             ),
+            ("owner_id".to_string(), s("r1")),
+            ("owner_kind".to_string(), s("rep")),
+            ("pool_id".to_string(), s("smb")),
+            ("rule_id".to_string(), s("small")),
+            ("sla_due_at".to_string(), s("2026-12-02T10:15:00Z")),
+            (
+                "assignment".to_string(),
+                map(&[
+                    (
+                        "owner",
+                        map(&[("id", s("r1")), ("kind", s("rep")), ("name", s("Ro"))]),
+                    ),
+                    ("rule_id", s("small")),
+                    ("config_version", n(3)),
+                    (
+                        "turn",
+                        map(&[
+                            ("pool", s("smb")),
+                            ("turn", n(7)),
+                            ("eligible", AttributeValue::L(vec![s("r1"), s("r2")])),
+                        ]),
+                    ),
+                ]),
+            ),
             (
                 "stint".to_string(),
-                map(&[("n", n(1)), ("at", s(assigned)), ("owner", s("r1"))]),
+                map(&[
+                    ("n", n(1)),
+                    ("at", s(assigned)),
+                    ("owner", s("r1")),
+                    ("pool", s("smb")),
+                    ("version", n(3)),
+                    ("due", s("2026-12-02T10:15:00Z")),
+                    (
+                        "eligible",
+                        AttributeValue::L(vec![
+                            AttributeValue::L(vec![s("r1"), n(1)]),
+                            AttributeValue::L(vec![s("r2"), n(2)]),
+                        ]),
+                    ),
+                ]),
             ),
         ])
+    }
+
+    /// The names of a map at `path`, sorted.
+    fn names(item: &Item, path: &[&str]) -> Vec<String> {
+        let mut names: Vec<_> = at(item, path)
+            .unwrap()
+            .as_m()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
     }
 
     #[test]
@@ -176,12 +293,50 @@ mod tests {
         for gone in ["assigned_at", "assignment_no"] {
             assert!(!item.contains_key(gone), "{gone} was kept");
         }
-        let lead = item["lead"].as_m().unwrap();
-        assert_eq!(lead.keys().collect::<Vec<_>>(), ["first_name"]);
-        assert!(!item["stint"].as_m().unwrap().contains_key("at"));
+        assert_eq!(names(&item, &["lead"]), ["first_name"]);
+        // The stint keeps what only it says; the assignment what neither the owner's
+        // attributes nor the stint say.
+        assert_eq!(names(&item, &["stint"]), ["eligible", "version"]);
+        assert_eq!(names(&item, &["assignment"]), ["owner", "turn"]);
+        assert_eq!(names(&item, &["assignment", "owner"]), ["name"]);
+        assert_eq!(names(&item, &["assignment", "turn"]), ["turn"]);
         assert_eq!(item["facts"], whole["facts"]);
         expand(&mut item);
         assert_eq!(item, whole);
+    }
+
+    #[test]
+    fn a_queued_leads_stint_says_queue_and_a_log_row_gets_its_stint_back_whole() {
+        let mut whole = lead_item("2026-12-02T10:00:00Z", "2026-12-02T10:00:00Z");
+        for name in ["pool_id", "rule_id", "sla_due_at"] {
+            whole.remove(name);
+        }
+        whole.insert("owner_id".into(), s("unrouted"));
+        whole.insert("owner_kind".into(), s("queue"));
+        whole.insert(
+            "assignment".into(),
+            map(&[("owner", map(&[("id", s("unrouted")), ("kind", s("queue"))]))]),
+        );
+        whole.insert(
+            "stint".into(),
+            map(&[
+                ("n", n(1)),
+                ("at", s("2026-12-02T10:00:00Z")),
+                ("owner", s("unrouted")),
+                ("queue", AttributeValue::Bool(true)),
+            ]),
+        );
+        let mut item = whole.clone();
+        compact(&mut item);
+        assert!(item["stint"].as_m().unwrap().is_empty());
+        let mut row = item.clone();
+        expand(&mut item);
+        assert_eq!(item, whole);
+        // The log indexes project the stint and the owner's attributes, not the assignment.
+        row.remove("assignment");
+        expand(&mut row);
+        assert_eq!(row["stint"], whole["stint"]);
+        assert!(!row.contains_key("assignment"));
     }
 
     #[test]

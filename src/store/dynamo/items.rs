@@ -365,8 +365,12 @@ impl LeadItem {
     /// The item: without the qualification's `false` flags, zero score and empty breakdown,
     /// which read back the same from their absence, nor what the rest of the item says
     /// (`compact`): on a bare lead, what keeps the item over the 1 KB a write unit covers.
-    pub fn item(&self) -> StoreResult<Item> {
+    /// With the owner's `deadline`, if any ([`SlaFields`]), which the stint's own repeats.
+    pub fn item(&self, deadline: Option<&Deadline>) -> StoreResult<Item> {
         let mut item = encode(&Key::lead(&self.lead_id), self)?;
+        if let Some(deadline) = deadline {
+            item.extend(fields(&SlaFields::new(&self.lead_id, deadline))?);
+        }
         if let Some(AttributeValue::M(lead)) = item.get_mut("lead") {
             if let Some(AttributeValue::M(q)) = lead.get_mut("qualification") {
                 q.retain(|name, v| match v {
@@ -830,7 +834,7 @@ mod tests {
             facts: LeadFacts::default(),
         };
         let item = LeadItem::new(&new);
-        let stored = item.item().unwrap();
+        let stored = item.item(None).unwrap();
         let mut names: Vec<_> = stored.keys().map(String::as_str).collect();
         names.sort();
         assert_eq!(

@@ -9,7 +9,7 @@ use super::assign;
 use super::attr::{n, s, Item};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, Changes, ContactItem, LeadItem, OutcomeChange, SlaFields, StatusChange};
+use super::items::{self, Changes, ContactItem, LeadItem, OutcomeChange, StatusChange};
 use super::keys::{self, Key, LeadPart};
 use super::tx::{retry_conflicts, Guard, Transaction};
 use crate::domain::lifecycle::{self, Transition};
@@ -25,10 +25,7 @@ impl LeadStore for DynamoStore {
         let a = &new.assignment;
         let owner = &a.owner;
         let lead = LeadItem::new(new);
-        let mut item = lead.item()?;
-        if let Some(deadline) = &new.deadline {
-            item.extend(items::fields(&SlaFields::new(&new.lead_id, deadline))?);
-        }
+        let item = lead.item(new.deadline.as_ref())?;
         let mut tx = self.transaction();
         if let Some(contact) = &new.contact {
             contact_writes(&mut tx, contact, &new.lead_id, new.received_at)?;
@@ -275,6 +272,21 @@ fn status_change(
         owner_ack_seconds: acknowledging.then(|| since(assigned)),
         sla_state,
     }
+}
+
+/// The lead a table item holds, as [`LeadStore::get_lead`] answers it but without the history
+/// and notifications kept in items of their own: for tools and tests that read a table's
+/// items directly (a lead's item leaves out what the rest of it says, and this puts it back).
+/// `None` for an item that holds no lead (another item of its partition, or a fence).
+pub fn lead_of_item(item: Item) -> StoreResult<Option<StoredLead>> {
+    let is_lead = Key::of(&item).and_then(|key| LeadPart::of(&key.sk)) == Some(LeadPart::Lead);
+    if !is_lead {
+        return Ok(None);
+    }
+    Ok(items::lead(item)?.map(|lead| {
+        let lead_id = lead.lead_id.clone();
+        stored_lead(&lead_id, lead, Vec::new(), Vec::new())
+    }))
 }
 
 /// A lead as the store's callers see it.

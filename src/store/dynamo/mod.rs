@@ -29,4 +29,5 @@ pub mod tables;
 mod tx;
 
 pub use client::{client, DynamoStore, IDEMPOTENCY_TTL_SECONDS};
+pub use leads::lead_of_item;
 pub use tx::{retry_conflicts, Retryable};

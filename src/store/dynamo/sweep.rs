@@ -92,8 +92,13 @@ impl SweepStore for DynamoStore {
         };
         let mut changes =
             Changes::set(&reassigned)?.append("earlier", vec![items::attribute(&change.ended)?]);
+        // What the new assignment does not have goes, so the log row and the lead's item
+        // (whose assignment and stint read these back when they leave them out) say the same.
         if a.pool().is_none() {
             changes = changes.remove(&["pool_id"]);
+        }
+        if a.rule_id.is_none() {
+            changes = changes.remove(&["rule_id"]);
         }
         if let Owner::Rep { id, .. } = owner {
             changes = changes.append("owners", vec![s(id)]);
