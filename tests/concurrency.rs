@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::{is_lead, json_lead, lead_id_of, s, Harness};
+use common::{is_lead, json_lead, lead_id_of, pool_turns, s, Harness};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -68,31 +68,23 @@ async fn five_hundred_leads_from_32_concurrent_clients_are_each_stored_once_and_
         "per-rep counts differ by more than one: {per_rep:?}"
     );
 
-    let turns: Vec<_> = items
-        .iter()
-        .filter(|i| s(i, "pk") == "POOL#inbound" && s(i, "sk").starts_with("TURN#"))
-        .collect();
+    let turns = pool_turns(&items, "inbound");
     assert_eq!(turns.len(), LEADS, "one turn per lead");
-    let numbers: HashSet<u64> = turns
-        .iter()
-        .map(|i| s(i, "sk")["TURN#".len()..].parse().unwrap())
-        .collect();
+    let numbers: Vec<u64> = turns.iter().map(|(n, _, _)| *n).collect();
     assert_eq!(
         numbers,
-        (1..=LEADS as u64).collect(),
+        (1..=LEADS as u64).collect::<Vec<_>>(),
         "turns 1..=500, none twice, none skipped"
     );
-    let turn_leads: HashSet<String> = turns.iter().map(|i| s(i, "lead_id")).collect();
+    let turn_leads: HashSet<String> = turns.iter().map(|(_, lead, _)| lead.clone()).collect();
     assert_eq!(
         turn_leads, stored,
         "each turn belongs to exactly one stored lead"
     );
-    for turn in &turns {
-        let n: u64 = s(turn, "sk")["TURN#".len()..].parse().unwrap();
+    for (n, _, owner) in &turns {
         let expected = format!("r{}", (n - 1) % 4 + 1);
         assert_eq!(
-            s(turn, "owner_id"),
-            expected,
+            *owner, expected,
             "turn {n} went to the rep whose turn it was"
         );
     }

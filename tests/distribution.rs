@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::{flood, lead_id_of, num, s, Harness, Reply};
+use common::{flood, lead_id_of, num, pool_turns, s, Harness, Reply};
 use serde_json::json;
 
 /// Counts replies per owner id.
@@ -51,16 +51,9 @@ async fn stored(h: &Harness, replies: &[Reply]) -> BTreeMap<String, serde_json::
 /// Checks that no rotation ticket of `pool` was used twice and returns how many were used
 /// (not counting tickets of leads that passed through the pool to its overflow).
 async fn tickets_used_once(h: &Harness, pool: &str) -> usize {
-    let turns: Vec<String> = h
-        .items()
-        .await
-        .iter()
-        .filter(|i| s(i, "pk") == format!("POOL#{pool}") && s(i, "sk").starts_with("TURN#"))
-        .filter(|i| !i.contains_key("passed"))
-        .map(|i| s(i, "lead_id"))
-        .collect();
-    let distinct: HashSet<&String> = turns.iter().collect();
-    assert_eq!(distinct.len(), turns.len(), "no lead holds two tickets");
+    let turns = pool_turns(&h.items().await, pool);
+    let numbers: HashSet<u64> = turns.iter().map(|(n, _, _)| *n).collect();
+    assert_eq!(numbers.len(), turns.len(), "no ticket used by two leads");
     turns.len()
 }
 

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use common::faulty::{Fault, Faulty};
 use common::local_dynamo::LocalDynamo;
-use common::{email_of, json_lead, lead_id_of, s, send_to, Harness, Reply};
+use common::{email_of, json_lead, lead_id_of, pool_turns, s, send_to, Harness, Reply};
 use leadrouter::store::{ConfigStore, Store};
 
 const THREE_REPS: &str = r#"
@@ -454,20 +454,9 @@ async fn a_round_robin_split_stays_exact_when_requests_fail_or_die_between_ticke
     let owners = stored_once(&h, &leads).await;
     assert_split_exactly(&owners, &leads, &faults);
     // Tickets 1..=n, each stored with one lead, each with the rep whose turn it was.
-    let items = h.items().await;
-    let mut turns: Vec<(u64, String)> = items
-        .iter()
-        .filter(|i| s(i, "pk") == "POOL#inbound" && s(i, "sk").starts_with("TURN#"))
-        .map(|i| {
-            (
-                s(i, "sk")["TURN#".len()..].parse().unwrap(),
-                s(i, "owner_id"),
-            )
-        })
-        .collect();
-    turns.sort();
+    let turns = pool_turns(&h.items().await, "inbound");
     assert_eq!(turns.len(), leads.len());
-    for (n, (turn, owner)) in turns.iter().enumerate() {
+    for (n, (turn, _, owner)) in turns.iter().enumerate() {
         assert_eq!(*turn, n as u64 + 1, "no ticket skipped");
         assert_eq!(*owner, format!("r{}", (turn - 1) % 3 + 1), "turn {turn}");
     }

@@ -5,21 +5,24 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use axum::http::StatusCode;
 use serde_json::json;
 
 use common::json_lead;
 use leadrouter::domain::lead::Lead;
-use leadrouter::domain::model::{LeadStatus, Refusal};
+use leadrouter::domain::model::{LeadStatus, Refusal, RepClaim};
 use leadrouter::domain::report::row::{LeadFacts, Stint};
 use leadrouter::domain::routing::{self, PoolTicket};
 use leadrouter::store::dynamo::{self, tables, DynamoStore};
 use leadrouter::store::{
     CommitError, ConfigStore, IdempotencyClaim, IdempotencyStore, IdempotencyToken, LeadStore,
-    NewLead, RotationStore, Settled, Stale, StoreError,
+    NewLead, RosterStore, RotationStore, Settled, Stale, StoreError,
 };
 
 /// A store on a fresh, empty table.
@@ -377,14 +380,54 @@ async fn a_lead_transaction_sent_again_after_it_committed_says_already_stored() 
     );
 }
 
-/// A lead for pool `p` that uses `turn`, as a new lead's transaction stores it.
-fn pool_lead(turn: u64) -> NewLead {
+/// A lead for Ana in pool `p` that uses `turn` (new from the counter, or `adopted` after
+/// another request gave it back), as a new lead's transaction stores it.
+fn pool_lead(turn: u64, adopted: bool) -> NewLead {
     let mut lead = queued_lead(&uuid::Uuid::now_v7().to_string());
     lead.ticket = Some(PoolTicket {
         pool: "p".into(),
         turn,
+        adopted,
+    });
+    lead.claim = Some(RepClaim {
+        rep: "ana".into(),
+        pool: Some("p".into()),
+        caps: Vec::new(),
+        max_open: None,
     });
     lead
+}
+
+/// The items of the store's table.
+async fn items(store: &DynamoStore) -> Vec<HashMap<String, AttributeValue>> {
+    let scan = store.client().scan().table_name(store.table());
+    scan.send().await.unwrap().items.unwrap_or_default()
+}
+
+/// The tickets of pool `p` recorded as `TURN#` items, and those on Ana's entry.
+async fn recorded_turns(store: &DynamoStore) -> (Vec<u64>, Vec<u64>) {
+    let items = items(store).await;
+    let s = |i: &HashMap<String, AttributeValue>, k: &str| i[k].as_s().unwrap().clone();
+    let mut records: Vec<u64> = items
+        .iter()
+        .filter(|i| s(i, "pk") == "POOL#p" && s(i, "sk").starts_with("TURN#"))
+        .map(|i| s(i, "sk")["TURN#".len()..].parse().unwrap())
+        .collect();
+    records.sort();
+    let mut on_rep: Vec<u64> = items
+        .iter()
+        .find(|i| s(i, "pk") == "REP#ana")
+        .and_then(|i| i.get("turns:p"))
+        .map(|v| {
+            v.as_ns()
+                .unwrap()
+                .iter()
+                .map(|t| t.parse().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    on_rep.sort();
+    (records, on_rep)
 }
 
 #[tokio::test]
@@ -409,8 +452,8 @@ async fn tickets_given_back_go_to_the_next_leads_and_each_is_stored_with_one_lea
     );
 
     // A ticket given back twice can be adopted twice, but only one lead stores it.
-    store.record_assignment(&pool_lead(2)).await.unwrap();
-    let twice = store.record_assignment(&pool_lead(2)).await;
+    store.record_assignment(&pool_lead(2, true)).await.unwrap();
+    let twice = store.record_assignment(&pool_lead(2, true)).await;
     assert!(
         matches!(twice, Err(CommitError::Refused(Refusal::TicketUsed))),
         "{twice:?}"
@@ -429,33 +472,118 @@ async fn the_repair_gives_back_only_tickets_of_requests_that_died_long_enough_ag
     for _ in 0..5 {
         store.take_ticket("p").await.unwrap();
     }
-    // Tickets 1, 2, 4 and 5 were stored with their leads; 3's request died; 6 is in flight.
+    // Tickets 1, 2, 4 and 5 were stored with Ana's leads (on her entry, no record of their
+    // own); 3's request died; 6 is in flight. Ana was enrolled in the pool before any of it;
+    // the config the sweeper holds (the last argument) may not know her.
+    store.enroll("p", &["ana".to_string()]).await.unwrap();
     for turn in [1, 2, 4, 5] {
-        store.record_assignment(&pool_lead(turn)).await.unwrap();
+        store
+            .record_assignment(&pool_lead(turn, false))
+            .await
+            .unwrap();
     }
+    assert_eq!(recorded_turns(&store).await, (vec![], vec![1, 2, 4, 5]));
     let t0 = 1_800_000_000;
     let lease = 120;
-    let first = store.repair_rotation("p", t0, lease).await.unwrap();
+    let first = store.repair_rotation("p", t0, lease, &[]).await.unwrap();
     assert!(first.returned.is_empty(), "first it only marks where it is");
     store.take_ticket("p").await.unwrap();
-    let early = store.repair_rotation("p", t0 + 60, lease).await.unwrap();
+    let early = store
+        .repair_rotation("p", t0 + 60, lease, &[])
+        .await
+        .unwrap();
     assert!(
         early.returned.is_empty(),
         "too soon: 3 may still be at work"
     );
-    let due = store.repair_rotation("p", t0 + lease, lease).await.unwrap();
+    let due = store
+        .repair_rotation("p", t0 + lease, lease, &[])
+        .await
+        .unwrap();
     assert_eq!(due.returned, [3], "only the dead request's ticket");
-    assert_eq!(store.take_ticket("p").await.unwrap().turn, 3);
-    // 3 is adopted and stored; 7 is taken after the repair's new mark.
-    store.record_assignment(&pool_lead(3)).await.unwrap();
+    assert_eq!(
+        recorded_turns(&store).await,
+        (vec![], vec![4, 5]),
+        "what is settled (up to 2: 3 may be adopted by a lead that dies) leaves Ana's entry"
+    );
+    let adopted = store.take_ticket("p").await.unwrap();
+    assert_eq!((adopted.turn, adopted.adopted), (3, true));
+    // 3 is adopted and stored (as a record: it was given back); 7 is taken after the repair's
+    // new mark.
+    store.record_assignment(&pool_lead(3, true)).await.unwrap();
     assert_eq!(store.take_ticket("p").await.unwrap().turn, 7);
     let later = store
-        .repair_rotation("p", t0 + 2 * lease, lease)
+        .repair_rotation("p", t0 + 2 * lease, lease, &[])
         .await
         .unwrap();
     assert_eq!(
         later.returned,
         [6],
         "6's request died too; 7 is too recent to judge"
+    );
+    assert_eq!(recorded_turns(&store).await, (vec![3], vec![]));
+}
+
+#[tokio::test]
+async fn the_repair_reads_the_reps_the_sweepers_config_names_when_none_were_enrolled() {
+    // A pool from before enrolment (no MEMBERS item): the config's members are read.
+    let store = fresh_store().await;
+    for _ in 0..3 {
+        store.take_ticket("p").await.unwrap();
+    }
+    for turn in [1, 3] {
+        store
+            .record_assignment(&pool_lead(turn, false))
+            .await
+            .unwrap();
+    }
+    let (t0, lease) = (1_800_000_000, 120);
+    let ana = ["ana".to_string()];
+    store.repair_rotation("p", t0, lease, &ana).await.unwrap();
+    let due = store
+        .repair_rotation("p", t0 + lease, lease, &ana)
+        .await
+        .unwrap();
+    assert_eq!(due.returned, [2]);
+}
+
+#[tokio::test]
+async fn a_rep_entry_holding_the_most_new_tickets_it_may_records_the_next_as_an_item() {
+    let store = fresh_store().await;
+    let max = dynamo::TURNS_ON_REP_MAX as u64;
+    for turn in 1..=max {
+        store
+            .record_assignment(&pool_lead(turn, false))
+            .await
+            .unwrap();
+    }
+    let (records, on_rep) = recorded_turns(&store).await;
+    assert!(records.is_empty());
+    assert_eq!(on_rep, (1..=max).collect::<Vec<_>>());
+    // The sweeper has not run: the next one is a record of its own, and the lead is stored.
+    let next = pool_lead(max + 1, false);
+    store.record_assignment(&next).await.unwrap();
+    assert!(store.get_lead(&next.lead_id).await.unwrap().is_some());
+    let (records, on_rep) = recorded_turns(&store).await;
+    assert_eq!(records, [max + 1]);
+    assert_eq!(on_rep.len() as u64, max);
+    // The rep's other conditions still hold on that path: a rep no longer in the pool.
+    let mut elsewhere = pool_lead(max + 2, false);
+    elsewhere.claim.as_mut().unwrap().pool = Some("q".into());
+    elsewhere.ticket.as_mut().unwrap().pool = "q".into();
+    store.record_assignment(&elsewhere).await.unwrap();
+    store
+        .write_roster(&[leadrouter::store::RosterEntry {
+            rep: "ana".into(),
+            active: true,
+            pools: vec!["q".into()],
+            floor: None,
+        }])
+        .await
+        .unwrap();
+    let refused = store.record_assignment(&pool_lead(max + 3, false)).await;
+    assert!(
+        matches!(refused, Err(CommitError::Refused(Refusal::NotOnRoster))),
+        "{refused:?}"
     );
 }

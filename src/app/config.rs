@@ -179,6 +179,10 @@ impl App {
         };
         let mut plan = roster::plan(old.as_ref(), &new);
         self.store.write_roster(&plan.before).await?;
+        // Before any lead can reach a new member: the rotation repair reads their entries.
+        for pool in new.pools.values() {
+            self.store.enroll(&pool.id, &pool.reps).await?;
+        }
         let info = VersionInfo {
             version: 0,
             created_at: now,

@@ -77,6 +77,7 @@ impl<S: RotationStore + RosterStore + ?Sized> Router<'_, S> {
                         taken.push(PoolTicket {
                             pool,
                             turn: ticket.turn,
+                            adopted: ticket.adopted,
                         });
                         walk.ticket(ticket);
                     }
@@ -197,24 +198,34 @@ mod tests {
     impl RotationStore for Tickets {
         async fn take_ticket(&self, _: &str) -> StoreResult<Ticket> {
             let mut returned = self.returned.lock().unwrap();
-            let turn = if returned.is_empty() {
+            let (turn, adopted) = if returned.is_empty() {
                 let mut last = self.last.lock().unwrap();
                 *last += 1;
-                *last
+                (*last, false)
             } else {
-                returned.remove(0)
+                (returned.remove(0), true)
             };
             Ok(Ticket {
                 turn,
                 cycle_start: 0,
                 cycle_config: 0,
+                adopted,
             })
         }
         async fn return_tickets(&self, _: &str, turns: &[u64]) -> StoreResult<()> {
             self.returned.lock().unwrap().extend(turns);
             Ok(())
         }
-        async fn repair_rotation(&self, _: &str, _: i64, _: i64) -> StoreResult<RotationRepair> {
+        async fn enroll(&self, _: &str, _: &[String]) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn repair_rotation(
+            &self,
+            _: &str,
+            _: i64,
+            _: i64,
+            _: &[String],
+        ) -> StoreResult<RotationRepair> {
             Ok(RotationRepair::default())
         }
         async fn restart_cycle(&self, _: &str, _: u64) -> StoreResult<()> {
@@ -400,7 +411,8 @@ rules:
             last.passed,
             [PoolTicket {
                 pool: "p".into(),
-                turn: 1
+                turn: 1,
+                adopted: false,
             }]
         );
         assert!(

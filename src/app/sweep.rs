@@ -218,14 +218,15 @@ impl App {
             return Ok(0);
         };
         let now = self.now().as_second();
-        let mut pools: Vec<&String> = config.pools.keys().collect();
-        pools.sort();
+        let mut pools: Vec<_> = config.pools.values().collect();
+        pools.sort_by(|a, b| a.id.cmp(&b.id));
         let mut repaired = 0;
         for pool in pools {
             let repair = self
                 .store
-                .repair_rotation(pool, now, TICKET_LEASE_SECONDS)
+                .repair_rotation(&pool.id, now, TICKET_LEASE_SECONDS, &pool.reps)
                 .await?;
+            let pool = &pool.id;
             if !repair.returned.is_empty() {
                 tracing::info!(%pool, turns = ?repair.returned, "rotation turns of dead requests given back");
             }

@@ -224,6 +224,10 @@ pub struct Ticket {
     pub cycle_start: u64,
     /// The config version that restarted the cycle.
     pub cycle_config: u64,
+    /// Given back by a request that did not use it and adopted from the pool's list: unlike a
+    /// new ticket, which the counter hands out once, it may have been given back twice, so
+    /// storage checks that no other lead holds it.
+    pub adopted: bool,
 }
 
 impl Ticket {

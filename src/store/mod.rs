@@ -679,13 +679,19 @@ pub trait RotationStore: Send + Sync {
     async fn take_ticket(&self, pool: &str) -> StoreResult<Ticket>;
     /// Gives unused tickets back, so later leads take those turns.
     async fn return_tickets(&self, pool: &str, turns: &[u64]) -> StoreResult<()>;
+    /// Records that these reps may hold the pool's tickets from now on: called before the
+    /// config that makes them members is activated, so the rotation repair reads their
+    /// entries (a rep once enrolled stays enrolled).
+    async fn enroll(&self, pool: &str, reps: &[String]) -> StoreResult<()>;
     /// Gives back the tickets taken more than `lease_seconds` ago (by `now_epoch`) that no
-    /// stored lead uses and nobody gave back: their requests died.
+    /// stored lead uses and nobody gave back: their requests died. `members` are the pool's
+    /// reps in the config the caller has, read besides every rep ever enrolled.
     async fn repair_rotation(
         &self,
         pool: &str,
         now_epoch: i64,
         lease_seconds: i64,
+        members: &[String],
     ) -> StoreResult<RotationRepair>;
     /// Starts a new rotation cycle for a pool: the next ticket gets slot 0.
     async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()>;

@@ -300,14 +300,18 @@ impl RotationStore for Faulty {
     async fn return_tickets(&self, pool: &str, turns: &[u64]) -> StoreResult<()> {
         self.inner.return_tickets(pool, turns).await
     }
+    async fn enroll(&self, pool: &str, reps: &[String]) -> StoreResult<()> {
+        self.inner.enroll(pool, reps).await
+    }
     async fn repair_rotation(
         &self,
         pool: &str,
         now_epoch: i64,
         lease_seconds: i64,
+        members: &[String],
     ) -> StoreResult<RotationRepair> {
         self.inner
-            .repair_rotation(pool, now_epoch, lease_seconds)
+            .repair_rotation(pool, now_epoch, lease_seconds, members)
             .await
     }
     async fn restart_cycle(&self, pool: &str, config_version: u64) -> StoreResult<()> {

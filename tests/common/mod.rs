@@ -355,6 +355,31 @@ pub fn lead_id_of(item: &HashMap<String, AttributeValue>) -> String {
         .to_string()
 }
 
+/// The ticket of `pool` each stored lead in `items` used, with the lead and its owner, in
+/// ticket order: read from the leads themselves (a new ticket has no record of its own), so a
+/// ticket two leads used would show up twice. Tickets spent passing through the pool are not
+/// here (they are `TURN#` items marked `passed`).
+pub fn pool_turns(
+    items: &[HashMap<String, AttributeValue>],
+    pool: &str,
+) -> Vec<(u64, String, String)> {
+    let mut turns: Vec<(u64, String, String)> = items
+        .iter()
+        .filter(|i| is_lead(i))
+        .filter_map(|i| dynamo::lead_of_item(i.clone()).expect("a lead item"))
+        .filter_map(|lead| {
+            let turn = lead.assignment.turn.as_ref().filter(|t| t.pool == pool)?;
+            Some((
+                turn.turn,
+                lead.lead_id.clone(),
+                lead.assignment.owner.id().to_string(),
+            ))
+        })
+        .collect();
+    turns.sort();
+    turns
+}
+
 /// A JSON lead request sent with `key` as its source key.
 pub fn json_lead_with_key(lead: Value, key: &str) -> Request<Body> {
     Request::post("/leads")

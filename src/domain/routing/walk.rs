@@ -59,6 +59,8 @@ pub struct PoolTicket {
     pub pool: String,
     /// The ticket.
     pub turn: u64,
+    /// Adopted after another request gave it back (see [`Ticket::adopted`]).
+    pub adopted: bool,
 }
 
 /// How the walk came to an offer.
@@ -325,6 +327,7 @@ impl<'a> Walk<'a> {
                             self.passed.push(PoolTicket {
                                 pool: pool.id.clone(),
                                 turn: ticket.turn,
+                                adopted: ticket.adopted,
                             });
                         }
                         self.trail.overflowed.push(pool.id.clone());
@@ -512,6 +515,7 @@ impl<'a> Walk<'a> {
         let used = PoolTicket {
             pool: pool.id.clone(),
             turn: ticket.turn,
+            adopted: ticket.adopted,
         };
         let member = offer.member;
         Ok(self.offer(
@@ -576,6 +580,7 @@ pub fn simulate(config: &RoutingConfig, lead: &Lead, turn: u64, now: Timestamp) 
                 turn,
                 cycle_start: 0,
                 cycle_config: 0,
+                adopted: false,
             }),
             Step::Loads { .. } => walk.loads(&[]),
             Step::Offer(proposal) => return proposal.assignment,
@@ -670,6 +675,7 @@ mod tests {
             turn,
             cycle_start: 0,
             cycle_config: 0,
+            adopted: false,
         }
     }
 
@@ -726,7 +732,8 @@ rules:
             first.ticket,
             Some(PoolTicket {
                 pool: "p".into(),
-                turn: 1
+                turn: 1,
+                adopted: false,
             })
         );
         assert_eq!(
@@ -757,7 +764,8 @@ rules:
             last.passed,
             [PoolTicket {
                 pool: "p".into(),
-                turn: 1
+                turn: 1,
+                adopted: false,
             }]
         );
     }

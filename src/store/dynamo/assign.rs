@@ -44,9 +44,21 @@ pub(super) fn open_leads_change(tx: &mut Transaction, rep: &str, by: i64) -> Sto
     tx.update(update, Guard::Unique)
 }
 
+/// How many new tickets of one pool a rep's entry holds for the rotation repair at most; past
+/// that (the sweeper has not run for a while), a lead records its ticket as a `TURN#` item
+/// instead, so the entry, written in every one of the rep's assignments, stays small.
+pub const TURNS_ON_REP_MAX: usize = 64;
+
 /// The new owner's side of an assignment: the tickets the lead takes (the one it uses and
 /// those of pools it passed through), the owner's roster entry (membership, load bound) and
 /// cap counters.
+///
+/// A new ticket (the counter hands each out once) is recorded on the rep's entry, which the
+/// assignment updates anyway, so it costs no write of its own; the rotation repair reads it
+/// there. A ticket that was given back and adopted may be held by another lead too (it can be
+/// given back twice), and one spent passing through a pool has no rep: each gets a `TURN#`
+/// record that exists at most once. If the rep's entry already holds
+/// [`TURNS_ON_REP_MAX`] tickets, the transaction records a new ticket that way too.
 pub(super) fn claim(
     tx: &mut Transaction,
     lead_id: &str,
@@ -56,22 +68,33 @@ pub(super) fn claim(
     passed: &[PoolTicket],
     at: Timestamp,
 ) -> StoreResult<()> {
-    let used = ticket.map(|t| (t, false));
-    for (ticket, passed) in used.into_iter().chain(passed.iter().map(|t| (t, true))) {
+    let on_rep = ticket
+        .filter(|t| !t.adopted && claim.and_then(|c| c.pool.as_deref()) == Some(t.pool.as_str()));
+    let record = |ticket: &PoolTicket, passed: bool| -> StoreResult<_> {
         let record = TurnItem {
             lead_id,
             owner_id,
             at,
             passed: passed.then_some(true),
         };
+        items::encode(&Key::turn(&ticket.pool, ticket.turn), &record)
+    };
+    let used = ticket.filter(|_| on_rep.is_none()).map(|t| (t, false));
+    for (ticket, passed) in used.into_iter().chain(passed.iter().map(|t| (t, true))) {
         // A ticket is taken by exactly one stored lead.
-        tx.put_new(
-            items::encode(&Key::turn(&ticket.pool, ticket.turn), &record)?,
-            Guard::Ticket,
-        )?;
+        tx.put_new(record(ticket, passed)?, Guard::Ticket)?;
     }
     if let Some(claim) = claim {
-        roster(tx, claim, ticket.map(|t| t.turn), at)?;
+        match on_rep {
+            Some(ticket) => {
+                let index = tx.len();
+                roster(tx, claim, Some(ticket.turn), true, at)?;
+                let plain = roster_update(tx, claim, Some(ticket.turn), false, at)?;
+                let turns = keys::turns_attribute(&ticket.pool);
+                tx.on_full_turns(index, plain, record(ticket, false)?, turns)?;
+            }
+            None => roster(tx, claim, ticket.map(|t| t.turn), false, at)?,
+        }
         let expires = jiff::Timestamp::now().as_second() + CAP_COUNTER_TTL_SECONDS;
         for cap in &claim.caps {
             let update = tx
@@ -89,28 +112,54 @@ pub(super) fn claim(
 }
 
 /// The rep's side of an assignment: one more open lead, allowed only while the rep is active,
-/// still in the pool, and (for `least_loaded`) no more loaded than the bound.
+/// still in the pool, and (for `least_loaded`) no more loaded than the bound; with
+/// `turn_on_rep`, the ticket joins the rep's `turns:<pool>` while they hold fewer than
+/// [`TURNS_ON_REP_MAX`].
 fn roster(
     tx: &mut Transaction,
     claim: &RepClaim,
     ticket: Option<u64>,
+    turn_on_rep: bool,
     at: Timestamp,
 ) -> StoreResult<()> {
+    let update = roster_update(tx, claim, ticket, turn_on_rep, at)?;
+    tx.push_update(update, Guard::Roster);
+    Ok(())
+}
+
+/// The update [`roster`] adds.
+fn roster_update(
+    tx: &Transaction,
+    claim: &RepClaim,
+    ticket: Option<u64>,
+    turn_on_rep: bool,
+    at: Timestamp,
+) -> StoreResult<aws_sdk_dynamodb::types::Update> {
     let mut update = tx
         .updating(&Key::rep(&claim.rep))
-        .update_expression("ADD #open :one SET last_assigned_at = :at")
         .expression_attribute_names("#active", "active")
         .expression_attribute_names("#open", "open")
         .expression_attribute_values(":yes", AttributeValue::Bool(true))
         .expression_attribute_values(":one", n(1))
         .expression_attribute_values(":at", s(at.to_string()))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    let (mut add, mut set) = ("ADD #open :one", "SET last_assigned_at = :at".to_string());
+    let mut turns_room = "";
     if let (Some(pool), Some(ticket)) = (&claim.pool, ticket) {
+        set.push_str(", #ticket = :ticket");
         update = update
-            .update_expression("ADD #open :one SET last_assigned_at = :at, #ticket = :ticket")
             .expression_attribute_names("#ticket", keys::ticket_attribute(pool))
             .expression_attribute_values(":ticket", n(ticket));
+        if turn_on_rep {
+            add = "ADD #open :one, #turns :turns";
+            turns_room = " AND (attribute_not_exists(#turns) OR size(#turns) < :turns_max)";
+            update = update
+                .expression_attribute_names("#turns", keys::turns_attribute(pool))
+                .expression_attribute_values(":turns", AttributeValue::Ns(vec![ticket.to_string()]))
+                .expression_attribute_values(":turns_max", n(TURNS_ON_REP_MAX as u64));
+        }
     }
+    update = update.update_expression(format!("{add} {set}"));
     let member = match &claim.pool {
         Some(pool) => {
             update = update
@@ -127,7 +176,11 @@ fn roster(
         condition.push_str(" AND (attribute_not_exists(#open) OR #open <= :max)");
         update = update.expression_attribute_values(":max", n(max));
     }
-    tx.update(update.condition_expression(condition), Guard::Roster)
+    condition.push_str(turns_room);
+    update
+        .condition_expression(condition)
+        .build()
+        .map_err(super::attr::invalid)
 }
 
 /// Outbox entries: one item per notification, due for the sweeper at `first_sweep_at`, each

@@ -641,6 +641,13 @@ pub(super) struct Rotation {
     pub mark_at: Option<i64>,
 }
 
+/// Every rep ever made a member of a pool (`POOL#<pool>`, `MEMBERS`).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct PoolMembers {
+    #[serde(default)]
+    pub reps: Vec<String>,
+}
+
 /// What the rotation repair records of its progress.
 #[derive(Debug, Serialize)]
 pub(super) struct RepairMark {

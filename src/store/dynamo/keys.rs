@@ -10,8 +10,9 @@
 //! | `STATS` | `NOTIFICATIONS` | dead notifications, ever | ADD 1 with the Update that marks one dead |
 //! | `DEAD#NOTIFY` | `<time>#<lead id>#<event id>` | a notification dead now: lead, event, channel, error | Put with the Update that marks it dead; Query (newest first) for the console; Delete when it is put back in the outbox |
 //! | `POOL#<pool>` | `ROTATION` | ticket counter `turn`, `cycle_start`, `cycle_config`; `returned` (tickets given back, oldest first); the repair's `checked_through`, `mark_turn`, `mark_at` | UpdateItem ADD returning the ticket while nothing is given back, else REMOVE `returned[0]` (conditional on it); list_append to give back; SET `cycle_start` when the team changes; the sweeper's repair |
-//! | `POOL#<pool>` | `TURN#<ticket, 20 digits>` | lead id and owner of one ticket | Put if not exists, in the lead's transaction (a ticket is used once); Query of a range by the sweeper's repair |
-//! | `REP#<rep>` | `STATE` | roster (`active`, `pools`), `open` leads, newcomer floor, `ticket:<pool>` (latest ticket per pool) | conditional Update in the lead's transaction; BatchGet for loads; Update on publish, acknowledge and close |
+//! | `POOL#<pool>` | `TURN#<ticket, 20 digits>` | lead id and owner of one ticket that was given back and adopted, or spent passing through the pool (a new ticket's use is on its rep's `turns:<pool>`) | Put if not exists, in the lead's transaction (a ticket given back twice is used once); Query of a range by the sweeper's repair |
+//! | `POOL#<pool>` | `MEMBERS` | `reps`: every rep ever made a member of the pool (a string set, only grows) | ADD before a publish activates the config that makes them members; GetItem by the sweeper's repair |
+//! | `REP#<rep>` | `STATE` | roster (`active`, `pools`), `open` leads, newcomer floor, `ticket:<pool>` (latest ticket per pool), `turns:<pool>` (the new tickets its leads used that the repair has not checked yet, a number set) | conditional Update in the lead's transaction; BatchGet for loads and by the repair; Update on publish, acknowledge and close; DELETE from `turns:<pool>` by the repair |
 //! | `REP#<rep>` | `CAP#DAY#<date>`, `CAP#WEEK#<yyyy-Www>` | pool leads in the rep's local day / ISO week | ADD 1 if below the cap, in the lead's transaction; TTL `expires_at` |
 //! | `CONFIG` | `ACTIVE` | the active config version | GetItem (cached in warm Lambdas); Put conditional on the version read |
 //! | `CONFIG` | `VERSION#<n, 10 digits>` | one immutable config document | GetItem; Put if not exists, with the pointer, in one transaction; Query(begins_with) of numbers and times for the report's timeline |
@@ -122,6 +123,11 @@ impl Key {
     /// The record of one ticket of a pool.
     pub fn turn(pool: &str, turn: u64) -> Self {
         Self::new(format!("POOL#{pool}"), format!("{TURN}{turn:020}"))
+    }
+
+    /// Every rep that may hold a ticket of a pool (whose entry the rotation repair reads).
+    pub fn pool_members(pool: &str) -> Self {
+        Self::new(format!("POOL#{pool}"), "MEMBERS")
     }
 
     /// A rep's roster entry and load.
@@ -321,6 +327,12 @@ pub(super) fn owner_partition(owner_id: &str) -> String {
 /// The rep's attribute holding the ticket of their latest lead from `pool`.
 pub(super) fn ticket_attribute(pool: &str) -> String {
     format!("ticket:{pool}")
+}
+
+/// The rep's attribute holding the new tickets of `pool` their leads used that the rotation
+/// repair has not yet checked (a number set).
+pub(super) fn turns_attribute(pool: &str) -> String {
+    format!("turns:{pool}")
 }
 
 /// The lead an item of a lead's partition belongs to, by its partition key.

@@ -28,6 +28,7 @@ mod sweep;
 pub mod tables;
 mod tx;
 
+pub use assign::TURNS_ON_REP_MAX;
 pub use client::{client, DynamoStore, IDEMPOTENCY_TTL_SECONDS};
 pub use leads::lead_of_item;
 pub use tx::{retry_conflicts, Retryable};

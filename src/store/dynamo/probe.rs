@@ -14,13 +14,15 @@ use crate::store::{ProbeStore, StoreResult};
 impl ProbeStore for DynamoStore {
     async fn peek_ticket(&self, pool: &str) -> StoreResult<Ticket> {
         let rotation: Rotation = self.read(&Key::rotation(pool)).await?.unwrap_or_default();
-        let next = rotation
+        let given_back = rotation
             .returned
             .iter()
             .copied()
-            .find(|t| *t > rotation.cycle_start)
-            .unwrap_or(rotation.turn + 1);
-        Ok(ticket(&rotation, next))
+            .find(|t| *t > rotation.cycle_start);
+        Ok(match given_back {
+            Some(turn) => ticket(&rotation, turn, true),
+            None => ticket(&rotation, rotation.turn + 1, false),
+        })
     }
 
     async fn check_claim(&self, claim: &RepClaim) -> StoreResult<Option<Refusal>> {

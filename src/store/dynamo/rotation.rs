@@ -4,13 +4,21 @@
 //! Taking a ticket is one conditional `ADD turn :1` while nothing was given back. Otherwise
 //! the oldest ticket given back is adopted (`REMOVE returned[0]` on the condition that it is
 //! still that ticket), so a turn a failed request gave back goes to the next lead. A ticket is
-//! still used by at most one stored lead: the lead's transaction puts the ticket's `TURN#`
-//! record only if it does not exist (a ticket given back twice loses there, and its lead takes
-//! another). The repair gives back tickets that no stored lead uses, nobody gave back, and that
-//! were taken longer ago than any request can live.
+//! still used by at most one stored lead: a new one because the counter hands it out once, an
+//! adopted one because the lead's transaction puts its `TURN#` record only if it does not exist
+//! (a ticket given back twice loses there, and its lead takes another). The repair gives back
+//! tickets that no stored lead uses, nobody gave back, and that were taken longer ago than any
+//! request can live. What a lead used is on its rep's entry (`turns:<pool>`, for new tickets)
+//! or in a `TURN#` record; the repair reads the entries of every rep ever made a member of the
+//! pool (`MEMBERS`, written before a config that makes them members is active), and takes the
+//! tickets it has settled off them again.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
+
+use std::collections::{BTreeSet, HashSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attr::{n, s};
 use super::client::DynamoStore;
@@ -23,11 +31,12 @@ use crate::store::{RotationRepair, RotationStore, StoreResult};
 /// adopting the same tickets at the same moment).
 const ADOPT_ATTEMPTS: u32 = 5;
 
-pub(super) fn ticket(rotation: &Rotation, turn: u64) -> Ticket {
+pub(super) fn ticket(rotation: &Rotation, turn: u64, adopted: bool) -> Ticket {
     Ticket {
         turn,
         cycle_start: rotation.cycle_start,
         cycle_config: rotation.cycle_config,
+        adopted,
     }
 }
 
@@ -46,7 +55,7 @@ impl RotationStore for DynamoStore {
             let given_back = match self.conditional_update(fresh, ReturnValue::AllNew).await? {
                 Ok(new) => {
                     let rotation: Rotation = items::decode(new)?;
-                    return Ok(ticket(&rotation, rotation.turn));
+                    return Ok(ticket(&rotation, rotation.turn, false));
                 }
                 Err(old) => items::decode::<Rotation>(old)?.returned,
             };
@@ -62,7 +71,7 @@ impl RotationStore for DynamoStore {
                 let rotation: Rotation = items::decode(new)?;
                 // One from before the cycle restarted is dropped: its slot means nothing now.
                 if oldest > rotation.cycle_start {
-                    return Ok(ticket(&rotation, oldest));
+                    return Ok(ticket(&rotation, oldest, true));
                 }
             }
         }
@@ -73,7 +82,7 @@ impl RotationStore for DynamoStore {
             .expression_attribute_values(":one", n(1));
         let rotation: Rotation =
             items::decode(self.send_update(fresh, ReturnValue::AllNew).await?)?;
-        Ok(ticket(&rotation, rotation.turn))
+        Ok(ticket(&rotation, rotation.turn, false))
     }
 
     async fn return_tickets(&self, pool: &str, turns: &[u64]) -> StoreResult<()> {
@@ -88,11 +97,24 @@ impl RotationStore for DynamoStore {
         Ok(())
     }
 
+    async fn enroll(&self, pool: &str, reps: &[String]) -> StoreResult<()> {
+        if reps.is_empty() {
+            return Ok(());
+        }
+        let add = self
+            .updating(&Key::pool_members(pool))
+            .update_expression("ADD reps :reps")
+            .expression_attribute_values(":reps", AttributeValue::Ss(reps.to_vec()));
+        self.send_update(add, ReturnValue::None).await?;
+        Ok(())
+    }
+
     async fn repair_rotation(
         &self,
         pool: &str,
         now_epoch: i64,
         lease_seconds: i64,
+        members: &[String],
     ) -> StoreResult<RotationRepair> {
         let key = Key::rotation(pool);
         let Some(rotation) = self.read::<Rotation>(&key).await? else {
@@ -116,8 +138,13 @@ impl RotationStore for DynamoStore {
         };
         let mut gaps = Vec::new();
         let mut checked_through = checked;
+        let mut on_reps = Vec::new();
         if from <= to {
-            let used = self.used_turns(pool, from, to).await?;
+            let mut used = self.used_turns(pool, from, to).await?;
+            on_reps = self.turns_on_reps(pool, members).await?;
+            for (_, turns) in &on_reps {
+                used.extend(turns.range(from..=to));
+            }
             let mut unresolved = None;
             for turn in from..=to {
                 if used.contains(&turn) {
@@ -152,6 +179,22 @@ impl RotationStore for DynamoStore {
             return Ok(RotationRepair::default());
         }
         self.return_tickets(pool, &gaps).await?;
+        // What is settled need not be kept on the reps' entries any more.
+        for (rep, turns) in on_reps {
+            let settled: Vec<String> = turns
+                .range(..=checked_through)
+                .map(u64::to_string)
+                .collect();
+            if settled.is_empty() {
+                continue;
+            }
+            let forget = self
+                .updating(&Key::rep(&rep))
+                .update_expression("DELETE #turns :settled")
+                .expression_attribute_names("#turns", keys::turns_attribute(pool))
+                .expression_attribute_values(":settled", AttributeValue::Ns(settled));
+            self.send_update(forget, ReturnValue::None).await?;
+        }
         Ok(RotationRepair { returned: gaps })
     }
 
@@ -169,13 +212,41 @@ impl RotationStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// The tickets from `from` to `to` that a stored lead used.
-    async fn used_turns(
+    /// The new tickets of `pool` each rep's leads used that are still on the rep's entry, for
+    /// every rep ever enrolled in the pool and every one of `members`, read consistently.
+    async fn turns_on_reps(
         &self,
         pool: &str,
-        from: u64,
-        to: u64,
-    ) -> StoreResult<std::collections::HashSet<u64>> {
+        members: &[String],
+    ) -> StoreResult<Vec<(String, BTreeSet<u64>)>> {
+        let enrolled: Option<items::PoolMembers> = self.read(&Key::pool_members(pool)).await?;
+        let reps: BTreeSet<String> = enrolled
+            .map(|m| m.reps)
+            .unwrap_or_default()
+            .into_iter()
+            .chain(members.iter().cloned())
+            .collect();
+        let attribute = keys::turns_attribute(pool);
+        let entries = self
+            .batch_get(reps.iter().map(|r| Key::rep(r)).collect(), true)
+            .await?;
+        let mut on_reps = Vec::new();
+        for mut item in entries {
+            let Some(rep) = Key::of(&item).and_then(|k| keys::rep_of(&k.pk).map(str::to_string))
+            else {
+                continue;
+            };
+            let turns: BTreeSet<u64> = match item.remove(&attribute) {
+                Some(value) => items::value_of(value)?,
+                None => continue,
+            };
+            on_reps.push((rep, turns));
+        }
+        Ok(on_reps)
+    }
+
+    /// The tickets from `from` to `to` that a stored lead used.
+    async fn used_turns(&self, pool: &str, from: u64, to: u64) -> StoreResult<HashSet<u64>> {
         let (first, last) = (Key::turn(pool, from), Key::turn(pool, to));
         let query = self
             .client

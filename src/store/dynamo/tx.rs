@@ -44,10 +44,35 @@ pub(super) enum Guard {
 }
 
 /// The writes of one transaction with what a failed condition on each would mean.
+#[derive(Clone)]
 pub(super) struct Transaction {
     table: String,
     items: Vec<TransactWriteItem>,
     guards: Vec<Guard>,
+    full_turns: Option<FullTurns>,
+}
+
+/// What a transaction that records a new ticket on its rep's entry does instead when that
+/// entry already holds as many as it may (see `assign::TURNS_ON_REP_MAX`): the rep's update
+/// without the ticket, and the ticket's own `TURN#` record.
+#[derive(Clone)]
+struct FullTurns {
+    /// The position of the rep's update.
+    index: usize,
+    /// The rep's update without the ticket.
+    plain: Update,
+    /// The ticket's record.
+    record: Put,
+    /// The rep's attribute that holds the tickets.
+    attribute: String,
+}
+
+/// How one attempt at a transaction failed.
+enum Failed {
+    /// As the commit answers it.
+    Commit(CommitError),
+    /// Only because the rep's entry holds as many tickets as it may.
+    TurnsFull,
 }
 
 impl Transaction {
@@ -57,7 +82,43 @@ impl Transaction {
             table: table.to_string(),
             items: Vec::new(),
             guards: Vec::new(),
+            full_turns: None,
         }
+    }
+
+    /// How many writes it has.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Adds a built update.
+    pub fn push_update(&mut self, update: Update, guard: Guard) {
+        self.push(TransactWriteItem::builder().update(update).build(), guard);
+    }
+
+    /// Says what to write instead if the rep's update at `index`, which adds a new ticket to
+    /// the rep's `attribute`, is refused only because that already holds the most it may:
+    /// `plain` instead of it, and `record`, the ticket's own record, put if it does not exist.
+    pub fn on_full_turns(
+        &mut self,
+        index: usize,
+        plain: Update,
+        record: Item,
+        attribute: String,
+    ) -> StoreResult<()> {
+        let record = Put::builder()
+            .condition_expression("attribute_not_exists(pk)")
+            .table_name(&self.table)
+            .set_item(Some(record))
+            .build()
+            .map_err(invalid)?;
+        self.full_turns = Some(FullTurns {
+            index,
+            plain,
+            record,
+            attribute,
+        });
+        Ok(())
     }
 
     /// An update of the item at `key`, to finish and [`Transaction::update`].
@@ -155,6 +216,42 @@ impl Transaction {
         client: &Client,
         claim: Option<&RepClaim>,
     ) -> Result<(), CommitError> {
+        match self.commit_once(client, claim).await {
+            Ok(()) => Ok(()),
+            Err(Failed::Commit(e)) => Err(e),
+            Err(Failed::TurnsFull) => match self.recording_the_turn() {
+                Some(tx) => match tx.commit_once(client, claim).await {
+                    Ok(()) => Ok(()),
+                    Err(Failed::Commit(e)) => Err(e),
+                    Err(Failed::TurnsFull) => Err(CommitError::Refused(Refusal::LoadRose)),
+                },
+                None => Err(CommitError::Refused(Refusal::LoadRose)),
+            },
+        }
+    }
+
+    /// The same transaction recording its new ticket as a `TURN#` item instead of on the
+    /// rep's entry, if it records one there.
+    fn recording_the_turn(&self) -> Option<Transaction> {
+        let full = self.full_turns.as_ref()?;
+        let mut tx = Transaction {
+            full_turns: None,
+            ..self.clone()
+        };
+        tx.items[full.index] = TransactWriteItem::builder()
+            .update(full.plain.clone())
+            .build();
+        tx.push(
+            TransactWriteItem::builder()
+                .put(full.record.clone())
+                .build(),
+            Guard::Ticket,
+        );
+        Some(tx)
+    }
+
+    /// [`Transaction::commit`] as it is, retrying conflicts.
+    async fn commit_once(&self, client: &Client, claim: Option<&RepClaim>) -> Result<(), Failed> {
         retry_conflicts(|| async {
             let err = match self.send(client).await {
                 Ok(()) => return Ok(()),
@@ -165,25 +262,48 @@ impl Transaction {
                 .iter()
                 .min_by_key(|(i, _)| precedence(self.guards[*i]))
             else {
-                return Err(classify(err).into());
+                return Err(Failed::Commit(classify(err).into()));
             };
-            Err(match self.guards[index] {
+            Err(Failed::Commit(match self.guards[index] {
                 Guard::NewLead => CommitError::Stale(Stale::AlreadyStored),
                 Guard::Claim => CommitError::Stale(Stale::ClaimLost),
                 Guard::Lead => CommitError::Stale(Stale::LeadChanged),
                 Guard::Contact => CommitError::Stale(Stale::ContactChanged),
                 Guard::Ticket => CommitError::Refused(Refusal::TicketUsed),
                 Guard::Roster => CommitError::Refused(match reason.item() {
-                    Some(old) if !on_roster(old, claim)? => Refusal::NotOnRoster,
+                    Some(old) if !on_roster(old, claim).map_err(commit_error)? => {
+                        Refusal::NotOnRoster
+                    }
+                    Some(old) if self.turns_full(old) => return Err(Failed::TurnsFull),
                     _ => Refusal::LoadRose,
                 }),
                 Guard::Cap(period) => CommitError::Refused(Refusal::AtCap(period)),
                 Guard::Unique => CommitError::Store(StoreError::Invalid(format!(
                     "write {index} of a transaction failed a condition that only a bug can fail"
                 ))),
-            })
+            }))
         })
         .await
+    }
+
+    /// Whether the rep's entry (as it was when its condition failed) holds as many new
+    /// tickets as it may, while the transaction would add one more.
+    fn turns_full(&self, old: &Item) -> bool {
+        self.full_turns.as_ref().is_some_and(|full| {
+            old.get(&full.attribute)
+                .and_then(|v| v.as_ns().ok())
+                .is_some_and(|turns| turns.len() >= super::assign::TURNS_ON_REP_MAX)
+        })
+    }
+}
+
+fn commit_error(e: StoreError) -> Failed {
+    Failed::Commit(CommitError::Store(e))
+}
+
+impl Retryable for Failed {
+    fn is_conflict(&self) -> bool {
+        matches!(self, Failed::Commit(e) if e.is_conflict())
     }
 }
 
