@@ -487,6 +487,11 @@ async fn the_repair_gives_back_only_tickets_of_requests_that_died_long_enough_ag
     let lease = 120;
     let first = store.repair_rotation("p", t0, lease, &[]).await.unwrap();
     assert!(first.returned.is_empty(), "first it only marks where it is");
+    assert_eq!(
+        recorded_turns(&store).await,
+        (vec![], vec![4, 5]),
+        "used tickets are settled at once, up to the first unused one, and leave Ana's entry"
+    );
     store.take_ticket("p").await.unwrap();
     let early = store
         .repair_rotation("p", t0 + 60, lease, &[])
@@ -504,7 +509,7 @@ async fn the_repair_gives_back_only_tickets_of_requests_that_died_long_enough_ag
     assert_eq!(
         recorded_turns(&store).await,
         (vec![], vec![4, 5]),
-        "what is settled (up to 2: 3 may be adopted by a lead that dies) leaves Ana's entry"
+        "settled only up to 2: 3 may yet be adopted by a lead that dies"
     );
     let adopted = store.take_ticket("p").await.unwrap();
     assert_eq!((adopted.turn, adopted.adopted), (3, true));

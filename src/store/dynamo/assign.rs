@@ -44,10 +44,12 @@ pub(super) fn open_leads_change(tx: &mut Transaction, rep: &str, by: i64) -> Sto
     tx.update(update, Guard::Unique)
 }
 
-/// How many new tickets of one pool a rep's entry holds for the rotation repair at most; past
-/// that (the sweeper has not run for a while), a lead records its ticket as a `TURN#` item
-/// instead, so the entry, written in every one of the rep's assignments, stays small.
-pub const TURNS_ON_REP_MAX: usize = 64;
+/// How many new tickets of one pool a rep's entry holds for the rotation repair at most (each
+/// 3 to 5 bytes; every sweep takes off those it settled). Past that (a rep given more than
+/// this many leads between two sweeps, or a sweeper that has stopped), a lead records its
+/// ticket as a `TURN#` item instead, so the entry, written in every one of the rep's
+/// assignments, stays under the 1 KB a write unit covers.
+pub const TURNS_ON_REP_MAX: usize = 100;
 
 /// The new owner's side of an assignment: the tickets the lead takes (the one it uses and
 /// those of pools it passed through), the owner's roster entry (membership, load bound) and

@@ -125,17 +125,14 @@ impl RotationStore for DynamoStore {
             .unwrap_or(0)
             .max(rotation.cycle_start);
         // Tickets up to the mark were taken before `mark_at`; once that is longer ago than any
-        // request lives, an unused one among them belongs to a request that died.
-        let (from, to) = match (rotation.mark_turn, rotation.mark_at) {
-            (Some(mark), Some(at)) if now_epoch - at >= lease_seconds => (checked + 1, mark),
-            (Some(_), Some(_)) => return Ok(RotationRepair::default()),
-            _ => (checked + 1, checked),
+        // request lives, an unused one among them belongs to a request that died, and the mark
+        // moves on to the last ticket now. Used tickets are settled at once, whatever their age.
+        let (mark, dead_through) = match (rotation.mark_turn, rotation.mark_at) {
+            (Some(mark), Some(at)) if now_epoch - at < lease_seconds => ((mark, at), checked),
+            (Some(mark), Some(_)) => ((rotation.turn, now_epoch), mark),
+            _ => ((rotation.turn, now_epoch), checked),
         };
-        let mark = RepairMark {
-            checked_through: checked,
-            mark_turn: rotation.turn,
-            mark_at: now_epoch,
-        };
+        let (from, to) = (checked + 1, rotation.turn);
         let mut gaps = Vec::new();
         let mut checked_through = checked;
         let mut on_reps = Vec::new();
@@ -151,25 +148,32 @@ impl RotationStore for DynamoStore {
                     continue;
                 }
                 unresolved.get_or_insert(turn);
-                if !rotation.returned.contains(&turn) {
+                if turn <= dead_through && !rotation.returned.contains(&turn) {
                     gaps.push(turn);
                 }
             }
             // Everything below the first unused ticket is settled for good; from there on, the
-            // next repair looks again (a ticket given back may be adopted by a lead that dies).
+            // next repair looks again (it may be at work still, or a ticket given back may be
+            // adopted by a lead that dies).
             checked_through = unresolved.map_or(to, |t| t - 1);
         }
-        // Only one sweeper moves the mark; a concurrent one finds it moved and does nothing.
+        // Only one sweeper moves the mark (and gives back what it judged dead): a concurrent
+        // one finds it moved, or the check past where it got, and does nothing.
         let record = Changes::set(&RepairMark {
             checked_through,
-            ..mark
+            mark_turn: mark.0,
+            mark_at: mark.1,
         })?
-        .on(self.updating(&key));
+        .on(self.updating(&key))
+        .expression_attribute_values(":through", n(checked_through));
+        let behind = "(attribute_not_exists(checked_through) OR checked_through <= :through)";
         let record = match rotation.mark_at {
             Some(at) => record
-                .condition_expression("mark_at = :seen")
+                .condition_expression(format!("mark_at = :seen AND {behind}"))
                 .expression_attribute_values(":seen", n(at)),
-            None => record.condition_expression("attribute_not_exists(mark_at)"),
+            None => {
+                record.condition_expression(format!("attribute_not_exists(mark_at) AND {behind}"))
+            }
         };
         if self
             .conditional_update(record, ReturnValue::None)
