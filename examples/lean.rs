@@ -22,6 +22,12 @@
 //! every rep of the example config (working hours decide who is skipped, and the reasons
 //! stored say so), so a run's figures do not depend on the hour it is started.
 //!
+//! The sweeper runs once after the warm-up and after each level, as it does once a minute
+//! when deployed: its rotation repair takes the tickets it settled off the reps' entries, which
+//! hold at most 100 each (past that a lead records its ticket as an item of its own, 2 write
+//! units more). So a level stands for a minute's leads; a pool whose reps get over 100 leads
+//! each in one minute pays those units, and the `POOL/TURN` line shows them.
+//!
 //! Usage: cargo run --release --example lean -- <config.yaml> <leads per level> <clients ...>
 //! (DYNAMODB_ENDPOINT must point at a DynamoDB Local.)
 
@@ -522,6 +528,7 @@ async fn main() {
         let reply = router.clone().oneshot(post(1_000_000 + n)).await.unwrap();
         assert_eq!(reply.status(), 201);
     }
+    sweep(&app).await;
     recorder.take();
     // The bare PutItem, measured warm just before the leads at one client.
     let put_p50 = put_baseline(&client, &table, 300).await;
@@ -579,6 +586,11 @@ async fn main() {
         let op_p50 = op_p50(&one_by_one);
         let mut calls = recorder.take();
         calls.extend(one_by_one);
+        // Sized before the sweep takes the level's tickets off the reps' entries.
+        let units = write_units(&client, &table, &calls).await;
+        recorder.take();
+        sweep(&app).await;
+        recorder.take();
         latencies.sort();
         let rate = leads as f64 / elapsed;
         rates.insert(clients, rate);
@@ -587,10 +599,7 @@ async fn main() {
             *by_op.entry(call.op).or_default() += 1;
         }
         let read_units: f64 = calls.iter().map(|c| c.read_units).sum();
-        let units = write_units(&client, &table, &calls).await;
         let (write_units, by_item) = (units.table + units.indexes, &units.by_item);
-        // The read-back is the bench's, not a lead's.
-        recorder.take();
         let per = |v: f64| v / leads as f64;
         let ops: Vec<String> = by_op
             .iter()
@@ -678,6 +687,13 @@ async fn main() {
     if let Some(trips) = sequential {
         println!("sequential round trips: {trips}");
     }
+}
+
+/// One sweep, as the scheduled sweeper makes it (the rotation repair among the rest).
+async fn sweep(app: &App) {
+    app.sweep(Instant::now() + Duration::from_secs(30))
+        .await
+        .expect("sweep");
 }
 
 /// Units of `calls`' writes: to the table (the written items' sizes, updates read back after
