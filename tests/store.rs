@@ -369,6 +369,38 @@ async fn settling_a_failed_claim_gives_it_back_and_fences_its_lead() {
 }
 
 #[tokio::test]
+async fn a_lead_id_no_claim_names_is_fenced_once_and_a_stored_lead_is_not() {
+    let store = fresh_store().await;
+    let now = jiff::Timestamp::now().as_second();
+    // Fenced: its transaction, were it still on its way, cannot store it any more.
+    assert_eq!(
+        store.fence_lead("late", now).await.unwrap(),
+        Settled::Released
+    );
+    let late = store.record_assignment(&queued_lead("late")).await;
+    assert!(
+        matches!(late, Err(CommitError::Stale(Stale::AlreadyStored))),
+        "{late:?}"
+    );
+    assert!(!store.lead_exists("late").await.unwrap());
+    // Fenced again (the SDK retrying a put whose answer was lost): still nothing stored.
+    assert_eq!(
+        store.fence_lead("late", now).await.unwrap(),
+        Settled::Released
+    );
+    // A stored lead cannot be fenced: it was stored.
+    store
+        .record_assignment(&queued_lead("stored"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.fence_lead("stored", now).await.unwrap(),
+        Settled::Stored
+    );
+    assert!(store.lead_exists("stored").await.unwrap());
+}
+
+#[tokio::test]
 async fn a_lead_transaction_sent_again_after_it_committed_says_already_stored() {
     let store = fresh_store().await;
     let lead = queued_lead("once");

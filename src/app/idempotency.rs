@@ -1,21 +1,30 @@
-//! One claim per lead submission, which is also what makes every answer true.
+//! What keeps a lead submission from being stored twice, which is also what makes every
+//! answer true.
 //!
-//! A request claims its Idempotency-Key (kept 24 h), or without one the lead itself (a double
-//! click: the same lead from the same source within [`DOUBLE_SUBMIT_WINDOW_SECONDS`]), for the
-//! lead id it mints. That id is the only one the claim's lead can be stored under, and the
-//! lead's transaction stores it only if it does not exist: so the lead is stored at most once
-//! however many requests work on the claim (a retry that takes over from a vanished holder
-//! keeps its id). A retry finds the claim and, once that lead exists, answers with it; a
-//! concurrent twin waits for it. A failed request settles its claim ([`settle`]): one
-//! transaction gives it back and fences its lead id, so its own transaction can never commit
-//! later; if the fence cannot be put because the lead exists, the lead was stored. Either way
-//! the request knows what to answer.
+//! A request with an Idempotency-Key claims it (kept 24 h), and so does one whose lead has no
+//! email, on the lead itself (a double click: the same lead from the same source within
+//! [`DOUBLE_SUBMIT_WINDOW_SECONDS`]), for the lead id it mints. That id is the only one the
+//! claim's lead can be stored under, and the lead's transaction stores it only if it does not
+//! exist: so the lead is stored at most once however many requests work on the claim (a retry
+//! that takes over from a vanished holder keeps its id). A retry finds the claim and, once
+//! that lead exists, answers with it; a concurrent twin waits for it. A failed request settles
+//! its claim ([`settle`]): one transaction gives it back and fences its lead id, so its own
+//! transaction can never commit later; if the fence cannot be put because the lead exists, the
+//! lead was stored. Either way the request knows what to answer.
+//!
+//! A lead with an email and no Idempotency-Key (a web form) needs no claim of its own: its
+//! contact, which the lead's transaction writes anyway, records the submission
+//! ([`Submitted`]), and that write is refused if the contact already holds the same submission
+//! from within the window. So a double click finds the first lead on the contact before it
+//! routes, or loses to it in the transaction and then finds it ([`Guard::Contact`]); either
+//! way it is answered with that lead and nothing is stored twice. A failed request fences its
+//! lead id alone ([`fence`]).
 
 use std::time::{Duration, Instant};
 
 use crate::store::{
-    IdempotencyClaim, IdempotencyStore, IdempotencyToken, Settled, StoreError, StoreResult,
-    StoredResponse,
+    Contact, IdempotencyClaim, IdempotencyStore, IdempotencyToken, Settled, StoreError,
+    StoreResult, StoredResponse, Submission, SubmissionMark,
 };
 
 /// The id a new lead gets: time-ordered, minted once per claim.
@@ -39,6 +48,93 @@ pub const TWIN_WAIT: Duration = Duration::from_secs(10);
 /// waiting or after storage stopped answering (one more storage call, bounded by the SDK's
 /// operation timeout, and the response).
 pub const ANSWER_RESERVE: Duration = Duration::from_secs(10);
+
+/// How one submission is kept from storing its lead twice.
+#[derive(Debug, Clone)]
+pub enum Guard {
+    /// A claim on the client's Idempotency-Key, or on a lead without an email.
+    Claim(Claim),
+    /// A lead with an email and no Idempotency-Key: its contact records the submission.
+    Contact(Submitted),
+}
+
+impl Guard {
+    /// The guard for a lead from `source` whose JSON hashes to `request_hash`, arriving at
+    /// `now_epoch`.
+    pub fn new(
+        source: &str,
+        idempotency_key: Option<&str>,
+        request_hash: &str,
+        has_email: bool,
+        now_epoch: i64,
+    ) -> Self {
+        if idempotency_key.is_none() && has_email {
+            return Guard::Contact(Submitted {
+                hash: hash_secret(&format!("{source}#{request_hash}"))[..SUBMISSION_HASH_LEN]
+                    .to_string(),
+                at: now_epoch,
+            });
+        }
+        Guard::Claim(Claim::new(source, idempotency_key, request_hash))
+    }
+
+    /// True for a client's Idempotency-Key.
+    pub fn keyed(&self) -> bool {
+        matches!(self, Guard::Claim(claim) if claim.keyed)
+    }
+
+    /// How long the same submission is recognised (and its answer kept), in seconds.
+    pub fn keep_seconds(&self) -> i64 {
+        match self {
+            Guard::Claim(claim) => claim.keep_seconds,
+            Guard::Contact(_) => DOUBLE_SUBMIT_WINDOW_SECONDS,
+        }
+    }
+
+    /// The submission this request leaves on its contact, if it is guarded by it.
+    pub fn submitted(&self) -> Option<&Submitted> {
+        match self {
+            Guard::Contact(submitted) => Some(submitted),
+            Guard::Claim(_) => None,
+        }
+    }
+}
+
+/// How many hex digits of a submission's hash its contact keeps (64 bits).
+const SUBMISSION_HASH_LEN: usize = 16;
+
+/// A submission guarded by its contact: what it leaves there, and how it recognises an
+/// identical one stored before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// A hash of the source and the lead as submitted.
+    pub hash: String,
+    /// When it arrived (epoch seconds).
+    pub at: i64,
+}
+
+impl Submitted {
+    /// What storing it as `lead_id` leaves on the contact.
+    pub fn mark(&self, lead_id: &str) -> SubmissionMark {
+        SubmissionMark {
+            submission: Submission {
+                hash: self.hash.clone(),
+                at: self.at,
+                lead_id: lead_id.to_string(),
+            },
+            same_since: self.at - DOUBLE_SUBMIT_WINDOW_SECONDS,
+        }
+    }
+
+    /// The lead the same submission stored within the window before this one, if `contact`
+    /// holds it.
+    pub fn twin<'c>(&self, contact: &'c Contact) -> Option<&'c str> {
+        let earlier = contact.submission.as_ref()?;
+        let same =
+            earlier.hash == self.hash && earlier.at >= self.at - DOUBLE_SUBMIT_WINDOW_SECONDS;
+        same.then_some(earlier.lead_id.as_str())
+    }
+}
 
 /// A request's claim on its key.
 #[derive(Debug, Clone)]
@@ -220,6 +316,25 @@ pub async fn settle<S: IdempotencyStore + ?Sized>(
     }
 }
 
+/// What a failed request guarded by its contact came to: if a transaction storing its lead
+/// may have been sent (`sent`), its lead id is fenced, so it cannot commit any more, unless the
+/// lead is stored.
+pub async fn fence<S: IdempotencyStore + ?Sized>(
+    store: &S,
+    clock: &dyn Clock,
+    lead_id: &str,
+    sent: bool,
+) -> Settlement {
+    if !sent {
+        return Settlement::NothingStored;
+    }
+    match store.fence_lead(lead_id, clock.now().as_second()).await {
+        Ok(Settled::Stored) => Settlement::Stored,
+        Ok(_) => Settlement::NothingStored,
+        Err(error) => Settlement::Unknown(error),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +407,10 @@ mod tests {
             _: Option<&str>,
             _: i64,
         ) -> StoreResult<Settled> {
+            self.settled.lock().unwrap().take().expect("settled once")
+        }
+
+        async fn fence_lead(&self, _: &str, _: i64) -> StoreResult<Settled> {
             self.settled.lock().unwrap().take().expect("settled once")
         }
     }
@@ -438,5 +557,84 @@ mod tests {
         // Less time left than the reserve: no wait at all.
         let tight = start + Duration::from_secs(3);
         assert_eq!(twin_wait_until(start, Some(tight)), start);
+    }
+
+    #[test]
+    fn a_lead_with_an_email_and_no_key_is_guarded_by_its_contact_and_any_other_by_a_claim() {
+        let at = 1_800_000_000;
+        let form = Guard::new("form", None, "hash", true, at);
+        let Guard::Contact(submitted) = &form else {
+            panic!("{form:?}");
+        };
+        assert_eq!(submitted.hash.len(), SUBMISSION_HASH_LEN);
+        assert!(!form.keyed());
+        assert_eq!(form.keep_seconds(), DOUBLE_SUBMIT_WINDOW_SECONDS);
+        // The same lead from another source is another submission.
+        let Guard::Contact(other_source) = Guard::new("chat", None, "hash", true, at) else {
+            panic!("guarded by the contact");
+        };
+        assert_ne!(other_source.hash, submitted.hash);
+        let keyed = Guard::new("form", Some("key-1"), "hash", true, at);
+        assert!(matches!(&keyed, Guard::Claim(c) if c.keyed) && keyed.keyed());
+        let phone_only = Guard::new("form", None, "hash", false, at);
+        assert!(matches!(&phone_only, Guard::Claim(c) if !c.keyed));
+        assert_eq!(phone_only.submitted(), None);
+    }
+
+    #[test]
+    fn the_same_submission_within_the_window_is_a_twin_of_the_lead_it_left_on_the_contact() {
+        let first = Submitted {
+            hash: "h".into(),
+            at: 1_000,
+        };
+        let mark = first.mark("lead-1");
+        assert_eq!(mark.same_since, 1_000 - DOUBLE_SUBMIT_WINDOW_SECONDS);
+        let contact = Contact {
+            key: "jane@acme.com".into(),
+            lead_id: "lead-0".into(),
+            first_seen_at: jiff::Timestamp::UNIX_EPOCH,
+            leads: 2,
+            submission: Some(mark.submission),
+        };
+        let again = |hash: &str, at: i64| Submitted {
+            hash: hash.into(),
+            at,
+        };
+        assert_eq!(again("h", 1_000).twin(&contact), Some("lead-1"));
+        assert_eq!(again("h", 1_060).twin(&contact), Some("lead-1"));
+        assert_eq!(again("h", 1_061).twin(&contact), None, "past the window");
+        assert_eq!(again("other", 1_001).twin(&contact), None, "another lead");
+        let unmarked = Contact {
+            submission: None,
+            ..contact
+        };
+        assert_eq!(again("h", 1_000).twin(&unmarked), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_guarded_by_its_contact_fences_its_lead_only_if_it_sent_it() {
+        let fence_with = |result: StoreResult<Settled>| async move {
+            let store = Scripted::new(Vec::new());
+            *store.settled.lock().unwrap() = Some(result);
+            fence(&store, &SystemClock, "mine", true).await
+        };
+        assert!(matches!(
+            fence_with(Ok(Settled::Released)).await,
+            Settlement::NothingStored
+        ));
+        assert!(matches!(
+            fence_with(Ok(Settled::Stored)).await,
+            Settlement::Stored
+        ));
+        assert!(matches!(
+            fence_with(Err(StoreError::Unavailable("frozen".into()))).await,
+            Settlement::Unknown(_)
+        ));
+        // Nothing sent: nothing to fence (the script would panic if asked).
+        let untouched = Scripted::new(Vec::new());
+        assert!(matches!(
+            fence(&untouched, &SystemClock, "mine", false).await,
+            Settlement::NothingStored
+        ));
     }
 }

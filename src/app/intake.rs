@@ -28,7 +28,7 @@ use crate::store::{
 use super::auth::hash_secret;
 use super::config::ActiveConfig;
 use super::deliver::outgoing;
-use super::idempotency::{self, Admission, Claim, Settlement, ANSWER_RESERVE};
+use super::idempotency::{self, Admission, Guard, Settlement, Submitted, ANSWER_RESERVE};
 use super::route::{Commit, RouteError, Router};
 use super::state::App;
 
@@ -152,6 +152,9 @@ enum Failure {
     /// The claim's lead exists: an earlier attempt of the lead's own transaction stored it
     /// (or a retry that took the claim over did, for the same id).
     AlreadyStored,
+    /// The same submission stored this lead first (a double click that lost to its twin in
+    /// the contact's write); this request's tickets were given back.
+    Twin(String),
 }
 
 impl From<RouteError> for Failure {
@@ -174,6 +177,19 @@ impl From<RouteError> for Failure {
                 in_commit: false,
                 tickets: Vec::new(),
             },
+        }
+    }
+}
+
+impl Prepared {
+    /// The lead the same submission stored a moment ago, if the contact as read holds it.
+    fn twin(&self, submitted: &Submitted) -> Option<String> {
+        match self {
+            Prepared::Ready {
+                earlier: Some(earlier),
+                ..
+            } => submitted.twin(&earlier.0).map(str::to_string),
+            _ => None,
         }
     }
 }
@@ -212,27 +228,46 @@ impl App {
     pub async fn intake(&self, request: IntakeRequest) -> Result<Intake, IntakeError> {
         let started = Instant::now();
         let request_hash = hash_secret(&serde_json::to_string(&request.lead).unwrap_or_default());
-        let claim = Claim::new(
+        let claimed_at = self.now();
+        let guard = Guard::new(
             &request.source,
             request.idempotency_key.as_deref(),
             &request_hash,
+            request.lead.email.is_some(),
+            claimed_at.as_second(),
         );
-        let claimed_at = self.now();
         let minted = idempotency::new_lead_id();
-        let wait_until = idempotency::twin_wait_until(started, request.deadline);
-        // The claim and the reads routing needs are made at once: the reads change nothing,
-        // and are thrown away when the claim says the lead is not this request's to store.
-        let (admission, prepared) = tokio::join!(
-            idempotency::admit(
-                &*self.store,
-                &*self.clock,
-                &claim,
-                &request_hash,
-                &minted,
-                wait_until,
-            ),
-            self.prepare(&request.lead, &request.source)
-        );
+        let (admission, prepared) = match &guard {
+            // The claim and the reads routing needs are made at once: the reads change
+            // nothing, and are thrown away when the claim says the lead is not this request's
+            // to store.
+            Guard::Claim(claim) => {
+                let wait_until = idempotency::twin_wait_until(started, request.deadline);
+                tokio::join!(
+                    idempotency::admit(
+                        &*self.store,
+                        &*self.clock,
+                        claim,
+                        &request_hash,
+                        &minted,
+                        wait_until,
+                    ),
+                    self.prepare(&request.lead, &request.source)
+                )
+            }
+            // The contact, read with the account, says whether the same submission stored a
+            // lead a moment ago.
+            Guard::Contact(submitted) => {
+                let prepared = self.prepare(&request.lead, &request.source).await;
+                if let Some(twin) = prepared.as_ref().ok().and_then(|p| p.twin(submitted)) {
+                    return self.stored_answer(&twin, true).await;
+                }
+                let proceed = Admission::Proceed {
+                    lead_id: minted.clone(),
+                };
+                (Ok(proceed), prepared)
+            }
+        };
         let lead_id = match admission {
             Ok(Admission::Proceed { lead_id }) => lead_id,
             Ok(Admission::Stored { lead_id }) => return self.stored_answer(&lead_id, true).await,
@@ -243,12 +278,14 @@ impl App {
                 // Nothing that could store the lead was sent; give back a claim that the
                 // failed call may have made (fencing its id), so a retry need not wait for
                 // its lease.
-                let _ =
-                    idempotency::settle(&*self.store, &*self.clock, &claim, &minted, false).await;
+                if let Guard::Claim(claim) = &guard {
+                    let _ = idempotency::settle(&*self.store, &*self.clock, claim, &minted, false)
+                        .await;
+                }
                 return Err(IntakeError::NotStored(error));
             }
         };
-        let work = self.route_and_record(&request, &lead_id, started, prepared);
+        let work = self.route_and_record(&request, &lead_id, started, prepared, guard.submitted());
         let result = match request.deadline {
             Some(deadline) => {
                 let latest = deadline.checked_sub(ANSWER_RESERVE).unwrap_or(started);
@@ -280,17 +317,18 @@ impl App {
                 Ok(intake)
             }
             Err(failure) => {
-                self.answer_failure(failure, &claim, &lead_id, claimed_at)
+                self.answer_failure(failure, &guard, &lead_id, claimed_at)
                     .await
             }
         }
     }
 
-    /// What to answer after a failure: settled through the claim.
+    /// What to answer after a failure: settled through the claim, or for a lead guarded by
+    /// its contact by fencing its id.
     async fn answer_failure(
         &self,
         failure: Failure,
-        claim: &Claim,
+        guard: &Guard,
         lead_id: &str,
         claimed_at: jiff::Timestamp,
     ) -> Result<Intake, IntakeError> {
@@ -300,13 +338,25 @@ impl App {
                 true,
                 Vec::new(),
             ),
+            Failure::Twin(twin) => {
+                tracing::info!(%twin, "the same submission stored its lead first; answering with it");
+                return self.stored_answer(&twin, true).await;
+            }
             Failure::Store {
                 error,
                 in_commit,
                 tickets,
             } => (error, in_commit, tickets),
         };
-        match idempotency::settle(&*self.store, &*self.clock, claim, lead_id, in_commit).await {
+        let settlement = match guard {
+            Guard::Claim(claim) => {
+                idempotency::settle(&*self.store, &*self.clock, claim, lead_id, in_commit).await
+            }
+            Guard::Contact(_) => {
+                idempotency::fence(&*self.store, &*self.clock, lead_id, in_commit).await
+            }
+        };
+        match settlement {
             Settlement::Stored => {
                 tracing::info!(%lead_id, %error, "storage failed after the lead was stored; answering with it");
                 self.stored_answer(lead_id, false).await
@@ -327,8 +377,9 @@ impl App {
             }
             Settlement::Unknown(settling) => {
                 tracing::error!(%lead_id, %error, %settling, "storage did not answer; whether the lead was stored is unknown");
-                let retry_within = (!claim.keyed)
-                    .then(|| claimed_at.as_second() + claim.keep_seconds - self.now().as_second());
+                let retry_within = (!guard.keyed()).then(|| {
+                    claimed_at.as_second() + guard.keep_seconds() - self.now().as_second()
+                });
                 Err(IntakeError::Unknown {
                     cause: error,
                     retry_within: retry_within.map(|s| s.max(0)),
@@ -373,6 +424,7 @@ impl App {
         lead_id: &str,
         started: Instant,
         prepared: StoreResult<Prepared>,
+        submitted: Option<&Submitted>,
     ) -> Result<(Intake, Vec<Outgoing>), Failure> {
         let now = self.now();
         let draft = Draft {
@@ -380,6 +432,7 @@ impl App {
             now,
             started,
             request,
+            submitted,
         };
         let (version, config, lead, contact_key, mut earlier) = match prepared
             .map_err(Failure::early)?
@@ -414,13 +467,21 @@ impl App {
                 .route_lead(&draft, version, &config, &lead, earlier.as_ref())
                 .await;
             match routed {
-                // A contact created or handed over meanwhile: decide again with it.
+                // A contact created or handed over meanwhile: decide again with it, unless the
+                // same submission stored its lead there first.
                 Err(RouteError::Stale(Stale::ContactChanged)) if attempt < CONTACT_RETRIES => {
                     attempt += 1;
                     earlier = self
                         .earlier_lead(contact_key.as_deref())
                         .await
                         .map_err(Failure::early)?;
+                    let twin = earlier
+                        .as_ref()
+                        .zip(submitted)
+                        .and_then(|((contact, _), s)| s.twin(contact));
+                    if let Some(twin) = twin {
+                        return Err(Failure::Twin(twin.to_string()));
+                    }
                 }
                 other => return other.map_err(Failure::from),
             }
@@ -589,6 +650,8 @@ struct Draft<'r> {
     /// When the request arrived (the router's own latency is measured from here).
     started: Instant,
     request: &'r IntakeRequest,
+    /// For a lead guarded by its contact: the submission it leaves there.
+    submitted: Option<&'r Submitted>,
 }
 
 /// Intake's commit: stores a new lead with its deadline, history, contact and outbox, under
@@ -610,12 +673,14 @@ impl IntakeCommit<'_> {
     /// What recording the lead does to its contact.
     fn contact_write(&self, proposal: &Proposal) -> Option<ContactWrite> {
         let key = self.lead.email.as_ref()?.contact_key();
+        let mark = self.draft.submitted.map(|s| s.mark(self.draft.lead_id));
         let Some(contact) = self.contact else {
-            return (proposal.via != Via::Spam).then_some(ContactWrite::New { key });
+            return (proposal.via != Via::Spam).then_some(ContactWrite::New { key, mark });
         };
         let a = &proposal.assignment;
         Some(ContactWrite::Returning {
             key,
+            mark,
             owning_lead: contact.lead_id.clone(),
             take_over: proposal.via == Via::Rules && matches!(a.owner, Owner::Rep { .. }),
             note: HistoryEntry {

@@ -288,6 +288,32 @@ pub struct Contact {
     pub first_seen_at: Timestamp,
     /// Leads the contact sent.
     pub leads: u64,
+    /// The latest submission without an Idempotency-Key that stored a lead of this contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission: Option<Submission>,
+}
+
+/// What a lead submitted without an Idempotency-Key leaves on its contact, so that the same
+/// submission again (a double click, a retry) within the double-submit window is answered
+/// with that lead instead of storing another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    /// A hash of the source and the lead as submitted.
+    pub hash: String,
+    /// When it came (epoch seconds).
+    pub at: i64,
+    /// The lead it stored.
+    pub lead_id: String,
+}
+
+/// The submission a lead leaves on its contact, and from when on the same one counts as a
+/// resubmission: the contact's write is refused if it holds the same submission from then on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionMark {
+    /// What the lead leaves.
+    pub submission: Submission,
+    /// The start of the double-submit window (epoch seconds).
+    pub same_since: i64,
 }
 
 /// What recording a lead does to its contact.
@@ -297,6 +323,8 @@ pub enum ContactWrite {
     New {
         /// Normalised email.
         key: String,
+        /// The submission it leaves, for a lead without an Idempotency-Key.
+        mark: Option<SubmissionMark>,
     },
     /// A returning contact: one more lead, a history entry on the owning lead, and, if
     /// `take_over`, this lead becomes the owning one. Refused if the owning lead changed.
@@ -309,6 +337,9 @@ pub enum ContactWrite {
         take_over: bool,
         /// The history entry added to the owning lead.
         note: HistoryEntry,
+        /// The submission it leaves, for a lead without an Idempotency-Key; refused if the
+        /// contact holds the same one from within the window.
+        mark: Option<SubmissionMark>,
     },
 }
 
@@ -669,6 +700,10 @@ pub trait IdempotencyStore: Send + Sync {
         lead_id: Option<&str>,
         now_epoch: i64,
     ) -> StoreResult<Settled>;
+    /// Fences the id of a lead no claim names (one without an Idempotency-Key, kept once by
+    /// its contact) after its transaction may have been sent: `Released` once fenced (nothing
+    /// is stored, and that transaction can no longer store it), `Stored` if the lead is there.
+    async fn fence_lead(&self, lead_id: &str, now_epoch: i64) -> StoreResult<Settled>;
 }
 
 /// Pools' rotations: tickets, tickets given back, and the repair that finds lost ones.

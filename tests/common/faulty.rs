@@ -91,6 +91,18 @@ impl Faulty {
         result
     }
 
+    /// Whether `lead_id` is a dead request's lead (its settling fails, once).
+    fn died(&self, lead_id: Option<&str>) -> bool {
+        let mut dead = self.dead_leads.lock().unwrap();
+        match lead_id.and_then(|id| dead.iter().position(|l| l == id)) {
+            Some(at) => {
+                dead.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn count(&self, kind: &'static str) {
         *self.injected.lock().unwrap().entry(kind).or_default() += 1;
     }
@@ -265,6 +277,13 @@ impl IdempotencyStore for Faulty {
     async fn lead_exists(&self, lead_id: &str) -> StoreResult<bool> {
         self.inner.lead_exists(lead_id).await
     }
+    async fn fence_lead(&self, lead_id: &str, now_epoch: i64) -> StoreResult<Settled> {
+        // The dead request's own fence fails.
+        if self.died(Some(lead_id)) {
+            return Err(timeout());
+        }
+        self.inner.fence_lead(lead_id, now_epoch).await
+    }
     async fn settle_idempotency(
         &self,
         token: &IdempotencyToken,
@@ -273,17 +292,7 @@ impl IdempotencyStore for Faulty {
     ) -> StoreResult<Settled> {
         // The dead request's own settling fails (once: a retry that took its claim over for
         // the same lead id is alive).
-        let died = {
-            let mut dead = self.dead_leads.lock().unwrap();
-            match lead_id.and_then(|id| dead.iter().position(|l| l == id)) {
-                Some(at) => {
-                    dead.remove(at);
-                    true
-                }
-                None => false,
-            }
-        };
-        if died {
+        if self.died(lead_id) {
             return Err(timeout());
         }
         self.inner

@@ -226,6 +226,29 @@ impl IdempotencyStore for DynamoStore {
             .is_some_and(|item| !Fence::is(&item)))
     }
 
+    async fn fence_lead(&self, lead_id: &str, now_epoch: i64) -> StoreResult<Settled> {
+        let fence = Fence {
+            fenced: true,
+            expires_at: now_epoch + FENCE_SECONDS,
+        };
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::encode(&Key::lead(lead_id), &fence)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match condition(put)? {
+            Ok(_) => Ok(Settled::Released),
+            // A fence already (an earlier attempt of this put, retried by the SDK after a lost
+            // answer: nobody else knows this id), or the lead.
+            Err(Some(seen)) => Self::fenced_or_stored(Some(&seen)),
+            Err(None) => self.at_lead(lead_id).await,
+        }
+    }
+
     async fn settle_idempotency(
         &self,
         token: &IdempotencyToken,

@@ -697,6 +697,8 @@ pub(super) struct ContactItem {
     pub last_lead_id: String,
     pub first_seen_at: Timestamp,
     pub leads: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission: Option<crate::store::Submission>,
 }
 
 impl ContactItem {
@@ -707,6 +709,7 @@ impl ContactItem {
             lead_id: self.lead_id,
             first_seen_at: self.first_seen_at,
             leads: self.leads,
+            submission: self.submission,
         }
     }
 }

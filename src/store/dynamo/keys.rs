@@ -21,8 +21,8 @@
 //! | `JOB#<id>` | `JOB` | a replay job: its state as JSON (cursor, tally, result), a step number; TTL `expires_at` (7 days) | Put; GetItem; Update conditional on the step read |
 //! | `AUDIT#<yyyy-mm>` | `<time, fixed-width>#<uuid>` | one audit entry: who (key name, role), what, which target, a summary | Put in the transaction of the change it records; Query by month, newest first, for `GET /admin/audit` |
 //! | `IDEMPOTENCY#<source>#<sha256 of Idempotency-Key>` | `IDEMPOTENCY` | claim (token, lease), payload hash, the one lead id its lead may be stored under | conditional Put to claim, conditional Update to take over from a holder past its lease, Delete (with the lead id's fence, in one transaction) to give back; TTL `expires_at` |
-//! | `IDEMPOTENCY#<source>#auto#<sha256 of payload>` | `IDEMPOTENCY` | double-click guard for a request without a key (60 s) | as above |
-//! | `CONTACT#<normalised email>` | `CONTACT` | the lead the contact is owned through, lead count | GetItem at intake; Put if not exists or conditional Update, in the lead's transaction |
+//! | `IDEMPOTENCY#<source>#auto#<sha256 of payload>` | `IDEMPOTENCY` | double-click guard for a request without a key and without an email (60 s) | as above |
+//! | `CONTACT#<normalised email>` | `CONTACT` | the lead the contact is owned through, lead count, the latest submission without an Idempotency-Key (`submission`: hash, time, lead id; the double-click guard of a lead with an email) | BatchGetItem with the account at intake (eventually consistent), GetItem when the transaction found it changed; Put if not exists or conditional Update (refused for the same submission within 60 s), in the lead's transaction |
 //! | `ACCOUNT#<id>` | `ACCOUNT` | one account (name, domains, owner, tier, list) | BatchGet and BatchWrite on load; GetItem |
 //! | `DOMAIN#<domain>` | `DOMAIN` | the account owning the domain (copied, so matching is one read) | BatchGet of a lead's domain and its parents; Delete, conditional on the account, when the account drops it |
 //!

@@ -346,13 +346,14 @@ fn contact_writes(
     at: Timestamp,
 ) -> StoreResult<()> {
     match contact {
-        ContactWrite::New { key } => {
+        ContactWrite::New { key, mark } => {
             let item = ContactItem {
                 key: key.clone(),
                 lead_id: lead_id.to_string(),
                 last_lead_id: lead_id.to_string(),
                 first_seen_at: at,
                 leads: 1,
+                submission: mark.as_ref().map(|m| m.submission.clone()),
             };
             tx.put_new(items::encode(&Key::contact(key), &item)?, Guard::Contact)
         }
@@ -361,15 +362,30 @@ fn contact_writes(
             owning_lead,
             take_over,
             note,
+            mark,
         } => {
             let mut expression = "ADD leads :one SET last_lead_id = :lead".to_string();
             if *take_over {
                 expression.push_str(", lead_id = :lead");
             }
-            let update = tx
-                .updating(&Key::contact(key))
+            let mut condition = "lead_id = :owning".to_string();
+            let mut update = tx.updating(&Key::contact(key));
+            if let Some(mark) = mark {
+                // The same submission within the window stored its lead already: refused.
+                expression.push_str(", submission = :submission");
+                condition.push_str(
+                    " AND (attribute_not_exists(submission) OR submission.#hash <> :hash OR submission.#at < :since)",
+                );
+                update = update
+                    .expression_attribute_names("#hash", "hash")
+                    .expression_attribute_names("#at", "at")
+                    .expression_attribute_values(":submission", items::attribute(&mark.submission)?)
+                    .expression_attribute_values(":hash", s(&mark.submission.hash))
+                    .expression_attribute_values(":since", n(mark.same_since));
+            }
+            let update = update
                 .update_expression(expression)
-                .condition_expression("lead_id = :owning")
+                .condition_expression(condition)
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":lead", s(lead_id))
                 .expression_attribute_values(":owning", s(owning_lead));
