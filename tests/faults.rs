@@ -562,6 +562,8 @@ async fn a_permission_error_loading_the_config_is_a_503_and_never_empties_the_te
 #[tokio::test]
 async fn only_a_stored_config_that_is_genuinely_invalid_sends_leads_to_the_fallback_queue() {
     let h = Harness::with_config(THREE_REPS).await;
+    let known = h.post_lead(json!({"email": "known@acme.example"})).await;
+    assert_eq!(known.status, StatusCode::CREATED, "{}", known.body);
     // A document that no longer parses (stored by an older version, or by hand).
     let now = jiff::Timestamp::now();
     let info = leadrouter::store::VersionInfo {
@@ -593,4 +595,13 @@ async fn only_a_stored_config_that_is_genuinely_invalid_sends_leads_to_the_fallb
         reason.starts_with("The active routing config could not be used: version 2 is invalid"),
         "{reason}"
     );
+    // A returning contact's lead is not lost either, and its double click stores nothing more.
+    let again = json!({"email": "known@acme.example", "company": "Acme"});
+    let returning = h.post_lead(again.clone()).await;
+    assert_eq!(returning.status, StatusCode::CREATED, "{}", returning.body);
+    assert_eq!(returning.owner(), "unrouted");
+    let twice = h.post_lead(again).await;
+    assert_eq!(twice.status, StatusCode::OK, "{}", twice.body);
+    assert_eq!(twice.body["lead_id"], returning.body["lead_id"]);
+    assert_eq!(h.lead_items().await.len(), 3);
 }

@@ -181,6 +181,30 @@ impl From<RouteError> for Failure {
     }
 }
 
+/// How a lead is recorded: routed by the active config, or into the fallback queue when no
+/// config can route it.
+enum Plan {
+    Route {
+        version: u64,
+        config: std::sync::Arc<RoutingConfig>,
+        lead: Box<Lead>,
+    },
+    Fallback {
+        why: String,
+        cause: FallbackCause,
+    },
+}
+
+/// The lead the same submission stored first, if the contact as read holds it.
+fn twin_of<'c>(
+    earlier: Option<&'c (Contact, StoredLead)>,
+    submitted: Option<&Submitted>,
+) -> Option<&'c str> {
+    earlier
+        .zip(submitted)
+        .and_then(|((contact, _), s)| s.twin(contact))
+}
+
 impl Prepared {
     /// The lead the same submission stored a moment ago, if the contact as read holds it.
     fn twin(&self, submitted: &Submitted) -> Option<String> {
@@ -434,38 +458,63 @@ impl App {
             request,
             submitted,
         };
-        let (version, config, lead, contact_key, mut earlier) = match prepared
-            .map_err(Failure::early)?
-        {
+        let (plan, contact_key, mut earlier) = match prepared.map_err(Failure::early)? {
             Prepared::Ready {
                 version,
                 config,
                 lead,
                 contact_key,
                 earlier,
-            } => (version, config, *lead, contact_key, earlier.map(|e| *e)),
-            Prepared::NoConfig => {
-                return self
-                    .record_fallback(
-                        &draft,
-                        "No routing config is active",
+            } => (
+                Plan::Route {
+                    version,
+                    config,
+                    lead,
+                },
+                contact_key,
+                earlier.map(|e| *e),
+            ),
+            fallback => {
+                let (why, cause) = match fallback {
+                    Prepared::Unusable { version, why } => {
+                        tracing::error!(version, %why, "the active routing config cannot be used; leads go to the fallback queue");
+                        let why = format!("The active routing config could not be used: {why}");
+                        (why, FallbackCause::ConfigUnusable)
+                    }
+                    _ => (
+                        "No routing config is active".to_string(),
                         FallbackCause::NoConfig,
-                    )
-                    .await;
-            }
-            Prepared::Unusable { version, why } => {
-                tracing::error!(version, %why, "the active routing config cannot be used; leads go to the fallback queue");
-                let why = format!("The active routing config could not be used: {why}");
-                return self
-                    .record_fallback(&draft, &why, FallbackCause::ConfigUnusable)
-                    .await;
+                    ),
+                };
+                // Nothing was read without a config: the contact the lead is recorded with,
+                // read now (the same submission may have stored its lead already).
+                let contact_key = request.lead.email.as_ref().map(|e| e.contact_key());
+                let earlier = self
+                    .earlier_lead(contact_key.as_deref())
+                    .await
+                    .map_err(Failure::early)?;
+                if let Some(twin) = twin_of(earlier.as_ref(), submitted) {
+                    return Err(Failure::Twin(twin.to_string()));
+                }
+                (Plan::Fallback { why, cause }, contact_key, earlier)
             }
         };
         let mut attempt = 0;
         loop {
-            let routed = self
-                .route_lead(&draft, version, &config, &lead, earlier.as_ref())
-                .await;
+            let routed = match &plan {
+                Plan::Route {
+                    version,
+                    config,
+                    lead,
+                } => {
+                    self.route_lead(&draft, *version, config, lead, earlier.as_ref())
+                        .await
+                }
+                Plan::Fallback { why, cause } => {
+                    self.record_fallback(&draft, why, *cause, earlier.as_ref().map(|(c, _)| c))
+                        .await
+                }
+            };
             match routed {
                 // A contact created or handed over meanwhile: decide again with it, unless the
                 // same submission stored its lead there first.
@@ -475,11 +524,7 @@ impl App {
                         .earlier_lead(contact_key.as_deref())
                         .await
                         .map_err(Failure::early)?;
-                    let twin = earlier
-                        .as_ref()
-                        .zip(submitted)
-                        .and_then(|((contact, _), s)| s.twin(contact));
-                    if let Some(twin) = twin {
+                    if let Some(twin) = twin_of(earlier.as_ref(), submitted) {
                         return Err(Failure::Twin(twin.to_string()));
                     }
                 }
@@ -530,13 +575,15 @@ impl App {
         router.drive(&mut walk, draft.now, &commit).await
     }
 
-    /// Stores a lead that no config can route: the fallback queue, with the reason.
+    /// Stores a lead that no config can route: the fallback queue, with the reason, as a lead
+    /// of its `contact` (as read) if the person is known.
     async fn record_fallback(
         &self,
         draft: &Draft<'_>,
         why: &str,
         cause: FallbackCause,
-    ) -> Result<(Intake, Vec<Outgoing>), Failure> {
+        contact: Option<&Contact>,
+    ) -> Result<(Intake, Vec<Outgoing>), RouteError> {
         let proposal = Proposal {
             assignment: fallback(DEFAULT_FALLBACK_QUEUE, why),
             claim: None,
@@ -549,19 +596,21 @@ impl App {
             draft,
             config: None,
             lead: &draft.request.lead,
-            contact: None,
+            contact,
             fallback: Some(cause),
         };
         commit.commit(&proposal).await.map_err(|e| match e {
-            CommitError::Store(error) => Failure::Store {
+            CommitError::Store(error) => RouteError::Failed {
                 error,
                 in_commit: true,
                 tickets: Vec::new(),
             },
-            CommitError::Stale(stale) => RouteError::Stale(stale).into(),
-            CommitError::Refused(r) => Failure::early(StoreError::Invalid(format!(
-                "the fallback queue refused a lead ({r:?})"
-            ))),
+            CommitError::Stale(stale) => RouteError::Stale(stale),
+            CommitError::Refused(r) => RouteError::Failed {
+                error: StoreError::Invalid(format!("the fallback queue refused a lead ({r:?})")),
+                in_commit: false,
+                tickets: Vec::new(),
+            },
         })
     }
 
