@@ -585,6 +585,39 @@ async fn the_repair_reads_the_reps_the_sweepers_config_names_when_none_were_enro
 }
 
 #[tokio::test]
+async fn a_full_rep_entry_is_tidied_at_once_and_the_next_leads_are_back_on_it() {
+    let store = fresh_store().await;
+    store.enroll("p", &["ana".to_string()]).await.unwrap();
+    let max = dynamo::TURNS_ON_REP_MAX as u64;
+    for turn in 1..=max + 1 {
+        assert_eq!(store.take_ticket("p").await.unwrap().turn, turn);
+        store
+            .record_assignment(&pool_lead(turn, false))
+            .await
+            .unwrap();
+    }
+    // The full entry sent ticket 101 to a record of its own, and a tidy of the pool (what the
+    // sweeper's repair does first, judging nothing dead) took the settled tickets off.
+    let mut tidied = false;
+    for _ in 0..100 {
+        if recorded_turns(&store).await == (vec![max + 1], vec![]) {
+            tidied = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(tidied, "{:?}", recorded_turns(&store).await);
+    let next = store.take_ticket("p").await.unwrap().turn;
+    store
+        .record_assignment(&pool_lead(next, false))
+        .await
+        .unwrap();
+    assert_eq!(recorded_turns(&store).await, (vec![max + 1], vec![next]));
+    // Nothing was judged dead or given back.
+    assert_eq!(store.take_ticket("p").await.unwrap().turn, next + 1);
+}
+
+#[tokio::test]
 async fn a_rep_entry_holding_the_most_new_tickets_it_may_records_the_next_as_an_item() {
     let store = fresh_store().await;
     let max = dynamo::TURNS_ON_REP_MAX as u64;

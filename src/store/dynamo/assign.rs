@@ -51,6 +51,16 @@ pub(super) fn open_leads_change(tx: &mut Transaction, rep: &str, by: i64) -> Sto
 /// assignments, stays under the 1 KB a write unit covers.
 pub const TURNS_ON_REP_MAX: usize = 100;
 
+/// The rep and pool whose entry the new ticket of `claim` may be recorded on.
+pub(super) fn ticket_entry<'a>(
+    claim: Option<&'a RepClaim>,
+    ticket: Option<&'a PoolTicket>,
+) -> Option<(&'a str, &'a str)> {
+    let (claim, ticket) = (claim?, ticket?);
+    (claim.pool.as_deref() == Some(ticket.pool.as_str()))
+        .then_some((claim.rep.as_str(), ticket.pool.as_str()))
+}
+
 /// The new owner's side of an assignment: the tickets the lead takes (the one it uses and
 /// those of pools it passed through), the owner's roster entry (membership, load bound) and
 /// cap counters.
@@ -60,7 +70,9 @@ pub const TURNS_ON_REP_MAX: usize = 100;
 /// there. A ticket that was given back and adopted may be held by another lead too (it can be
 /// given back twice), and one spent passing through a pool has no rep: each gets a `TURN#`
 /// record that exists at most once. If the rep's entry already holds
-/// [`TURNS_ON_REP_MAX`] tickets, the transaction records a new ticket that way too.
+/// [`TURNS_ON_REP_MAX`] tickets, the transaction records a new ticket that way too; and so
+/// does every new ticket while `entry_full` says this process found that entry full.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn claim(
     tx: &mut Transaction,
     lead_id: &str,
@@ -69,9 +81,11 @@ pub(super) fn claim(
     ticket: Option<&PoolTicket>,
     passed: &[PoolTicket],
     at: Timestamp,
+    entry_full: &dyn Fn(&str, &str) -> bool,
 ) -> StoreResult<()> {
-    let on_rep = ticket
-        .filter(|t| !t.adopted && claim.and_then(|c| c.pool.as_deref()) == Some(t.pool.as_str()));
+    let on_rep = ticket.filter(|t| {
+        !t.adopted && ticket_entry(claim, Some(t)).is_some_and(|(rep, pool)| !entry_full(rep, pool))
+    });
     let record = |ticket: &PoolTicket, passed: bool| -> StoreResult<_> {
         let record = TurnItem {
             lead_id,

@@ -27,6 +27,8 @@ pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
 pub struct DynamoStore {
     pub(super) client: Client,
     pub(super) table: String,
+    /// Reps' entries this process found holding all the unchecked tickets they may.
+    pub(super) full_turns: std::sync::Arc<super::rotation::FullTurns>,
 }
 
 /// Builds a DynamoDB client: the process's AWS settings (see [`crate::aws`]), or a local
@@ -56,6 +58,7 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            full_turns: Default::default(),
         }
     }
 

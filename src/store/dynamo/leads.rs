@@ -42,9 +42,10 @@ impl LeadStore for DynamoStore {
             ticket,
             &new.passed,
             new.received_at,
+            &|rep, pool| self.full_turns.is_full(rep, pool),
         )?;
         assign::outbox(&mut tx, &new.lead_id, new.received_at, &new.notifications)?;
-        tx.commit(&self.client, claim).await
+        self.commit_assignment(&tx, claim, ticket).await
     }
 
     async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>> {
@@ -236,6 +237,22 @@ impl LeadStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Commits an assignment's transaction; if the new owner's entry was found full of the
+    /// pool's tickets, notes it (see `DynamoStore::turns_full`).
+    pub(super) async fn commit_assignment(
+        &self,
+        tx: &super::tx::Transaction,
+        claim: Option<&crate::domain::model::RepClaim>,
+        ticket: Option<&crate::domain::routing::PoolTicket>,
+    ) -> Result<(), CommitError> {
+        if tx.commit_noting_full_turns(&self.client, claim).await? {
+            if let Some((rep, pool)) = assign::ticket_entry(claim, ticket) {
+                self.turns_full(rep, pool);
+            }
+        }
+        Ok(())
+    }
+
     /// Every item of a lead's partition: the lead, its history and its notifications.
     async fn lead_partition(&self, lead_id: &str) -> StoreResult<Vec<Item>> {
         let query = self

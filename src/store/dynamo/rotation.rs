@@ -16,7 +16,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -30,6 +32,150 @@ use crate::store::{RotationRepair, RotationStore, StoreResult};
 /// How often a lead tries to adopt a ticket given back before it takes a new one (others
 /// adopting the same tickets at the same moment).
 const ADOPT_ATTEMPTS: u32 = 5;
+
+/// How long this process records a rep's new tickets as items of their own after finding the
+/// rep's entry full, unless a tidy of the pool ends sooner.
+const FULL_TURNS_FOR: Duration = Duration::from_secs(60);
+
+/// Reps (by pool) whose entry this process found holding as many unchecked tickets as it may:
+/// their leads record tickets as `TURN#` items, without first trying the entry, until a tidy
+/// of the pool has taken the settled ones off (or [`FULL_TURNS_FOR`] has passed).
+#[derive(Debug, Default)]
+pub(super) struct FullTurns(Mutex<HashMap<(String, String), Instant>>);
+
+impl FullTurns {
+    /// Whether the rep's entry for `pool` was found full a moment ago.
+    pub fn is_full(&self, rep: &str, pool: &str) -> bool {
+        let full = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        full.get(&(rep.to_string(), pool.to_string()))
+            .is_some_and(|until| Instant::now() < *until)
+    }
+
+    /// Notes the rep's entry for `pool` full; true if no tidy of that pool is under way yet.
+    pub fn remember(&self, rep: &str, pool: &str) -> bool {
+        let mut full = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let tidying = full.iter().any(|((_, p), until)| p == pool && now < *until);
+        full.insert((rep.to_string(), pool.to_string()), now + FULL_TURNS_FOR);
+        !tidying
+    }
+
+    /// Forgets the pool's full entries (a tidy took the settled tickets off).
+    fn forget(&self, pool: &str) {
+        let mut full = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        full.retain(|(_, p), _| p != pool);
+    }
+}
+
+impl DynamoStore {
+    /// Notes that a lead found `rep`'s entry full of `pool`'s tickets, and (once at a time per
+    /// pool) takes the settled tickets off the pool's entries in the background, as the
+    /// sweeper would at its next run, so a busy pool's leads are back on their reps' entries
+    /// within moments.
+    pub(super) fn turns_full(&self, rep: &str, pool: &str) {
+        if !self.full_turns.remember(rep, pool) {
+            return;
+        }
+        let (store, pool) = (self.clone(), pool.to_string());
+        tokio::spawn(async move {
+            match store.settle_used(&pool).await {
+                Ok(()) => store.full_turns.forget(&pool),
+                Err(error) => {
+                    tracing::warn!(%pool, %error, "could not take settled tickets off the reps' entries; the sweeper will")
+                }
+            }
+        });
+    }
+
+    /// The repair's first half alone: settles the tickets stored leads used, up to the first
+    /// unused one, and takes them off the reps' entries; judges nothing dead and gives nothing
+    /// back (that is the sweeper's, after the lease).
+    pub(super) async fn settle_used(&self, pool: &str) -> StoreResult<()> {
+        let Some(rotation) = self.read::<Rotation>(&Key::rotation(pool)).await? else {
+            return Ok(());
+        };
+        let checked = rotation
+            .checked_through
+            .unwrap_or(0)
+            .max(rotation.cycle_start);
+        let (from, to) = (checked + 1, rotation.turn);
+        if from > to {
+            return Ok(());
+        }
+        let (checked_through, on_reps) = self.used_through(pool, from, to, &[]).await?;
+        let record = self
+            .updating(&Key::rotation(pool))
+            .update_expression("SET checked_through = :through")
+            .condition_expression(
+                "attribute_not_exists(checked_through) OR checked_through <= :through",
+            )
+            .expression_attribute_values(":through", n(checked_through));
+        if self
+            .conditional_update(record, ReturnValue::None)
+            .await?
+            .is_ok()
+        {
+            self.forget_settled(pool, on_reps, checked_through).await?;
+        }
+        Ok(())
+    }
+
+    /// The last ticket from `from` before the first one no stored lead used (`from - 1` if
+    /// that is `from` itself), with the tickets each rep's entry holds.
+    async fn used_through(
+        &self,
+        pool: &str,
+        from: u64,
+        to: u64,
+        members: &[String],
+    ) -> StoreResult<(u64, Vec<(String, BTreeSet<u64>)>)> {
+        let used = self.used_in(pool, from, to, members).await?;
+        let first_unused = (from..=to).find(|t| !used.0.contains(t));
+        Ok((first_unused.map_or(to, |t| t - 1), used.1))
+    }
+
+    /// The tickets from `from` to `to` that stored leads used (as `TURN#` items or on their
+    /// reps' entries), with the tickets each rep's entry holds.
+    async fn used_in(
+        &self,
+        pool: &str,
+        from: u64,
+        to: u64,
+        members: &[String],
+    ) -> StoreResult<(HashSet<u64>, Vec<(String, BTreeSet<u64>)>)> {
+        let mut used = self.used_turns(pool, from, to).await?;
+        let on_reps = self.turns_on_reps(pool, members).await?;
+        for (_, turns) in &on_reps {
+            used.extend(turns.range(from..=to));
+        }
+        Ok((used, on_reps))
+    }
+
+    /// Takes the tickets up to `checked_through` off the reps' entries.
+    async fn forget_settled(
+        &self,
+        pool: &str,
+        on_reps: Vec<(String, BTreeSet<u64>)>,
+        checked_through: u64,
+    ) -> StoreResult<()> {
+        for (rep, turns) in on_reps {
+            let settled: Vec<String> = turns
+                .range(..=checked_through)
+                .map(u64::to_string)
+                .collect();
+            if settled.is_empty() {
+                continue;
+            }
+            let forget = self
+                .updating(&Key::rep(&rep))
+                .update_expression("DELETE #turns :settled")
+                .expression_attribute_names("#turns", keys::turns_attribute(pool))
+                .expression_attribute_values(":settled", AttributeValue::Ns(settled));
+            self.send_update(forget, ReturnValue::None).await?;
+        }
+        Ok(())
+    }
+}
 
 pub(super) fn ticket(rotation: &Rotation, turn: u64, adopted: bool) -> Ticket {
     Ticket {
@@ -137,11 +283,8 @@ impl RotationStore for DynamoStore {
         let mut checked_through = checked;
         let mut on_reps = Vec::new();
         if from <= to {
-            let mut used = self.used_turns(pool, from, to).await?;
-            on_reps = self.turns_on_reps(pool, members).await?;
-            for (_, turns) in &on_reps {
-                used.extend(turns.range(from..=to));
-            }
+            let used;
+            (used, on_reps) = self.used_in(pool, from, to, members).await?;
             let mut unresolved = None;
             for turn in from..=to {
                 if used.contains(&turn) {
@@ -184,21 +327,7 @@ impl RotationStore for DynamoStore {
         }
         self.return_tickets(pool, &gaps).await?;
         // What is settled need not be kept on the reps' entries any more.
-        for (rep, turns) in on_reps {
-            let settled: Vec<String> = turns
-                .range(..=checked_through)
-                .map(u64::to_string)
-                .collect();
-            if settled.is_empty() {
-                continue;
-            }
-            let forget = self
-                .updating(&Key::rep(&rep))
-                .update_expression("DELETE #turns :settled")
-                .expression_attribute_names("#turns", keys::turns_attribute(pool))
-                .expression_attribute_values(":settled", AttributeValue::Ns(settled));
-            self.send_update(forget, ReturnValue::None).await?;
-        }
+        self.forget_settled(pool, on_reps, checked_through).await?;
         Ok(RotationRepair { returned: gaps })
     }
 

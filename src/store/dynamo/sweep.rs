@@ -149,6 +149,7 @@ impl SweepStore for DynamoStore {
             ticket,
             &change.passed,
             change.at,
+            &|rep, pool| self.full_turns.is_full(rep, pool),
         )?;
         assign::outbox(
             &mut tx,
@@ -159,7 +160,7 @@ impl SweepStore for DynamoStore {
         if let Some(entry) = &change.audit {
             super::audit::put(&mut tx, entry)?;
         }
-        tx.commit(&self.client, claim).await
+        self.commit_assignment(&tx, claim, ticket).await
     }
 
     async fn take_step(&self, change: &SlaStepChange) -> Result<(), CommitError> {

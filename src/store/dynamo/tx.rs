@@ -216,12 +216,24 @@ impl Transaction {
         client: &Client,
         claim: Option<&RepClaim>,
     ) -> Result<(), CommitError> {
+        self.commit_noting_full_turns(client, claim)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Transaction::commit`], saying whether the rep's entry was found full of tickets (the
+    /// transaction then recorded its new ticket as an item of its own).
+    pub async fn commit_noting_full_turns(
+        &self,
+        client: &Client,
+        claim: Option<&RepClaim>,
+    ) -> Result<bool, CommitError> {
         match self.commit_once(client, claim).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(false),
             Err(Failed::Commit(e)) => Err(e),
             Err(Failed::TurnsFull) => match self.recording_the_turn() {
                 Some(tx) => match tx.commit_once(client, claim).await {
-                    Ok(()) => Ok(()),
+                    Ok(()) => Ok(true),
                     Err(Failed::Commit(e)) => Err(e),
                     Err(Failed::TurnsFull) => Err(CommitError::Refused(Refusal::LoadRose)),
                 },
