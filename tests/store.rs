@@ -584,29 +584,75 @@ async fn the_repair_reads_the_reps_the_sweepers_config_names_when_none_were_enro
     assert_eq!(due.returned, [2]);
 }
 
+/// Waits (up to 5 s) until the pool's recorded tickets are `expected`.
+async fn until_recorded(store: &DynamoStore, expected: (Vec<u64>, Vec<u64>)) {
+    for _ in 0..100 {
+        if recorded_turns(store).await == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(recorded_turns(store).await, expected);
+}
+
 #[tokio::test]
-async fn a_full_rep_entry_is_tidied_at_once_and_the_next_leads_are_back_on_it() {
+async fn a_process_that_put_half_an_entry_of_tickets_on_a_rep_takes_the_settled_ones_off() {
     let store = fresh_store().await;
     store.enroll("p", &["ana".to_string()]).await.unwrap();
-    let max = dynamo::TURNS_ON_REP_MAX as u64;
-    for turn in 1..=max + 1 {
+    let half = dynamo::TURNS_ON_REP_MAX as u64 / 2;
+    for turn in 1..half {
         assert_eq!(store.take_ticket("p").await.unwrap().turn, turn);
         store
             .record_assignment(&pool_lead(turn, false))
             .await
             .unwrap();
     }
-    // The full entry sent ticket 101 to a record of its own, and a tidy of the pool (what the
-    // sweeper's repair does first, judging nothing dead) took the settled tickets off.
-    let mut tidied = false;
-    for _ in 0..100 {
-        if recorded_turns(&store).await == (vec![max + 1], vec![]) {
-            tidied = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        recorded_turns(&store).await,
+        (vec![], (1..half).collect::<Vec<_>>())
+    );
+    // The 50th: the pool's used tickets are settled and taken off Ana's entry, judging
+    // nothing dead (what the sweeper's repair does first).
+    assert_eq!(store.take_ticket("p").await.unwrap().turn, half);
+    store
+        .record_assignment(&pool_lead(half, false))
+        .await
+        .unwrap();
+    until_recorded(&store, (vec![], vec![])).await;
+    assert_eq!(store.take_ticket("p").await.unwrap().turn, half + 1);
+}
+
+#[tokio::test]
+async fn a_rep_entry_another_process_filled_sends_the_ticket_to_an_item_and_is_tidied() {
+    let store = fresh_store().await;
+    store.enroll("p", &["ana".to_string()]).await.unwrap();
+    let max = dynamo::TURNS_ON_REP_MAX as u64;
+    // Other processes' leads used tickets 1 to 100, all on Ana's entry (none tidied it).
+    for turn in 1..=max {
+        assert_eq!(store.take_ticket("p").await.unwrap().turn, turn);
     }
-    assert!(tidied, "{:?}", recorded_turns(&store).await);
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S("REP#ana".into()))
+        .key("sk", AttributeValue::S("STATE".into()))
+        .update_expression("ADD #turns :turns")
+        .expression_attribute_names("#turns", "turns:p")
+        .expression_attribute_values(
+            ":turns",
+            AttributeValue::Ns((1..=max).map(|t| t.to_string()).collect()),
+        )
+        .send()
+        .await
+        .unwrap();
+    // This one's lead finds the entry full: its ticket is recorded as an item of its own, and
+    // the pool is tidied at once.
+    assert_eq!(store.take_ticket("p").await.unwrap().turn, max + 1);
+    let lead = pool_lead(max + 1, false);
+    store.record_assignment(&lead).await.unwrap();
+    assert!(store.get_lead(&lead.lead_id).await.unwrap().is_some());
+    until_recorded(&store, (vec![max + 1], vec![])).await;
     let next = store.take_ticket("p").await.unwrap().turn;
     store
         .record_assignment(&pool_lead(next, false))

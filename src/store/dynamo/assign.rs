@@ -71,7 +71,8 @@ pub(super) fn ticket_entry<'a>(
 /// given back twice), and one spent passing through a pool has no rep: each gets a `TURN#`
 /// record that exists at most once. If the rep's entry already holds
 /// [`TURNS_ON_REP_MAX`] tickets, the transaction records a new ticket that way too; and so
-/// does every new ticket while `entry_full` says this process found that entry full.
+/// does every new ticket while `entry_full` says this process found that entry full. True
+/// when the new ticket goes on the rep's entry.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn claim(
     tx: &mut Transaction,
@@ -82,7 +83,7 @@ pub(super) fn claim(
     passed: &[PoolTicket],
     at: Timestamp,
     entry_full: &dyn Fn(&str, &str) -> bool,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let on_rep = ticket.filter(|t| {
         !t.adopted && ticket_entry(claim, Some(t)).is_some_and(|(rep, pool)| !entry_full(rep, pool))
     });
@@ -124,7 +125,7 @@ pub(super) fn claim(
             tx.update(update, Guard::Cap(cap.period))?;
         }
     }
-    Ok(())
+    Ok(on_rep.is_some())
 }
 
 /// The rep's side of an assignment: one more open lead, allowed only while the rep is active,

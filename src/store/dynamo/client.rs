@@ -27,8 +27,8 @@ pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
 pub struct DynamoStore {
     pub(super) client: Client,
     pub(super) table: String,
-    /// Reps' entries this process found holding all the unchecked tickets they may.
-    pub(super) full_turns: std::sync::Arc<super::rotation::FullTurns>,
+    /// What this process knows of its reps' entries of unchecked tickets.
+    pub(super) turn_entries: std::sync::Arc<super::rotation::TurnEntries>,
 }
 
 /// Builds a DynamoDB client: the process's AWS settings (see [`crate::aws`]), or a local
@@ -58,7 +58,7 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
-            full_turns: Default::default(),
+            turn_entries: Default::default(),
         }
     }
 

@@ -34,7 +34,7 @@ impl LeadStore for DynamoStore {
         // The first history entry lives on the lead (`first_event`).
         tx.put_new(item, Guard::NewLead)?;
         let (claim, ticket) = (new.claim.as_ref(), new.ticket.as_ref());
-        assign::claim(
+        let on_entry = assign::claim(
             &mut tx,
             &new.lead_id,
             owner.id(),
@@ -42,10 +42,10 @@ impl LeadStore for DynamoStore {
             ticket,
             &new.passed,
             new.received_at,
-            &|rep, pool| self.full_turns.is_full(rep, pool),
+            &|rep, pool| self.turn_entries.is_full(rep, pool),
         )?;
         assign::outbox(&mut tx, &new.lead_id, new.received_at, &new.notifications)?;
-        self.commit_assignment(&tx, claim, ticket).await
+        self.commit_assignment(&tx, claim, ticket, on_entry).await
     }
 
     async fn get_lead(&self, lead_id: &str) -> StoreResult<Option<StoredLead>> {
@@ -237,18 +237,18 @@ impl LeadStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Commits an assignment's transaction; if the new owner's entry was found full of the
-    /// pool's tickets, notes it (see `DynamoStore::turns_full`).
+    /// Commits an assignment's transaction, whose new ticket goes on the owner's entry if
+    /// `on_entry`, and notes where it went (see `DynamoStore::noted_turn`).
     pub(super) async fn commit_assignment(
         &self,
         tx: &super::tx::Transaction,
         claim: Option<&crate::domain::model::RepClaim>,
         ticket: Option<&crate::domain::routing::PoolTicket>,
+        on_entry: bool,
     ) -> Result<(), CommitError> {
-        if tx.commit_noting_full_turns(&self.client, claim).await? {
-            if let Some((rep, pool)) = assign::ticket_entry(claim, ticket) {
-                self.turns_full(rep, pool);
-            }
+        let found_full = tx.commit_noting_full_turns(&self.client, claim).await?;
+        if let Some((rep, pool)) = assign::ticket_entry(claim, ticket) {
+            self.noted_turn(rep, pool, on_entry && !found_full, found_full);
         }
         Ok(())
     }

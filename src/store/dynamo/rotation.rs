@@ -37,53 +37,93 @@ const ADOPT_ATTEMPTS: u32 = 5;
 /// rep's entry full, unless a tidy of the pool ends sooner.
 const FULL_TURNS_FOR: Duration = Duration::from_secs(60);
 
-/// Reps (by pool) whose entry this process found holding as many unchecked tickets as it may:
-/// their leads record tickets as `TURN#` items, without first trying the entry, until a tidy
-/// of the pool has taken the settled ones off (or [`FULL_TURNS_FOR`] has passed).
-#[derive(Debug, Default)]
-pub(super) struct FullTurns(Mutex<HashMap<(String, String), Instant>>);
+/// After how many new tickets this process put on one rep's entry it takes the pool's settled
+/// tickets off (half of what an entry may hold), so a busy pool's entries rarely fill between
+/// two sweeps.
+const TIDY_AFTER: u32 = (super::assign::TURNS_ON_REP_MAX / 2) as u32;
 
-impl FullTurns {
+/// What this process knows of its reps' entries of unchecked tickets (by rep and pool): how
+/// many tickets it put on each since it last tidied the pool, which it found full (their leads
+/// record tickets as `TURN#` items, without first trying the entry, until a tidy of the pool
+/// has run or [`FULL_TURNS_FOR`] has passed), and which pools it is tidying.
+#[derive(Debug, Default)]
+pub(super) struct TurnEntries(Mutex<Watch>);
+
+#[derive(Debug, Default)]
+struct Watch {
+    added: HashMap<(String, String), u32>,
+    full: HashMap<(String, String), Instant>,
+    tidying: HashSet<String>,
+}
+
+impl TurnEntries {
+    fn watch(&self) -> std::sync::MutexGuard<'_, Watch> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Whether the rep's entry for `pool` was found full a moment ago.
     pub fn is_full(&self, rep: &str, pool: &str) -> bool {
-        let full = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        full.get(&(rep.to_string(), pool.to_string()))
+        self.watch()
+            .full
+            .get(&(rep.to_string(), pool.to_string()))
             .is_some_and(|until| Instant::now() < *until)
     }
 
-    /// Notes the rep's entry for `pool` full; true if no tidy of that pool is under way yet.
-    pub fn remember(&self, rep: &str, pool: &str) -> bool {
-        let mut full = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let tidying = full.iter().any(|((_, p), until)| p == pool && now < *until);
-        full.insert((rep.to_string(), pool.to_string()), now + FULL_TURNS_FOR);
-        !tidying
+    /// Notes a ticket put on the rep's entry for `pool`; true when the pool is due a tidy and
+    /// none is under way.
+    fn added(&self, rep: &str, pool: &str) -> bool {
+        let mut watch = self.watch();
+        let added = watch
+            .added
+            .entry((rep.to_string(), pool.to_string()))
+            .or_default();
+        *added += 1;
+        let due = *added >= TIDY_AFTER;
+        due && watch.tidying.insert(pool.to_string())
     }
 
-    /// Forgets the pool's full entries (a tidy took the settled tickets off).
-    fn forget(&self, pool: &str) {
-        let mut full = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        full.retain(|(_, p), _| p != pool);
+    /// Notes the rep's entry for `pool` full; true when no tidy of the pool is under way.
+    fn found_full(&self, rep: &str, pool: &str) -> bool {
+        let mut watch = self.watch();
+        let until = Instant::now() + FULL_TURNS_FOR;
+        watch
+            .full
+            .insert((rep.to_string(), pool.to_string()), until);
+        watch.tidying.insert(pool.to_string())
+    }
+
+    /// A tidy of `pool` ended (`done`: it took the settled tickets off).
+    fn tidied(&self, pool: &str, done: bool) {
+        let mut watch = self.watch();
+        watch.tidying.remove(pool);
+        if done {
+            watch.full.retain(|(_, p), _| p != pool);
+            watch.added.retain(|(_, p), _| p != pool);
+        }
     }
 }
 
 impl DynamoStore {
-    /// Notes that a lead found `rep`'s entry full of `pool`'s tickets, and (once at a time per
-    /// pool) takes the settled tickets off the pool's entries in the background, as the
-    /// sweeper would at its next run, so a busy pool's leads are back on their reps' entries
-    /// within moments.
-    pub(super) fn turns_full(&self, rep: &str, pool: &str) {
-        if !self.full_turns.remember(rep, pool) {
+    /// Notes where an assignment recorded its new ticket (`on_entry`: on the rep's entry;
+    /// `found_full`: the entry was full, so as an item of its own) and, once at a time per
+    /// pool, takes the pool's settled tickets off its reps' entries in the background when
+    /// they need it, as the sweeper would at its next run.
+    pub(super) fn noted_turn(&self, rep: &str, pool: &str, on_entry: bool, found_full: bool) {
+        let tidy = if found_full {
+            self.turn_entries.found_full(rep, pool)
+        } else {
+            on_entry && self.turn_entries.added(rep, pool)
+        };
+        if !tidy {
             return;
         }
         let (store, pool) = (self.clone(), pool.to_string());
         tokio::spawn(async move {
-            match store.settle_used(&pool).await {
-                Ok(()) => store.full_turns.forget(&pool),
-                Err(error) => {
-                    tracing::warn!(%pool, %error, "could not take settled tickets off the reps' entries; the sweeper will")
-                }
+            let done = store.settle_used(&pool).await;
+            if let Err(error) = &done {
+                tracing::warn!(%pool, %error, "could not take settled tickets off the reps' entries; the sweeper will");
             }
+            store.turn_entries.tidied(&pool, done.is_ok());
         });
     }
 

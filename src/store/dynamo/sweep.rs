@@ -141,7 +141,7 @@ impl SweepStore for DynamoStore {
             assign::open_leads_change(&mut tx, previous, -1)?;
         }
         let (claim, ticket) = (change.claim.as_ref(), change.ticket.as_ref());
-        assign::claim(
+        let on_entry = assign::claim(
             &mut tx,
             &change.lead_id,
             owner.id(),
@@ -149,7 +149,7 @@ impl SweepStore for DynamoStore {
             ticket,
             &change.passed,
             change.at,
-            &|rep, pool| self.full_turns.is_full(rep, pool),
+            &|rep, pool| self.turn_entries.is_full(rep, pool),
         )?;
         assign::outbox(
             &mut tx,
@@ -160,7 +160,7 @@ impl SweepStore for DynamoStore {
         if let Some(entry) = &change.audit {
             super::audit::put(&mut tx, entry)?;
         }
-        self.commit_assignment(&tx, claim, ticket).await
+        self.commit_assignment(&tx, claim, ticket, on_entry).await
     }
 
     async fn take_step(&self, change: &SlaStepChange) -> Result<(), CommitError> {
