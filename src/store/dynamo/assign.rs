@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use super::attr::{n, s};
 use super::items::{self, Due, LogKeys, TurnItem};
 use super::keys::{self, Key};
+use super::turns::TURNS_ON_REP_MAX;
 use super::tx::{Guard, Transaction};
 use crate::domain::model::{NotificationStatus, RepClaim};
 use crate::domain::routing::PoolTicket;
@@ -43,13 +44,6 @@ pub(super) fn open_leads_change(tx: &mut Transaction, rep: &str, by: i64) -> Sto
         .expression_attribute_values(":by", n(by));
     tx.update(update, Guard::Unique)
 }
-
-/// How many new tickets of one pool a rep's entry holds for the rotation repair at most (each
-/// 3 to 5 bytes; every sweep takes off those it settled). Past that (a rep given more than
-/// this many leads between two sweeps, or a sweeper that has stopped), a lead records its
-/// ticket as a `TURN#` item instead, so the entry, written in every one of the rep's
-/// assignments, stays under the 1 KB a write unit covers.
-pub const TURNS_ON_REP_MAX: usize = 100;
 
 /// The rep and pool whose entry the new ticket of `claim` may be recorded on.
 pub(super) fn ticket_entry<'a>(
@@ -108,7 +102,13 @@ pub(super) fn claim(
                 roster(tx, claim, Some(ticket.turn), true, at)?;
                 let plain = roster_update(tx, claim, Some(ticket.turn), false, at)?;
                 let turns = keys::turns_attribute(&ticket.pool);
-                tx.on_full_turns(index, plain, record(ticket, false)?, turns)?;
+                tx.on_full_turns(
+                    index,
+                    plain,
+                    record(ticket, false)?,
+                    turns,
+                    TURNS_ON_REP_MAX,
+                )?;
             }
             None => roster(tx, claim, ticket.map(|t| t.turn), false, at)?,
         }

@@ -28,7 +28,7 @@ pub struct DynamoStore {
     pub(super) client: Client,
     pub(super) table: String,
     /// What this process knows of its reps' entries of unchecked tickets.
-    pub(super) turn_entries: std::sync::Arc<super::rotation::TurnEntries>,
+    pub(super) turn_entries: std::sync::Arc<super::turns::TurnEntries>,
 }
 
 /// Builds a DynamoDB client: the process's AWS settings (see [`crate::aws`]), or a local

@@ -26,9 +26,10 @@ mod roster;
 mod rotation;
 mod sweep;
 pub mod tables;
+mod turns;
 mod tx;
 
-pub use assign::TURNS_ON_REP_MAX;
 pub use client::{client, DynamoStore, IDEMPOTENCY_TTL_SECONDS};
 pub use leads::lead_of_item;
+pub use turns::TURNS_ON_REP_MAX;
 pub use tx::{retry_conflicts, Retryable};

@@ -16,9 +16,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeSet, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -32,76 +30,6 @@ use crate::store::{RotationRepair, RotationStore, StoreResult};
 /// How often a lead tries to adopt a ticket given back before it takes a new one (others
 /// adopting the same tickets at the same moment).
 const ADOPT_ATTEMPTS: u32 = 5;
-
-/// How long this process records a rep's new tickets as items of their own after finding the
-/// rep's entry full, unless a tidy of the pool ends sooner.
-const FULL_TURNS_FOR: Duration = Duration::from_secs(60);
-
-/// After how many new tickets this process put on one rep's entry it takes the pool's settled
-/// tickets off (half of what an entry may hold), so a busy pool's entries rarely fill between
-/// two sweeps.
-const TIDY_AFTER: u32 = (super::assign::TURNS_ON_REP_MAX / 2) as u32;
-
-/// What this process knows of its reps' entries of unchecked tickets (by rep and pool): how
-/// many tickets it put on each since it last tidied the pool, which it found full (their leads
-/// record tickets as `TURN#` items, without first trying the entry, until a tidy of the pool
-/// has run or [`FULL_TURNS_FOR`] has passed), and which pools it is tidying.
-#[derive(Debug, Default)]
-pub(super) struct TurnEntries(Mutex<Watch>);
-
-#[derive(Debug, Default)]
-struct Watch {
-    added: HashMap<(String, String), u32>,
-    full: HashMap<(String, String), Instant>,
-    tidying: HashSet<String>,
-}
-
-impl TurnEntries {
-    fn watch(&self) -> std::sync::MutexGuard<'_, Watch> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether the rep's entry for `pool` was found full a moment ago.
-    pub fn is_full(&self, rep: &str, pool: &str) -> bool {
-        self.watch()
-            .full
-            .get(&(rep.to_string(), pool.to_string()))
-            .is_some_and(|until| Instant::now() < *until)
-    }
-
-    /// Notes a ticket put on the rep's entry for `pool`; true when the pool is due a tidy and
-    /// none is under way.
-    fn added(&self, rep: &str, pool: &str) -> bool {
-        let mut watch = self.watch();
-        let added = watch
-            .added
-            .entry((rep.to_string(), pool.to_string()))
-            .or_default();
-        *added += 1;
-        let due = *added >= TIDY_AFTER;
-        due && watch.tidying.insert(pool.to_string())
-    }
-
-    /// Notes the rep's entry for `pool` full; true when no tidy of the pool is under way.
-    fn found_full(&self, rep: &str, pool: &str) -> bool {
-        let mut watch = self.watch();
-        let until = Instant::now() + FULL_TURNS_FOR;
-        watch
-            .full
-            .insert((rep.to_string(), pool.to_string()), until);
-        watch.tidying.insert(pool.to_string())
-    }
-
-    /// A tidy of `pool` ended (`done`: it took the settled tickets off).
-    fn tidied(&self, pool: &str, done: bool) {
-        let mut watch = self.watch();
-        watch.tidying.remove(pool);
-        if done {
-            watch.full.retain(|(_, p), _| p != pool);
-            watch.added.retain(|(_, p), _| p != pool);
-        }
-    }
-}
 
 impl DynamoStore {
     /// Notes where an assignment recorded its new ticket (`on_entry`: on the rep's entry;

@@ -53,7 +53,7 @@ pub(super) struct Transaction {
 }
 
 /// What a transaction that records a new ticket on its rep's entry does instead when that
-/// entry already holds as many as it may (see `assign::TURNS_ON_REP_MAX`): the rep's update
+/// entry already holds as many as it may (see `turns::TURNS_ON_REP_MAX`): the rep's update
 /// without the ticket, and the ticket's own `TURN#` record.
 #[derive(Clone)]
 struct FullTurns {
@@ -65,6 +65,8 @@ struct FullTurns {
     record: Put,
     /// The rep's attribute that holds the tickets.
     attribute: String,
+    /// How many it may hold.
+    max: usize,
 }
 
 /// How one attempt at a transaction failed.
@@ -105,6 +107,7 @@ impl Transaction {
         plain: Update,
         record: Item,
         attribute: String,
+        max: usize,
     ) -> StoreResult<()> {
         let record = Put::builder()
             .condition_expression("attribute_not_exists(pk)")
@@ -117,6 +120,7 @@ impl Transaction {
             plain,
             record,
             attribute,
+            max,
         });
         Ok(())
     }
@@ -304,7 +308,7 @@ impl Transaction {
         self.full_turns.as_ref().is_some_and(|full| {
             old.get(&full.attribute)
                 .and_then(|v| v.as_ns().ok())
-                .is_some_and(|turns| turns.len() >= super::assign::TURNS_ON_REP_MAX)
+                .is_some_and(|turns| turns.len() >= full.max)
         })
     }
 }
