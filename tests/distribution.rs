@@ -583,3 +583,65 @@ rules:
     stored(&h, &all).await;
     assert_eq!(tickets_used_once(&h, "sales").await, 500);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_busy_pools_ticket_entries_are_tidied_by_the_process_that_fills_them() {
+    const PAIR: &str = r#"
+reps:
+  - {id: p1, name: One}
+  - {id: p2, name: Two}
+pools:
+  - {id: pair, reps: [p1, p2]}
+rules:
+  - {id: default, route: {pool: pair}}
+"#;
+    let h = Harness::with_config(PAIR).await;
+    // Publishing enrolled both reps, before any lead could reach them.
+    let items = h.items().await;
+    let members = items
+        .iter()
+        .find(|i| s(i, "pk") == "POOL#pair" && s(i, "sk") == "MEMBERS")
+        .expect("the pool's members");
+    let mut enrolled = members["reps"].as_ss().unwrap().clone();
+    enrolled.sort();
+    assert_eq!(enrolled, ["p1", "p2"]);
+    // 240 leads, 120 per rep, more than an entry may hold, with no sweep: the process tidies
+    // the pool after every 50 tickets it puts on an entry, so none fills.
+    let replies = flood(&h.router, 240, 16, "busy").await;
+    assert_eq!(
+        owners(&replies).values().copied().collect::<Vec<_>>(),
+        [120, 120]
+    );
+    let held = |items: &[std::collections::HashMap<String, _>]| -> Vec<usize> {
+        ["REP#p1", "REP#p2"]
+            .iter()
+            .map(|pk| {
+                items
+                    .iter()
+                    .find(|i| s(i, "pk") == *pk && s(i, "sk") == "STATE")
+                    .and_then(|i| i.get("turns:pair"))
+                    .map_or(0, |t: &aws_sdk_dynamodb::types::AttributeValue| {
+                        t.as_ns().unwrap().len()
+                    })
+            })
+            .collect()
+    };
+    let mut entries = held(&h.items().await);
+    for _ in 0..100 {
+        if entries.iter().all(|n| *n < 50) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        entries = held(&h.items().await);
+    }
+    assert!(entries.iter().all(|n| *n < 50), "{entries:?}");
+    // Every ticket is still used once, and no turn was recorded as an item of its own.
+    assert_eq!(tickets_used_once(&h, "pair").await, 240);
+    let records = h
+        .items()
+        .await
+        .iter()
+        .filter(|i| s(i, "pk") == "POOL#pair" && s(i, "sk").starts_with("TURN#"))
+        .count();
+    assert_eq!(records, 0);
+}

@@ -83,3 +83,36 @@ impl TurnEntries {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_is_tidied_once_at_a_time_after_half_an_entry_or_a_full_one() {
+        let entries = TurnEntries::default();
+        for _ in 1..TIDY_AFTER {
+            assert!(!entries.added("ana", "p"));
+        }
+        assert!(entries.added("ana", "p"), "the 50th ticket on Ana's entry");
+        assert!(
+            !entries.added("ana", "p"),
+            "a tidy of the pool is under way"
+        );
+        assert!(!entries.found_full("ben", "p"), "still under way");
+        assert!(entries.is_full("ben", "p") && !entries.is_full("ana", "p"));
+        assert!(!entries.is_full("ben", "q"), "another pool");
+        // A failed tidy leaves what it knew: Ben's entry stays full for now.
+        entries.tidied("p", false);
+        assert!(entries.is_full("ben", "p"));
+        assert!(
+            entries.found_full("ben", "p"),
+            "and the next lead tidies again"
+        );
+        entries.tidied("p", true);
+        assert!(!entries.is_full("ben", "p"));
+        for _ in 1..TIDY_AFTER {
+            assert!(!entries.added("ana", "p"), "counting from zero again");
+        }
+    }
+}
