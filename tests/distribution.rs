@@ -16,6 +16,16 @@ use axum::http::StatusCode;
 use common::{flood, lead_id_of, num, pool_turns, s, Harness, Reply};
 use serde_json::json;
 
+/// How many numbers the number set `name` of `item` holds (0 if absent).
+fn num_set_len(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+) -> usize {
+    item.get(name)
+        .and_then(|v| v.as_ns().ok())
+        .map_or(0, Vec::len)
+}
+
 /// Counts replies per owner id.
 fn owners(replies: &[Reply]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
@@ -612,27 +622,24 @@ rules:
         owners(&replies).values().copied().collect::<Vec<_>>(),
         [120, 120]
     );
-    let held = |items: &[std::collections::HashMap<String, _>]| -> Vec<usize> {
+    let held = |items: Vec<_>| -> Vec<usize> {
         ["REP#p1", "REP#p2"]
             .iter()
             .map(|pk| {
-                items
+                let state = items
                     .iter()
-                    .find(|i| s(i, "pk") == *pk && s(i, "sk") == "STATE")
-                    .and_then(|i| i.get("turns:pair"))
-                    .map_or(0, |t: &aws_sdk_dynamodb::types::AttributeValue| {
-                        t.as_ns().unwrap().len()
-                    })
+                    .find(|i| s(i, "pk") == *pk && s(i, "sk") == "STATE");
+                state.map_or(0, |i| num_set_len(i, "turns:pair"))
             })
             .collect()
     };
-    let mut entries = held(&h.items().await);
+    let mut entries = held(h.items().await);
     for _ in 0..100 {
         if entries.iter().all(|n| *n < 50) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        entries = held(&h.items().await);
+        entries = held(h.items().await);
     }
     assert!(entries.iter().all(|n| *n < 50), "{entries:?}");
     // Every ticket is still used once, and no turn was recorded as an item of its own.

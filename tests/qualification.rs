@@ -383,20 +383,20 @@ async fn an_idempotency_key_replays_the_answer_and_refuses_another_payload() {
     );
 }
 
-#[tokio::test]
-async fn twenty_double_clicks_without_a_key_make_one_lead_and_a_later_resubmission_another() {
-    let h = Harness::example().await;
-    let form = || {
-        Request::post("/leads")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(format!(
-                "source_key={SOURCE_KEY}&email=jane%40acme-robotics.com&company=Acme&employees=20"
-            )))
-            .unwrap()
-    };
+/// A plain HTML form post of `fields` (URL-encoded) with the test source key.
+fn form_post(fields: &str) -> Request<Body> {
+    Request::post("/leads")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("source_key={SOURCE_KEY}&{fields}")))
+        .unwrap()
+}
+
+/// Posts `fields` as a form `clicks` times at once; every answer a success. The distinct lead
+/// ids answered.
+async fn clicks(h: &Harness, fields: &str, clicks: usize) -> Vec<String> {
     let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (router, request) = (h.router.clone(), form());
+    for _ in 0..clicks {
+        let (router, request) = (h.router.clone(), form_post(fields));
         tasks.push(tokio::spawn(async move { send_to(&router, request).await }));
     }
     let mut ids = Vec::new();
@@ -407,6 +407,14 @@ async fn twenty_double_clicks_without_a_key_make_one_lead_and_a_later_resubmissi
     }
     ids.sort();
     ids.dedup();
+    ids
+}
+
+#[tokio::test]
+async fn twenty_double_clicks_without_a_key_make_one_lead_and_a_later_resubmission_another() {
+    let h = Harness::example().await;
+    let form = "email=jane%40acme-robotics.com&company=Acme&employees=20";
+    let ids = clicks(&h, form, 20).await;
     assert_eq!(ids.len(), 1, "one lead for twenty clicks");
     assert_eq!(h.lead_items().await.len(), 1);
     // No claim of its own: the contact, written with the lead, holds the submission.
@@ -420,53 +428,31 @@ async fn twenty_double_clicks_without_a_key_make_one_lead_and_a_later_resubmissi
     assert_eq!(s(submission, "lead_id"), ids[0]);
     // A minute later the same form is a new submission (of a returning contact).
     h.clock.set("2026-11-24T15:01:01Z");
-    let later = h.send(form()).await;
+    let later = h.send(form_post(form)).await;
     assert_eq!(later.status, StatusCode::CREATED);
     let later_id = later.body["lead_id"].as_str().unwrap().to_string();
     assert_ne!(later_id, ids[0]);
     assert_eq!(h.lead_items().await.len(), 2);
     // Its own double clicks, at once, meet the returning contact's write: still one lead.
     h.clock.set("2026-11-24T15:01:05Z");
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let (router, request) = (h.router.clone(), form());
-        tasks.push(tokio::spawn(async move { send_to(&router, request).await }));
-    }
-    for task in tasks {
-        let reply = task.await.unwrap();
-        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-        assert_eq!(reply.body["lead_id"].as_str().unwrap(), later_id);
-    }
+    assert_eq!(clicks(&h, form, 10).await, [later_id]);
     assert_eq!(h.lead_items().await.len(), 2);
 }
 
 #[tokio::test]
 async fn double_clicks_of_a_returning_contact_at_once_make_one_lead_and_a_changed_form_another() {
     let h = Harness::example().await;
-    let form = |company: &str| {
-        Request::post("/leads")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(format!(
-                "source_key={SOURCE_KEY}&email=sam%40acme-robotics.com&company={company}&employees=20"
-            )))
-            .unwrap()
-    };
-    let first = h.send(form("Acme")).await;
+    let first = h
+        .send(form_post("email=sam%40acme-robotics.com&company=Acme"))
+        .await;
     assert_eq!(first.status, StatusCode::CREATED);
     // Twenty clicks of a corrected form, at once, from the same (now returning) person.
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (router, request) = (h.router.clone(), form("Acme+Robotics"));
-        tasks.push(tokio::spawn(async move { send_to(&router, request).await }));
-    }
-    let mut ids = Vec::new();
-    for task in tasks {
-        let reply = task.await.unwrap();
-        assert!(reply.status.is_success(), "{:?}", reply.body);
-        ids.push(reply.body["lead_id"].as_str().unwrap().to_string());
-    }
-    ids.sort();
-    ids.dedup();
+    let ids = clicks(
+        &h,
+        "email=sam%40acme-robotics.com&company=Acme+Robotics",
+        20,
+    )
+    .await;
     assert_eq!(ids.len(), 1, "one lead for twenty clicks");
     assert_ne!(ids[0], first.body["lead_id"].as_str().unwrap());
     assert_eq!(h.lead_items().await.len(), 2);
@@ -475,27 +461,7 @@ async fn double_clicks_of_a_returning_contact_at_once_make_one_lead_and_a_change
 #[tokio::test]
 async fn double_clicks_of_a_lead_without_an_email_are_kept_apart_by_a_claim() {
     let h = Harness::example().await;
-    let form = || {
-        Request::post("/leads")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(format!(
-                "source_key={SOURCE_KEY}&phone=%2B1+212+555+0100&company=Acme"
-            )))
-            .unwrap()
-    };
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let (router, request) = (h.router.clone(), form());
-        tasks.push(tokio::spawn(async move { send_to(&router, request).await }));
-    }
-    let mut ids = Vec::new();
-    for task in tasks {
-        let reply = task.await.unwrap();
-        assert!(reply.status.is_success(), "{:?}", reply.body);
-        ids.push(reply.body["lead_id"].as_str().unwrap().to_string());
-    }
-    ids.sort();
-    ids.dedup();
+    let ids = clicks(&h, "phone=%2B1+212+555+0100&company=Acme", 10).await;
     assert_eq!(ids.len(), 1, "one lead for ten clicks");
     assert_eq!(h.lead_items().await.len(), 1);
     let items = h.items().await;
