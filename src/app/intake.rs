@@ -1,10 +1,11 @@
 //! Intake: a parsed lead in; out, the lead stored exactly once with its owner and the reason,
 //! and an answer that is true. Qualifies the lead, finds its account and returning contact,
-//! drives the routing walk, records the lead with its outbox in one transaction under the id
-//! its claim names (stored only if that id is free), then delivers the notifications. When storage fails midway, the claim settles
-//! what happened (see [`super::idempotency`]): the answer says "stored" only if it was, and
-//! "nothing was stored" only if that is certain; otherwise it says the outcome is unknown and
-//! how to retry safely.
+//! drives the routing walk, records the lead with its outbox and its contact in one
+//! transaction under the id minted for it (stored only if that id is free; a claim names it,
+//! or the contact records the submission), then delivers the notifications. When storage fails
+//! midway, the claim settles what happened, or the lead's id is fenced (see
+//! [`super::idempotency`]): the answer says "stored" only if it was, and "nothing was stored"
+//! only if that is certain; otherwise it says the outcome is unknown and how to retry safely.
 
 use std::time::Instant;
 

@@ -13,12 +13,10 @@
 //! pool (`MEMBERS`, written before a config that makes them members is active), and takes the
 //! tickets it has settled off them again.
 
-use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ReturnValue;
-
 use std::collections::{BTreeSet, HashSet};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::attr::{n, s};
 use super::client::DynamoStore;
