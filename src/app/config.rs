@@ -143,10 +143,11 @@ impl App {
     /// transaction); returns the version.
     ///
     /// Storage's roster changes around the switch so that no lead can reach a rep the new
-    /// config removes or deactivates once this returns: restrictions are written first, then
-    /// the config is activated, then the full new roster, joiners' load floors and the
-    /// restarted rotation cycles of changed pools. A publish refused as stale puts back the
-    /// roster of the config that is active.
+    /// config removes or deactivates once this returns: restrictions are written first (and
+    /// every pool's members enrolled, so the rotation repair reads the entries of any rep that
+    /// may hold its tickets), then the config is activated, then the full new roster, joiners'
+    /// load floors and the restarted rotation cycles of changed pools. A publish refused as
+    /// stale puts back the roster of the config that is active.
     pub async fn publish(&self, publish: Publish<'_>, actor: &Actor) -> Result<u64, PublishError> {
         let document = RoutingConfig::parse(publish.document).map_err(PublishError::Invalid)?;
         let active = self.store.active_config_version().await?;
