@@ -28,7 +28,7 @@
 //!
 //! Index `log` (`log_pk`, `log_sk`; the row attributes projected, see `LOG_PROJECTION`): every
 //! lead as `LOG#<UTC date of arrival>`, `<arrival, fixed-width microseconds>#<lead id>`, and
-//! each of its notifications right after it (`...#<lead id>#<event id>`). Serves the lead log
+//! each of its notifications right after it (`...#<lead id>#<first 8 of event id>`). Serves the lead log
 //! (Query one day at a time, newest first, filters as a FilterExpression; a page ends at an
 //! opaque cursor) and the routing report (Query every day of the period). Never Scan.
 //!
@@ -314,9 +314,16 @@ pub(super) fn sort_time(at: jiff::Timestamp) -> String {
     )
 }
 
-/// A notification's sort key in the log index: right after its lead's.
+/// How many characters of a notification's event id its sort key in the log index keeps.
+const LOG_EVENT_CHARS: usize = 8;
+
+/// A notification's sort key in the log index: right after its lead's, ending in the start of
+/// its event id (an index's keys need not be unique, and this one is only read in order; the
+/// whole id, in the item's own key, would cost 28 more bytes of every notification, which
+/// is what keeps a form lead's notifications under the 1 KB a write unit covers).
 pub(super) fn notification_log_sk(lead_log_sk: &str, event_id: &str) -> String {
-    format!("{lead_log_sk}#{event_id}")
+    let short = event_id.get(..LOG_EVENT_CHARS).unwrap_or(event_id);
+    format!("{lead_log_sk}#{short}")
 }
 
 /// The owner index's partition of a rep or queue.
