@@ -210,10 +210,9 @@ impl Prepared {
     /// The lead the same submission stored a moment ago, if the contact as read holds it.
     fn twin(&self, submitted: &Submitted) -> Option<String> {
         match self {
-            Prepared::Ready {
-                earlier: Some(earlier),
-                ..
-            } => submitted.twin(&earlier.0).map(str::to_string),
+            Prepared::Ready { earlier, .. } => {
+                twin_of(earlier.as_deref(), Some(submitted)).map(str::to_string)
+            }
             _ => None,
         }
     }

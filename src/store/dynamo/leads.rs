@@ -247,8 +247,8 @@ impl DynamoStore {
         on_entry: bool,
     ) -> Result<(), CommitError> {
         let found_full = tx.commit_noting_full_turns(&self.client, claim).await?;
-        if let Some((rep, pool)) = assign::ticket_entry(claim, ticket) {
-            self.noted_turn(rep, pool, on_entry && !found_full, found_full);
+        if let Some((rep, pool)) = assign::ticket_entry(claim, ticket).filter(|_| on_entry) {
+            self.noted_turn(rep, pool, found_full);
         }
         Ok(())
     }

@@ -30,15 +30,15 @@ use crate::store::{RotationRepair, RotationStore, StoreResult};
 const ADOPT_ATTEMPTS: u32 = 5;
 
 impl DynamoStore {
-    /// Notes where an assignment recorded its new ticket (`on_entry`: on the rep's entry;
-    /// `found_full`: the entry was full, so as an item of its own) and, once at a time per
+    /// Notes that an assignment put its new ticket on the rep's entry (or, `found_full`, found
+    /// that entry full and recorded the ticket as an item of its own) and, once at a time per
     /// pool, takes the pool's settled tickets off its reps' entries in the background when
     /// they need it, as the sweeper would at its next run.
-    pub(super) fn noted_turn(&self, rep: &str, pool: &str, on_entry: bool, found_full: bool) {
+    pub(super) fn noted_turn(&self, rep: &str, pool: &str, found_full: bool) {
         let tidy = if found_full {
             self.turn_entries.found_full(rep, pool)
         } else {
-            on_entry && self.turn_entries.added(rep, pool)
+            self.turn_entries.added(rep, pool)
         };
         if !tidy {
             return;
@@ -68,7 +68,8 @@ impl DynamoStore {
         if from > to {
             return Ok(());
         }
-        let (checked_through, on_reps) = self.used_through(pool, from, to, &[]).await?;
+        let (used, on_reps) = self.used_in(pool, from, to, &[]).await?;
+        let checked_through = settled_through(&used, from, to);
         let record = self
             .updating(&Key::rotation(pool))
             .update_expression("SET checked_through = :through")
@@ -84,20 +85,6 @@ impl DynamoStore {
             self.forget_settled(pool, on_reps, checked_through).await?;
         }
         Ok(())
-    }
-
-    /// The last ticket from `from` before the first one no stored lead used (`from - 1` if
-    /// that is `from` itself), with the tickets each rep's entry holds.
-    async fn used_through(
-        &self,
-        pool: &str,
-        from: u64,
-        to: u64,
-        members: &[String],
-    ) -> StoreResult<(u64, Vec<(String, BTreeSet<u64>)>)> {
-        let used = self.used_in(pool, from, to, members).await?;
-        let first_unused = (from..=to).find(|t| !used.0.contains(t));
-        Ok((first_unused.map_or(to, |t| t - 1), used.1))
     }
 
     /// The tickets from `from` to `to` that stored leads used (as `TURN#` items or on their
@@ -141,6 +128,14 @@ impl DynamoStore {
         }
         Ok(())
     }
+}
+
+/// The last ticket from `from` to `to` before the first one `used` lacks (`from - 1` if that
+/// is `from` itself): everything up to it is settled for good.
+fn settled_through(used: &HashSet<u64>, from: u64, to: u64) -> u64 {
+    (from..=to)
+        .find(|t| !used.contains(t))
+        .map_or(to, |t| t - 1)
 }
 
 pub(super) fn ticket(rotation: &Rotation, turn: u64, adopted: bool) -> Ticket {
@@ -251,20 +246,12 @@ impl RotationStore for DynamoStore {
         if from <= to {
             let used;
             (used, on_reps) = self.used_in(pool, from, to, members).await?;
-            let mut unresolved = None;
-            for turn in from..=to {
-                if used.contains(&turn) {
-                    continue;
-                }
-                unresolved.get_or_insert(turn);
-                if turn <= dead_through && !rotation.returned.contains(&turn) {
-                    gaps.push(turn);
-                }
-            }
-            // Everything below the first unused ticket is settled for good; from there on, the
-            // next repair looks again (it may be at work still, or a ticket given back may be
-            // adopted by a lead that dies).
-            checked_through = unresolved.map_or(to, |t| t - 1);
+            gaps = (from..=dead_through.min(to))
+                .filter(|t| !used.contains(t) && !rotation.returned.contains(t))
+                .collect();
+            // From the first unused ticket on, the next repair looks again (it may be at work
+            // still, or a ticket given back may be adopted by a lead that dies).
+            checked_through = settled_through(&used, from, to);
         }
         // Only one sweeper moves the mark (and gives back what it judged dead): a concurrent
         // one finds it moved, or the check past where it got, and does nothing.

@@ -232,17 +232,19 @@ impl Transaction {
         client: &Client,
         claim: Option<&RepClaim>,
     ) -> Result<bool, CommitError> {
-        match self.commit_once(client, claim).await {
-            Ok(()) => Ok(false),
-            Err(Failed::Commit(e)) => Err(e),
-            Err(Failed::TurnsFull) => match self.recording_the_turn() {
-                Some(tx) => match tx.commit_once(client, claim).await {
-                    Ok(()) => Ok(true),
-                    Err(Failed::Commit(e)) => Err(e),
-                    Err(Failed::TurnsFull) => Err(CommitError::Refused(Refusal::LoadRose)),
-                },
-                None => Err(CommitError::Refused(Refusal::LoadRose)),
+        let full = match self.commit_once(client, claim).await {
+            Ok(()) => return Ok(false),
+            Err(Failed::Commit(e)) => return Err(e),
+            Err(Failed::TurnsFull) => self.recording_the_turn(),
+        };
+        // The retry records no ticket on the entry, so only the commit's own answers remain.
+        match full {
+            Some(tx) => match tx.commit_once(client, claim).await {
+                Ok(()) => Ok(true),
+                Err(Failed::Commit(e)) => Err(e),
+                Err(Failed::TurnsFull) => Err(CommitError::Refused(Refusal::LoadRose)),
             },
+            None => Err(CommitError::Refused(Refusal::LoadRose)),
         }
     }
 
