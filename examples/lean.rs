@@ -36,7 +36,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::interceptors::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
@@ -73,6 +74,8 @@ struct Call {
     read_units: f64,
     /// The items written.
     writes: Vec<Write>,
+    /// How many times the SDK sent it (more than 1: retried after a transient error).
+    attempts: u32,
 }
 
 /// One item written by a call.
@@ -173,6 +176,7 @@ impl Intercept for Recorder {
             ended: now,
             read_units: 0.0,
             writes: Vec::new(),
+            attempts: 0,
         };
         let (mut strong, mut keys) = (false, 0);
         if let Some(put) = input.downcast_ref::<PutItemInput>() {
@@ -238,6 +242,19 @@ impl Intercept for Recorder {
         }
         cfg.interceptor_state()
             .store_put(Pending { call, strong, keys });
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(mut pending) = cfg.load::<Pending>().cloned() {
+            pending.call.attempts += 1;
+            cfg.interceptor_state().store_put(pending);
+        }
         Ok(())
     }
 
@@ -427,9 +444,11 @@ const READ_PER_MILLION: f64 = 0.125;
 const API_PER_MILLION: f64 = 1.00;
 const LAMBDA_PER_MILLION: f64 = 0.20;
 const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
-const LAMBDA_MEMORY_GB: f64 = 0.125;
+/// template.yaml's `MemorySize` (256 MB; earlier runs of this bench priced 128).
+const LAMBDA_MEMORY_GB: f64 = 0.25;
 
-#[tokio::main]
+// One thread, as the Lambda runs (src/bin/api.rs): an instance serves one request at a time.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(config_path), Some(leads)) = (args.get(1), args.get(2)) else {
@@ -523,11 +542,21 @@ async fn main() {
             .body(Body::from(body))
             .unwrap()
     };
-    // Warm up: the config, the key, the connection pool, the JVM.
+    // Warm up: the config, the key, the connection pool, the JVM. DynamoDB Local's JIT needs
+    // thousands of calls of a kind before it is steady (`scripts/local-probe.sh`: a
+    // transaction costs half the CPU on a second pass), so every kind measured below runs
+    // thousands of times first, the baselines' too.
     for n in 0..200 {
         let reply = router.clone().oneshot(post(1_000_000 + n)).await.unwrap();
         assert_eq!(reply.status(), 201);
     }
+    stream::iter(0..3_000)
+        .map(|n| router.clone().oneshot(post(2_000_000 + n)))
+        .buffer_unordered(32)
+        .for_each(|reply| async move { assert_eq!(reply.unwrap().status(), 201) })
+        .await;
+    put_baseline(&plain, &table, 2_000).await;
+    ticket_baseline(&plain, &table, 2_000, 32).await;
     sweep(&app).await;
     recorder.take();
     // The bare PutItem, measured warm just before the leads at one client.
@@ -538,14 +567,20 @@ async fn main() {
     println!("config {config_path}, {leads} leads per level, {shape} leads");
     let mut sequential = None;
     let mut lead_p50 = None;
+    let mut put_between = None;
     let mut rates = BTreeMap::new();
     for clients in levels {
         let started = Instant::now();
+        let cpu_before = own_cpu();
         let mut per_lead_trips = Vec::new();
         let mut per_lead_waits = Vec::new();
         let mut per_lead_own = Vec::new();
         let mut one_by_one: Vec<Call> = Vec::new();
+        let mut paused = Duration::ZERO;
         let mut latencies: Vec<Duration> = if clients == 1 {
+            // A PutItem after each lead, through a client the recorder does not see: the same
+            // DynamoDB Local, as warm and as busy as the lead found it.
+            let mut puts = Vec::new();
             let mut all = Vec::new();
             for n in 0..leads {
                 let sent = Instant::now();
@@ -564,7 +599,11 @@ async fn main() {
                 per_lead_waits.push(waited);
                 per_lead_own.push(took.saturating_sub(waited));
                 one_by_one.extend(calls);
+                puts.push(put_once(&plain, &table, n).await);
             }
+            paused = puts.iter().sum();
+            puts.sort();
+            put_between = Some(percentile(&puts, 0.5));
             all
         } else {
             stream::iter(0..leads)
@@ -582,7 +621,8 @@ async fn main() {
                 .collect()
                 .await
         };
-        let elapsed = started.elapsed().as_secs_f64();
+        let elapsed = (started.elapsed() - paused).as_secs_f64();
+        let cpu = own_cpu() - cpu_before;
         let op_p50 = op_p50(&one_by_one);
         let mut calls = recorder.take();
         calls.extend(one_by_one);
@@ -616,6 +656,25 @@ async fn main() {
             per(units.table),
             per(units.indexes),
         );
+        println!(
+            "  this process's CPU per lead: {:.2} ms{}",
+            cpu * 1000.0 / leads as f64,
+            if clients == 1 {
+                " (with the PutItem after it)"
+            } else {
+                ""
+            }
+        );
+        let retried: usize = calls
+            .iter()
+            .map(|c| c.attempts.saturating_sub(1) as usize)
+            .sum();
+        if retried > 0 {
+            println!(
+                "  the SDK retried {retried} calls' attempts ({:.3} per lead)",
+                per(retried as f64)
+            );
+        }
         if clients == 1 {
             per_lead_trips.sort();
             let median = per_lead_trips
@@ -657,7 +716,7 @@ async fn main() {
             let lambda =
                 LAMBDA_PER_MILLION + lambda_seconds * LAMBDA_MEMORY_GB * LAMBDA_GB_SECOND * 1e6;
             println!(
-                "  $ per million leads at list prices: DynamoDB {dynamo:.2} (writes {:.2}, reads {:.2}) + HTTP API {API_PER_MILLION:.2} + Lambda {lambda:.2} (128 MB, p50 duration) = {:.2}",
+                "  $ per million leads at list prices: DynamoDB {dynamo:.2} (writes {:.2}, reads {:.2}) + HTTP API {API_PER_MILLION:.2} + Lambda {lambda:.2} (256 MB, p50 duration) = {:.2}",
                 per(write_units) * WRITE_PER_MILLION,
                 per(read_units) * READ_PER_MILLION,
                 dynamo + API_PER_MILLION + lambda
@@ -675,8 +734,13 @@ async fn main() {
     println!(
         "baseline ticket (UpdateItem ADD + conditional PutItem) at 32 clients: {ticket_rate:.1} /s"
     );
-    if let Some(p50) = lead_p50 {
-        println!("POST /leads p50 / PutItem p50: {:.1}x", p50 / put_p50);
+    if let (Some(p50), Some(between)) = (lead_p50, put_between) {
+        println!("PutItem p50 interleaved with the leads at 1 client: {between:.2} ms");
+        println!(
+            "POST /leads p50 / PutItem p50: {:.1}x (interleaved), {:.1}x (before)",
+            p50 / between,
+            p50 / put_p50
+        );
     }
     if let Some(rate) = rates.get(&32) {
         println!(
@@ -687,6 +751,24 @@ async fn main() {
     if let Some(trips) = sequential {
         println!("sequential round trips: {trips}");
     }
+}
+
+/// This process's CPU seconds so far (user and system, from /proc).
+fn own_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// One sweep, as the scheduled sweeper makes it (the rotation repair among the rest).
@@ -879,20 +961,25 @@ async fn stored_bytes(client: &aws_sdk_dynamodb::Client, table: &str) -> f64 {
 async fn put_baseline(client: &aws_sdk_dynamodb::Client, table: &str, n: usize) -> f64 {
     let mut latencies = Vec::new();
     for i in 0..n {
-        let sent = Instant::now();
-        client
-            .put_item()
-            .table_name(table)
-            .item("pk", AttributeValue::S(format!("BASE#{i}")))
-            .item("sk", AttributeValue::S("PUT".into()))
-            .item("body", AttributeValue::S("x".repeat(280)))
-            .send()
-            .await
-            .expect("put");
-        latencies.push(sent.elapsed());
+        latencies.push(put_once(client, table, i).await);
     }
     latencies.sort();
     percentile(&latencies, 0.5)
+}
+
+/// One PutItem of a ~300-byte item (the `i`th), timed.
+async fn put_once(client: &aws_sdk_dynamodb::Client, table: &str, i: usize) -> Duration {
+    let sent = Instant::now();
+    client
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(format!("BASE#{i}")))
+        .item("sk", AttributeValue::S("PUT".into()))
+        .item("body", AttributeValue::S("x".repeat(280)))
+        .send()
+        .await
+        .expect("put");
+    sent.elapsed()
 }
 
 /// The bare rotation: take a ticket (UpdateItem ADD) and record its turn (PutItem on the
