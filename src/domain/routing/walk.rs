@@ -34,7 +34,8 @@ use super::returning::{returning_owner, to_returning_owner, EarlierLead, Returni
 /// How many times a `least_loaded` pool reads loads again after they moved under an offer,
 /// before it offers the lead to the best rep it saw without the bound. Each bound that
 /// is dropped lets one rep run ahead of the level: with 4, 32 clients on a busy 2-core
-/// machine left a pool 5 or 6 leads apart 3 times in 10; with 12, not once in 34 (stop 28).
+/// machine left a pool 5 or 6 leads apart 3 times in 10; with 12, within 4 in every run
+/// since (stop 28).
 pub const LOAD_RETRIES: u32 = 12;
 
 /// What a walk is about and what it may not do.
