@@ -286,11 +286,17 @@ async fn least_loaded_stays_level_under_concurrency_and_a_newcomer_is_not_floode
         max - min <= 4,
         "open loads stay close under 32 clients: {counts:?}"
     );
-    // Sequential leads follow the loads exactly, so as many as the others lag the busiest
-    // rep make the three level again (however the burst left them: most runs end level).
-    let top = *max;
-    let lag: usize = counts.values().map(|n| top - n).sum();
+    // Once the pool's newest ticket is counted, sequential leads follow the loads exactly, so
+    // as many as the others lag the busiest rep make the three level again (however the
+    // burst left them: most runs end level). Right after a burst that ticket may not be:
+    // leads that committed out of ticket order leave a rep's latest ticket behind, and the
+    // first sequential lead then assumes leads in flight that are not. It counts the newest.
     let mut counts = counts;
+    *counts
+        .entry(h.route(json!({"email": "settle@x.com"})).await)
+        .or_default() += 1;
+    let top = *counts.values().max().unwrap();
+    let lag: usize = counts.values().map(|n| top - n).sum();
     for i in 0..lag {
         *counts
             .entry(h.route(json!({"email": format!("level{i}@x.com")})).await)
