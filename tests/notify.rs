@@ -288,6 +288,243 @@ async fn a_receiver_that_never_answers_well_ends_dead_and_counted() {
 }
 
 #[tokio::test]
+async fn one_event_reaches_every_channel_with_one_id_and_a_channel_that_is_down_is_retried_and_revived_alone(
+) {
+    let (h, receiver) = setup().await;
+    receiver.set_down_at("/hooks/crm", true);
+    let id = lead(&h, "jane@acme.com", "US").await;
+    let stored = get_lead(&h, &id).await;
+    let notes = stored["notifications"].as_array().unwrap().clone();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let slack = notes.iter().find(|n| n["channel"]["id"] != "crm").unwrap();
+    let slack_path = format!(
+        "/slack/{}",
+        slack["channel"]["id"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches("-slack")
+    );
+    // One event: the same id and message on both channels, stored once.
+    let event_id = notes[0]["message"]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(notes.iter().all(|n| n["message"] == notes[0]["message"]));
+    let crm_try = receiver.got.lock().unwrap()[..]
+        .iter()
+        .find(|r| r.path == "/hooks/crm")
+        .cloned()
+        .unwrap();
+    assert_eq!(crm_try.headers["x-leadrouter-event-id"], event_id.as_str());
+    assert_eq!(slack["status"], "delivered");
+    let crm = notes.iter().find(|n| n["channel"]["id"] == "crm").unwrap();
+    assert_eq!(
+        (&crm["status"], &crm["attempts"]),
+        (&json!("pending"), &json!(1))
+    );
+    assert_eq!(crm["next_attempt_at"], 1_795_532_400 + 30);
+    assert!(slack.get("next_attempt_at").is_none(), "{slack}");
+
+    // Acknowledged, so no escalation adds events. The webhook is retried on its own
+    // schedule until it dies; Slack, delivered, is never sent again.
+    assert_eq!(h.lead_action(&id, "ack").await.status, StatusCode::OK);
+    h.clock.set("2026-11-24T15:00:31Z");
+    sweep(&h).await;
+    assert_eq!(receiver.attempts("/hooks/crm"), 2);
+    let mut at = jiff::Timestamp::from_second(1_795_532_431).unwrap();
+    for _ in 0..20 {
+        at += jiff::SignedDuration::from_secs(3601);
+        h.clock.set(&at.to_string());
+        sweep(&h).await;
+    }
+    assert_eq!(
+        receiver.attempts("/hooks/crm"),
+        10,
+        "no attempt after death"
+    );
+    assert_eq!(receiver.attempts(&slack_path), 1);
+    let dead = h.app.store().dead_list(100).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!((dead[0].channel.as_str(), dead[0].attempts), ("crm", 10));
+    assert_eq!(h.app.store().dead_notifications().await.unwrap(), 1);
+
+    // Back up and retried from the dead list: only the webhook is sent again.
+    receiver.set_down_at("/hooks/crm", false);
+    assert!(!h.app.retry_dead(&id, &event_id, "slack").await.unwrap());
+    assert!(h.app.retry_dead(&id, &event_id, "crm").await.unwrap());
+    assert_eq!(receiver.accepted("/hooks/crm").len(), 1);
+    assert_eq!(receiver.attempts(&slack_path), 1);
+    for note in get_lead(&h, &id).await["notifications"].as_array().unwrap() {
+        assert_eq!(note["status"], "delivered", "{note}");
+    }
+    assert!(h.app.store().dead_list(100).await.unwrap().is_empty());
+    assert!(!h.app.retry_dead(&id, &event_id, "crm").await.unwrap());
+    h.clock.advance(3600);
+    sweep(&h).await;
+    assert_eq!(receiver.attempts("/hooks/crm"), 11);
+}
+
+/// A notification as an item of its own, the way they were stored before one item held every
+/// channel of an event: pending (due at `due_at`) or dead.
+async fn put_legacy(h: &Harness, lead_id: &str, event_id: &str, base: &str, dead: bool) {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    let text = |s: &str| V::S(s.to_string());
+    let number = |n: i64| V::N(n.to_string());
+    let map =
+        |pairs: Vec<(&str, V)>| V::M(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+    let message = map(vec![
+        ("type", text("lead.assigned")),
+        ("occurred_at", text("2026-11-24T15:00:00Z")),
+        ("assignment", number(1)),
+        (
+            "lead",
+            map(vec![
+                ("email", text("old@acme.com")),
+                ("score", number(0)),
+                ("do_not_contact", V::Bool(false)),
+            ]),
+        ),
+        (
+            "owner",
+            map(vec![
+                ("kind", text("rep")),
+                ("id", text("alex")),
+                ("name", text("Alex")),
+            ]),
+        ),
+        ("reason", text("stored the old way")),
+    ]);
+    let channel = map(vec![
+        ("id", text("old-hook")),
+        ("kind", text("webhook")),
+        ("url", text(&format!("{base}/hooks/old"))),
+    ]);
+    let mut item = std::collections::HashMap::from([
+        ("pk".to_string(), text(&format!("LEAD#{lead_id}"))),
+        ("sk".to_string(), text(&format!("NOTIFY#{event_id}"))),
+        ("channel".to_string(), channel),
+        ("message".to_string(), message),
+        ("attempts".to_string(), number(if dead { 10 } else { 1 })),
+        (
+            "status".to_string(),
+            text(if dead { "dead" } else { "pending" }),
+        ),
+        (
+            "last_error".to_string(),
+            text("the receiver answered HTTP 503"),
+        ),
+        ("log_pk".to_string(), text("LOG#2026-11-24")),
+        (
+            "log_sk".to_string(),
+            text(&format!(
+                "2026-11-24T15:00:00.000000Z#{lead_id}#{}",
+                &event_id[..8]
+            )),
+        ),
+    ]);
+    if !dead {
+        item.insert("due_pk".into(), text("OUTBOX#0"));
+        item.insert("due_at".into(), number(1_795_532_430));
+    }
+    let store = &h.store;
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    if dead {
+        let dead_item = std::collections::HashMap::from([
+            ("pk".to_string(), text("DEAD#NOTIFY")),
+            (
+                "sk".to_string(),
+                text(&format!("2026-11-24T16:00:00.000000Z#{lead_id}#{event_id}")),
+            ),
+            ("lead_id".to_string(), text(lead_id)),
+            ("event_id".to_string(), text(event_id)),
+            ("channel".to_string(), text("old-hook")),
+            ("at".to_string(), text("2026-11-24T16:00:00Z")),
+            ("attempts".to_string(), number(10)),
+        ]);
+        store
+            .client()
+            .put_item()
+            .table_name(store.table())
+            .set_item(Some(dead_item))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn notifications_stored_one_item_per_channel_before_are_still_read_retried_and_revived() {
+    let (receiver, base) = Receiver::start().await;
+    let h = Harness::with_config(&config(&base).0).await;
+    h.clock.set("2026-11-24T15:00:00Z");
+    let id = lead(&h, "jane@acme.com", "US").await;
+    let (due, dead) = (
+        "0badc0de-0000-4000-8000-000000000001",
+        "0badc0de-0000-4000-8000-000000000002",
+    );
+    put_legacy(&h, &id, due, &base, false).await;
+    put_legacy(&h, &id, dead, &base, true).await;
+
+    let notes = get_lead(&h, &id).await["notifications"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        notes.len(),
+        4,
+        "two of the event, two of their own: {notes:?}"
+    );
+    let old = notes
+        .iter()
+        .find(|n| n["message"]["event_id"] == due)
+        .unwrap();
+    assert_eq!(
+        (&old["status"], &old["attempts"]),
+        (&json!("pending"), &json!(1))
+    );
+    assert_eq!(old["next_attempt_at"], 1_795_532_430);
+    assert_eq!(old["message"]["reason"], "stored the old way");
+
+    // The pending one is retried when due, and recorded as delivered.
+    h.clock.set("2026-11-24T15:00:31Z");
+    sweep(&h).await;
+    assert_eq!(receiver.accepted("/hooks/old").len(), 1);
+    let notes = get_lead(&h, &id).await["notifications"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let old = notes
+        .iter()
+        .find(|n| n["message"]["event_id"] == due)
+        .unwrap();
+    assert_eq!(
+        (&old["status"], &old["attempts"]),
+        (&json!("delivered"), &json!(2))
+    );
+    // The dead one is listed, and retried from the list.
+    let listed = h.app.store().dead_list(100).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(h.app.retry_dead(&id, dead, "old-hook").await.unwrap());
+    assert_eq!(receiver.accepted("/hooks/old").len(), 2);
+    assert!(h.app.store().dead_list(100).await.unwrap().is_empty());
+    let notes = get_lead(&h, &id).await["notifications"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        notes.iter().all(|n| n["status"] == "delivered"),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_unacknowledged_lead_is_reassigned_and_both_owners_and_the_manager_are_told() {
     let (h, receiver) = setup().await;
     let id = lead(&h, "jane@acme.com", "US").await;

@@ -2,6 +2,8 @@
 //! they report; the writer delivers them right after the commit, in parallel, each with a
 //! short timeout, and the sweeper retries failures with exponential backoff until delivered
 //! or dead. Every attempt's result is stored on the lead, so a notification is never dropped.
+//! One event (one message, one event id) goes to each of its channels; its results are
+//! recorded together, one write per round of attempts.
 
 use futures::future::join_all;
 
@@ -10,7 +12,7 @@ use crate::domain::channel::Channel;
 use crate::domain::model::NotificationStatus;
 use crate::domain::notify::{retry_delay, Message};
 use crate::metrics;
-use crate::store::{Delivery, DueItem, Outgoing, StoreResult};
+use crate::store::{Attempted, Delivery, DueItem, Outgoing, StoreResult, StoredNotification};
 
 use super::state::App;
 
@@ -36,33 +38,55 @@ pub(crate) fn outgoing(notices: Vec<Notice>, now: jiff::Timestamp) -> Vec<Outgoi
     notices
         .into_iter()
         .map(|n| Outgoing {
-            channel: n.channel,
+            channels: n.channels,
             message: n.message,
             first_sweep_at: now.as_second() + DELIVERY_LEASE_SECONDS,
         })
         .collect()
 }
 
+/// An event's notifications as [`outgoing`] stores them: every channel pending.
+fn just_stored(lead_id: &str, outgoing: &Outgoing) -> Vec<StoredNotification> {
+    outgoing
+        .channels
+        .iter()
+        .map(|channel| StoredNotification {
+            lead_id: lead_id.to_string(),
+            channel: channel.clone(),
+            message: outgoing.message.clone(),
+            status: NotificationStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            delivered_at: None,
+            next_attempt_at: Some(outgoing.first_sweep_at),
+            legacy: false,
+        })
+        .collect()
+}
+
 impl App {
     /// Delivers just-recorded notifications at once, in parallel, each with the notifier's
-    /// short timeout. Failures are recorded and left to the sweeper. `seen_base` is the URL
-    /// the request came in on, for acknowledge links.
+    /// short timeout, and records each event's results in one write. Failures are left to
+    /// the sweeper. `seen_base` is the URL the request came in on, for acknowledge links.
     pub(crate) async fn deliver_now(
         &self,
         lead_id: &str,
         outgoing: &[Outgoing],
         seen_base: Option<&str>,
     ) -> OutboxTally {
-        let attempts = outgoing
-            .iter()
-            .map(|o| self.attempt(lead_id, &o.channel, &o.message, 0, seen_base));
-        join_all(attempts)
+        let events = outgoing.iter().map(|o| async move {
+            let stored = just_stored(lead_id, o);
+            self.attempt_event(lead_id, &stored, |_| true, seen_base)
+                .await
+        });
+        join_all(events)
             .await
             .into_iter()
-            .fold(OutboxTally::default(), OutboxTally::add)
+            .fold(OutboxTally::default(), OutboxTally::plus)
     }
 
-    /// Retries one due notification, if this sweeper wins its lease.
+    /// Retries one due event's pending notifications whose turn has come, if this sweeper
+    /// wins its lease.
     pub(crate) async fn retry_notification(&self, item: &DueItem) -> StoreResult<OutboxTally> {
         let skipped = OutboxTally {
             skipped: 1,
@@ -79,36 +103,38 @@ impl App {
         if !leased {
             return Ok(skipped);
         }
-        let Some(stored) = self.store.notification(&item.lead_id, event_id).await? else {
-            return Ok(skipped);
+        let stored = self.store.notification(&item.lead_id, event_id).await?;
+        // An item of its own is due when its item is; an event's channels each at their turn
+        // (the item is due at the earliest).
+        let due = |n: &StoredNotification| {
+            n.status == NotificationStatus::Pending
+                && (n.legacy || n.next_attempt_at.is_none_or(|at| at <= now))
         };
-        if stored.status != NotificationStatus::Pending {
+        if !stored.iter().any(due) {
             return Ok(skipped);
         }
-        let result = self
-            .attempt(
-                &item.lead_id,
-                &stored.channel,
-                &stored.message,
-                stored.attempts,
-                None,
-            )
-            .await;
-        Ok(OutboxTally::default().add(result))
+        Ok(self.attempt_event(&item.lead_id, &stored, due, None).await)
     }
 
     /// Puts a dead notification back in the outbox and tries it at once; `false` if it is
     /// not dead (any more).
-    pub async fn retry_dead(&self, lead_id: &str, event_id: &str) -> StoreResult<bool> {
+    pub async fn retry_dead(
+        &self,
+        lead_id: &str,
+        event_id: &str,
+        channel: &str,
+    ) -> StoreResult<bool> {
         let dead = self.store.dead_list(1000).await?;
         let Some(found) = dead
             .into_iter()
-            .find(|d| d.lead_id == lead_id && d.event_id == event_id)
+            .find(|d| d.lead_id == lead_id && d.event_id == event_id && d.channel == channel)
         else {
             return Ok(false);
         };
+        let stored = self.store.notification(lead_id, event_id).await?;
+        let legacy = stored.iter().any(|n| n.legacy);
         let now = self.now().as_second();
-        if !self.store.revive(&found, now).await? {
+        if !self.store.revive(&found, legacy, now).await? {
             return Ok(false);
         }
         let item = DueItem {
@@ -120,7 +146,38 @@ impl App {
         Ok(true)
     }
 
-    /// One attempt, recorded. `before` is how many attempts were made already.
+    /// Attempts an event's notifications that are `due`, in parallel, and records their
+    /// results in one write (the store refuses it if any notification changed since
+    /// `stored` was read).
+    async fn attempt_event(
+        &self,
+        lead_id: &str,
+        stored: &[StoredNotification],
+        due: impl Fn(&StoredNotification) -> bool,
+        seen_base: Option<&str>,
+    ) -> OutboxTally {
+        let Some(message) = stored.first().map(|n| &n.message) else {
+            return OutboxTally::default();
+        };
+        let attempts = stored
+            .iter()
+            .filter(|n| due(n))
+            .map(|n| self.attempt(lead_id, &n.channel, message, n.attempts, seen_base));
+        let attempted = join_all(attempts).await;
+        let recorded = self
+            .store
+            .record_deliveries(lead_id, &message.event_id, stored, &attempted)
+            .await;
+        if let Err(e) = recorded {
+            // The sweeper tries again when the lease runs out; receivers de-duplicate by id.
+            tracing::warn!(%lead_id, error = %e, "could not record delivery attempts");
+        }
+        attempted
+            .into_iter()
+            .fold(OutboxTally::default(), |tally, a| tally.add(a.result))
+    }
+
+    /// One attempt. `before` is how many attempts were made already.
     async fn attempt(
         &self,
         lead_id: &str,
@@ -128,14 +185,14 @@ impl App {
         message: &Message,
         before: u32,
         seen_base: Option<&str>,
-    ) -> Delivery {
+    ) -> Attempted {
         let now = self.now();
         let attempts = before + 1;
         let sent = self
             .notifier
             .send(channel, message, now.as_second(), seen_base)
             .await;
-        let delivery = match sent {
+        let result = match sent {
             Ok(()) => {
                 metrics::bump(&metrics::COUNTERS.notifications_delivered);
                 Delivery::Delivered { at: now }
@@ -156,15 +213,11 @@ impl App {
                 }
             }
         };
-        if let Err(e) = self
-            .store
-            .record_delivery(lead_id, &message.event_id, &channel.id, attempts, &delivery)
-            .await
-        {
-            // The sweeper tries again when the lease runs out; receivers de-duplicate by id.
-            tracing::warn!(%lead_id, error = %e, "could not record a delivery attempt");
+        Attempted {
+            channel: channel.id.clone(),
+            attempts,
+            result,
         }
-        delivery
     }
 }
 

@@ -252,6 +252,7 @@ pub async fn notifications(
                             (page::csrf(&session))
                             input type="hidden" name="lead" value=(d.lead_id);
                             input type="hidden" name="event" value=(d.event_id);
+                            input type="hidden" name="channel" value=(d.channel);
                             button type="submit" { "Retry" }
                         }
                     } }
@@ -272,10 +273,12 @@ pub async fn retry(
         Ok(f) => f,
         Err(refused) => return refused,
     };
-    let (Some(lead), Some(event)) = (form.get("lead"), form.get("event")) else {
+    let (Some(lead), Some(event), Some(channel)) =
+        (form.get("lead"), form.get("event"), form.get("channel"))
+    else {
         return back("/console/notifications", "gone");
     };
-    match app.retry_dead(lead, event).await {
+    match app.retry_dead(lead, event, channel).await {
         Ok(true) => back("/console/notifications", "retried"),
         Ok(false) => back("/console/notifications", "gone"),
         Err(e) => store_failed(e),

@@ -25,11 +25,12 @@ pub struct Deadline {
     pub first_step: Timestamp,
 }
 
-/// One notification to record: where it goes and what it says.
+/// One event to tell: the channels it goes to and what it says (one message, one event id,
+/// for every channel: receivers de-duplicate on the id).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
-    /// The channel (secret references only, never secrets).
-    pub channel: Channel,
+    /// The channels, each once (secret references only, never secrets).
+    pub channels: Vec<Channel>,
     /// The message, frozen now.
     pub message: Message,
 }
@@ -201,14 +202,18 @@ impl About<'_> {
 fn notices(
     config: &RoutingConfig,
     channels: Vec<&String>,
-    message: impl Fn() -> Message,
+    message: impl FnOnce() -> Message,
 ) -> Vec<Notice> {
-    channels
+    let channels: Vec<Channel> = channels
         .into_iter()
         .filter_map(|id| config.channels.get(id))
-        .map(|channel| Notice {
-            channel: channel.clone(),
-            message: message(),
-        })
-        .collect()
+        .cloned()
+        .collect();
+    if channels.is_empty() {
+        return Vec::new();
+    }
+    vec![Notice {
+        channels,
+        message: message(),
+    }]
 }

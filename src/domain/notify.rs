@@ -136,7 +136,8 @@ impl LeadSummary {
 /// that moment: every attempt sends the same facts under the same event id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
-    /// Unique per notification; receivers de-duplicate on it.
+    /// Unique per event, the same on every channel it goes to and every attempt; receivers
+    /// de-duplicate on it.
     pub event_id: String,
     /// What happened.
     #[serde(rename = "type")]

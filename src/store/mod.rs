@@ -356,11 +356,11 @@ pub struct AccountLoad {
     pub domains_removed: usize,
 }
 
-/// A notification to record in the outbox.
+/// An event to record in the outbox: one item, one delivery per channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
-    /// Where it goes (with secret references, never secrets).
-    pub channel: Channel,
+    /// Where it goes, each channel once (with secret references, never secrets).
+    pub channels: Vec<Channel>,
     /// What it says.
     pub message: Message,
     /// When the sweeper may first try it: later than now when the writer delivers it at once
@@ -368,7 +368,7 @@ pub struct Outgoing {
     pub first_sweep_at: i64,
 }
 
-/// A notification as stored, with its delivery state.
+/// A notification (an event's delivery to one channel) as stored, with its delivery state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredNotification {
     /// The lead it is about.
@@ -390,6 +390,21 @@ pub struct StoredNotification {
     /// When the next attempt is due (Unix seconds), while pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<i64>,
+    /// Stored as an item of its own, the way notifications were before one item held every
+    /// channel of an event (still read, retried and revived).
+    #[serde(skip)]
+    pub legacy: bool,
+}
+
+/// One channel's delivery attempt, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempted {
+    /// The channel's id.
+    pub channel: String,
+    /// Attempts made, this one included.
+    pub attempts: u32,
+    /// What it did.
+    pub result: Delivery,
 }
 
 /// What one delivery attempt did.
@@ -861,21 +876,22 @@ pub trait SweepStore: Send + Sync {
 /// The outbox: notifications and their delivery results.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
-    /// One notification.
+    /// An event's notifications, one per channel (none if there is no such event).
     async fn notification(
         &self,
         lead_id: &str,
         event_id: &str,
-    ) -> StoreResult<Option<StoredNotification>>;
-    /// Records an attempt's result: delivered, retry later, or dead (counted, and listed
-    /// with its `channel`).
-    async fn record_delivery(
+    ) -> StoreResult<Vec<StoredNotification>>;
+    /// Records attempts' results on an event's item, all or nothing: delivered, retry later,
+    /// or dead (counted, and listed with the channel). `seen` is every channel's state as
+    /// read (or as just written); nothing is recorded if any changed meanwhile (another
+    /// attempt recorded it, or a dead one was put back).
+    async fn record_deliveries(
         &self,
         lead_id: &str,
         event_id: &str,
-        channel: &str,
-        attempts: u32,
-        result: &Delivery,
+        seen: &[StoredNotification],
+        attempted: &[Attempted],
     ) -> StoreResult<()>;
     /// Notifications marked dead, ever.
     async fn dead_notifications(&self) -> StoreResult<u64>;
@@ -883,7 +899,9 @@ pub trait OutboxStore: Send + Sync {
     async fn dead_list(&self, limit: usize) -> StoreResult<Vec<DeadNotification>>;
     /// Puts a dead notification back in the outbox with a fresh set of attempts, due at
     /// `due_at`; `false` if it is not dead (any more).
-    async fn revive(&self, dead: &DeadNotification, due_at: i64) -> StoreResult<bool>;
+    /// `legacy`: the notification is an item of its own ([`StoredNotification::legacy`]).
+    async fn revive(&self, dead: &DeadNotification, legacy: bool, due_at: i64)
+        -> StoreResult<bool>;
 }
 
 /// A notification given up on, as the list of dead ones keeps it.

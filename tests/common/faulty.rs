@@ -443,19 +443,18 @@ impl OutboxStore for Faulty {
         &self,
         lead_id: &str,
         event_id: &str,
-    ) -> StoreResult<Option<StoredNotification>> {
+    ) -> StoreResult<Vec<StoredNotification>> {
         self.inner.notification(lead_id, event_id).await
     }
-    async fn record_delivery(
+    async fn record_deliveries(
         &self,
         lead_id: &str,
         event_id: &str,
-        channel: &str,
-        attempts: u32,
-        result: &Delivery,
+        seen: &[StoredNotification],
+        attempted: &[Attempted],
     ) -> StoreResult<()> {
         self.inner
-            .record_delivery(lead_id, event_id, channel, attempts, result)
+            .record_deliveries(lead_id, event_id, seen, attempted)
             .await
     }
     async fn dead_notifications(&self) -> StoreResult<u64> {
@@ -464,7 +463,12 @@ impl OutboxStore for Faulty {
     async fn dead_list(&self, limit: usize) -> StoreResult<Vec<DeadNotification>> {
         self.inner.dead_list(limit).await
     }
-    async fn revive(&self, dead: &DeadNotification, due_at: i64) -> StoreResult<bool> {
-        self.inner.revive(dead, due_at).await
+    async fn revive(
+        &self,
+        dead: &DeadNotification,
+        legacy: bool,
+        due_at: i64,
+    ) -> StoreResult<bool> {
+        self.inner.revive(dead, legacy, due_at).await
     }
 }

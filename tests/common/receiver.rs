@@ -1,5 +1,5 @@
 //! A webhook receiver on 127.0.0.1 for tests: records every request, and answers 503 while
-//! it is set down.
+//! it (or the path asked for) is set down.
 
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +31,8 @@ impl Received {
 pub struct Receiver {
     pub got: Arc<Mutex<Vec<Received>>>,
     down: Arc<Mutex<bool>>,
+    /// Paths that answer 503 whatever `down` says.
+    down_at: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
@@ -47,6 +49,15 @@ impl Receiver {
 
     pub fn set_down(&self, down: bool) {
         *self.down.lock().unwrap() = down;
+    }
+
+    /// Sets one path down (503) or back up, the others as they are.
+    pub fn set_down_at(&self, path: &str, down: bool) {
+        let mut paths = self.down_at.lock().unwrap();
+        paths.retain(|p| p != path);
+        if down {
+            paths.push(path.to_string());
+        }
     }
 
     /// Accepted deliveries to `path`.
@@ -70,9 +81,11 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let accepted = !*receiver.down.lock().unwrap();
+    let path = format!("/{path}");
+    let accepted =
+        !*receiver.down.lock().unwrap() && !receiver.down_at.lock().unwrap().contains(&path);
     receiver.got.lock().unwrap().push(Received {
-        path: format!("/{path}"),
+        path,
         headers,
         body: String::from_utf8_lossy(&body).into(),
         accepted,

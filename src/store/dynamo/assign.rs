@@ -11,9 +11,9 @@ use super::items::{self, Due, LogKeys, TurnItem};
 use super::keys::{self, Key};
 use super::turns::TURNS_ON_REP_MAX;
 use super::tx::{Guard, Transaction};
-use crate::domain::model::{NotificationStatus, RepClaim};
+use crate::domain::model::RepClaim;
 use crate::domain::routing::PoolTicket;
-use crate::store::{DueKind, HistoryEntry, Outgoing, StoreResult, StoredNotification};
+use crate::store::{DueKind, HistoryEntry, Outgoing, StoreResult};
 
 /// How long a cap counter is kept after its period (DynamoDB's TTL deletes it afterwards).
 const CAP_COUNTER_TTL_SECONDS: i64 = 9 * 24 * 60 * 60;
@@ -200,8 +200,9 @@ fn roster_update(
         .map_err(super::attr::invalid)
 }
 
-/// Outbox entries: one item per notification, due for the sweeper at `first_sweep_at`, each
-/// in the log index right after its lead (which arrived at `received_at`).
+/// Outbox entries: one item per event (every channel's delivery on it), due for the sweeper
+/// at `first_sweep_at`, each in the log index right after its lead (which arrived at
+/// `received_at`).
 pub(super) fn outbox(
     tx: &mut Transaction,
     lead_id: &str,
@@ -210,26 +211,15 @@ pub(super) fn outbox(
 ) -> StoreResult<()> {
     let (log_pk, lead_log_sk) = keys::log_keys(lead_id, received_at);
     for outgoing in notifications {
-        let pending = StoredNotification {
-            lead_id: lead_id.to_string(),
-            channel: outgoing.channel.clone(),
-            message: outgoing.message.clone(),
-            status: NotificationStatus::Pending,
-            attempts: 0,
-            last_error: None,
-            delivered_at: None,
-            next_attempt_at: None,
-        };
         let due = Due {
             due_pk: Some(keys::due_pk(DueKind::Outbox, lead_id)),
             due_at: Some(outgoing.first_sweep_at),
         };
-        let event_id = &outgoing.message.event_id;
         let log = LogKeys {
             log_pk: log_pk.clone(),
-            log_sk: keys::notification_log_sk(&lead_log_sk, event_id),
+            log_sk: keys::notification_log_sk(&lead_log_sk, &outgoing.message.event_id),
         };
-        let mut item = items::notification_item(&pending)?;
+        let mut item = items::notification_item(lead_id, outgoing)?;
         item.extend(items::fields(&due)?);
         item.extend(items::fields(&log)?);
         tx.put_new(item, Guard::Unique)?;

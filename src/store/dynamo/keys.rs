@@ -6,9 +6,9 @@
 //! | `LEAD#<lead id>` | `LEAD` | the lead, its assignment and reason, owner, status, SLA deadline and state, SLA steps taken (`sla_step`); while its first assignment is current, its first history entry (`first_event`, with the assignment's reason and the arrival time); the log row (`facts`, `search`, `stint`, `earlier`, `pool_id`, `rule_id`, outcome) and its places in the `log` and `owner` indexes; written without what the rest of it says (`compact`: the lead's email, company and country are its facts', a first assignment's time and number, the current stint's start) | Put in the lead's transaction; Query(pk) for `GET /leads/{id}`; conditional Update to acknowledge, close, reassign or record an outcome |
 //! | `LEAD#<lead id>` | `LEAD` (with `fenced`) | instead of a lead: the fence of a lead id whose claim was given back, so no transaction can store that lead any more; no reader sees a lead there | Put (if not exists) with the claim's Delete, in one transaction; TTL `expires_at` |
 //! | `LEAD#<lead id>` | `EVENT#<time>#<suffix>` | one history entry (the first one only once a reassignment writes it out of the lead) | Put (if not exists) with the change it records; the same Query |
-//! | `LEAD#<lead id>` | `NOTIFY#<event id>` | outbox: channel (secret references only), frozen message, status, attempts, last error; its place in the `log` index | Put in the assignment's transaction; conditional Update per delivery attempt |
+//! | `LEAD#<lead id>` | `NOTIFY#<event id>` | outbox, one item per event: the frozen message, and per channel (maps keyed by its id) its definition (secret references only), status, attempts, delivery time, last error, next attempt; its place in the `log` index | Put in the assignment's transaction; one conditional Update per round of delivery attempts |
 //! | `STATS` | `NOTIFICATIONS` | dead notifications, ever | ADD 1 with the Update that marks one dead |
-//! | `DEAD#NOTIFY` | `<time>#<lead id>#<event id>` | a notification dead now: lead, event, channel, error | Put with the Update that marks it dead; Query (newest first) for the console; Delete when it is put back in the outbox |
+//! | `DEAD#NOTIFY` | `<time>#<lead id>#<event id>#<channel id>` | a notification dead now: lead, event, channel, error | Put with the Update that marks it dead; Query (newest first) for the console; Delete when it is put back in the outbox |
 //! | `POOL#<pool>` | `ROTATION` | ticket counter `turn`, `cycle_start`, `cycle_config`; `returned` (tickets given back, oldest first); the repair's `checked_through`, `mark_turn`, `mark_at` | UpdateItem ADD returning the ticket while nothing is given back, else REMOVE `returned[0]` (conditional on it); list_append to give back; SET `cycle_start` when the team changes; the sweeper's repair |
 //! | `POOL#<pool>` | `TURN#<ticket, 20 digits>` | lead id and owner of one ticket that was given back and adopted, or spent passing through the pool (a new ticket's use is on its rep's `turns:<pool>`) | Put if not exists, in the lead's transaction (a ticket given back twice is used once); Query of a range by the sweeper's repair |
 //! | `POOL#<pool>` | `MEMBERS` | `reps`: every rep ever made a member of the pool (a string set, only grows) | ADD before a publish activates the config that makes them members; GetItem by the sweeper's repair |
@@ -38,9 +38,10 @@
 //!
 //! Index `due` (`due_pk`, `due_at`; keys only; sparse): an item is in it only while the sweeper
 //! has something to do with it. `due_pk` is `SLA#<shard>` on a lead awaiting acknowledgement
-//! (`due_at` = its deadline) and `OUTBOX#<shard>` on a pending notification (`due_at` = its next
-//! attempt), spread over [`DUE_SHARDS`] shards by lead id. Acknowledging, closing, delivering or
-//! giving up removes both attributes. The sweeper Queries `due_at <= now` per shard and leases an
+//! (`due_at` = its deadline) and `OUTBOX#<shard>` on an event with a channel still pending
+//! (`due_at` = the earliest channel's next attempt), spread over [`DUE_SHARDS`] shards by lead
+//! id. Acknowledging, closing, delivering (or giving up) on every channel removes both
+//! attributes. The sweeper Queries `due_at <= now` per shard and leases an
 //! item by moving `due_at` forward, conditional on the value it read. A page of that Query ends
 //! at an opaque cursor: the index key it stopped at, as JSON.
 //!
@@ -102,12 +103,19 @@ impl Key {
         }
     }
 
-    /// A dead notification in the list of dead ones (newest last by time).
-    pub fn dead_notification(at: jiff::Timestamp, lead_id: &str, event_id: &str) -> Self {
-        Self::new(
-            DEAD_PARTITION,
-            format!("{}#{lead_id}#{event_id}", sort_time(at)),
-        )
+    /// A dead notification in the list of dead ones (newest last by time): an event's
+    /// delivery to `channel`, or (`None`) a notification stored as an item of its own.
+    pub fn dead_notification(
+        at: jiff::Timestamp,
+        lead_id: &str,
+        event_id: &str,
+        channel: Option<&str>,
+    ) -> Self {
+        let sk = format!("{}#{lead_id}#{event_id}", sort_time(at));
+        match channel {
+            Some(channel) => Self::new(DEAD_PARTITION, format!("{sk}#{channel}")),
+            None => Self::new(DEAD_PARTITION, sk),
+        }
     }
 
     /// The count of notifications given up on.

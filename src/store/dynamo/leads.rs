@@ -54,7 +54,7 @@ impl LeadStore for DynamoStore {
             match Key::of(&item).and_then(|key| LeadPart::of(&key.sk)) {
                 Some(LeadPart::Lead) => lead = items::lead(item)?,
                 Some(LeadPart::Event) => history.push(items::decode::<HistoryEntry>(item)?),
-                Some(LeadPart::Notification) => notifications.push(items::notification(item)?),
+                Some(LeadPart::Notification) => notifications.extend(items::notifications(item)?),
                 None => {}
             }
         }

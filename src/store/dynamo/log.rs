@@ -335,7 +335,7 @@ impl DynamoStore {
                 if item.contains_key("owner_kind") {
                     rows.leads.push(items::log_row(item)?);
                 } else if item.contains_key("attempts") {
-                    rows.notifications.push(items::notification_row(item)?);
+                    rows.notifications.extend(items::notification_rows(item)?);
                 }
             }
             start = out.last_evaluated_key;

@@ -1,19 +1,23 @@
-//! The outbox ([`OutboxStore`]): notifications and every delivery attempt's result, recorded
-//! only while the notification is pending (so two attempts cannot both record), and the count
-//! of notifications given up on.
+//! The outbox ([`OutboxStore`]): one item per event with every channel's delivery, each round
+//! of attempts' results recorded in one update only while every channel is as the recorder
+//! read it (so two attempts cannot both record), and the count of notifications given up on.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::attr::{applied, n, s};
 use super::classify::classify;
 use super::client::DynamoStore;
-use super::items::{self, Attempt, Changes, DeadCount};
+use super::items::{self, DeadCount};
 use super::keys::{self, Key};
 use super::tx::{self, Guard};
 use crate::domain::model::NotificationStatus;
 use crate::store::{
-    DeadNotification, Delivery, DueKind, OutboxStore, StoreResult, StoredNotification,
+    Attempted, DeadNotification, Delivery, DueKind, OutboxStore, StoreError, StoreResult,
+    StoredNotification,
 };
 
 #[async_trait]
@@ -22,89 +26,52 @@ impl OutboxStore for DynamoStore {
         &self,
         lead_id: &str,
         event_id: &str,
-    ) -> StoreResult<Option<StoredNotification>> {
+    ) -> StoreResult<Vec<StoredNotification>> {
         let item = self.get(&Key::notification(lead_id, event_id)).await?;
-        item.map(items::notification).transpose()
+        Ok(match item {
+            Some(item) => items::notifications(item)?,
+            None => Vec::new(),
+        })
     }
 
-    async fn record_delivery(
+    async fn record_deliveries(
         &self,
         lead_id: &str,
         event_id: &str,
-        channel: &str,
-        attempts: u32,
-        result: &Delivery,
+        seen: &[StoredNotification],
+        attempted: &[Attempted],
     ) -> StoreResult<()> {
-        let (status, delivered_at, last_error, due_at) = match result {
-            Delivery::Delivered { at } => {
-                (Some(NotificationStatus::Delivered), Some(*at), None, None)
-            }
-            // Without a next attempt it is dead: kept on the lead and counted.
-            Delivery::Failed {
-                error, retry_at, ..
-            } => (
-                retry_at.is_none().then_some(NotificationStatus::Dead),
-                None,
-                Some(error.as_str()),
-                *retry_at,
-            ),
-        };
-        let attempt = Attempt {
-            attempts,
-            status,
-            delivered_at,
-            last_error,
-            due_at,
-        };
-        let mut changes = Changes::set(&attempt)?;
-        if status.is_some() {
-            // Delivered or dead: out of the sweeper's way.
-            changes = changes.remove(&["due_pk", "due_at"]);
-        }
-        let dead = matches!(status, Some(NotificationStatus::Dead));
-        if !dead {
-            // Delivered or to be retried: one conditional update (half a transaction's units).
-            let update = changes
-                .on(self.updating(&Key::notification(lead_id, event_id)))
-                .condition_expression("#status = :pending")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":pending", s(NotificationStatus::Pending.as_str()));
-            // Already recorded by another attempt: nothing to do.
-            applied(self.send_update(update, ReturnValue::None).await)?;
+        if attempted.is_empty() {
             return Ok(());
         }
-        // Dead: recorded with the dead count and the dead list, all or nothing.
+        let (expr, dead) = recording(lead_id, event_id, seen, attempted)?;
+        let key = Key::notification(lead_id, event_id);
+        if dead.is_empty() {
+            // Delivered or to be retried: one conditional update (half a transaction's units).
+            // Its condition failed: another attempt recorded first, nothing to do.
+            applied(
+                self.send_update(expr.apply(self.updating(&key)), ReturnValue::None)
+                    .await,
+            )?;
+            return Ok(());
+        }
+        // Some dead: recorded with the dead count and the dead list, all or nothing.
+        let legacy = seen.iter().any(|n| n.legacy);
         let mut tx = self.transaction();
-        let update = changes
-            .on(tx.updating(&Key::notification(lead_id, event_id)))
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s(NotificationStatus::Pending.as_str()));
-        tx.update(update, Guard::Unique)?;
-        if let (Some(NotificationStatus::Dead), Delivery::Failed { error, at, .. }) =
-            (status, result)
-        {
-            let count = tx
-                .updating(&Key::dead_notifications())
-                .update_expression("ADD dead :one")
-                .expression_attribute_values(":one", n(1));
-            tx.update(count, Guard::Unique)?;
-            let dead = DeadNotification {
-                lead_id: lead_id.to_string(),
-                event_id: event_id.to_string(),
-                channel: channel.to_string(),
-                at: *at,
-                attempts,
-                last_error: Some(error.clone()),
-            };
-            tx.put_any(items::encode(
-                &Key::dead_notification(*at, lead_id, event_id),
-                &dead,
-            )?)?;
+        tx.update(expr.apply(tx.updating(&key)), Guard::Unique)?;
+        let count = tx
+            .updating(&Key::dead_notifications())
+            .update_expression("ADD dead :dead")
+            .expression_attribute_values(":dead", n(dead.len()));
+        tx.update(count, Guard::Unique)?;
+        for dead in &dead {
+            let channel = (!legacy).then_some(dead.channel.as_str());
+            let key = Key::dead_notification(dead.at, lead_id, event_id, channel);
+            tx.put_any(items::encode(&key, dead)?)?;
         }
         match tx.send(&self.client).await {
             Ok(()) => Ok(()),
-            // Already recorded by another attempt: nothing to do.
+            // Another attempt recorded first: nothing to do.
             Err(err) if !tx::failed_conditions(&err).is_empty() => Ok(()),
             Err(err) => Err(classify(err)),
         }
@@ -129,25 +96,37 @@ impl OutboxStore for DynamoStore {
             .collect()
     }
 
-    async fn revive(&self, dead: &DeadNotification, due_at: i64) -> StoreResult<bool> {
+    async fn revive(
+        &self,
+        dead: &DeadNotification,
+        legacy: bool,
+        due_at: i64,
+    ) -> StoreResult<bool> {
+        let mut expr = Expr::default();
+        let channel = (!legacy).then_some((0, dead.channel.as_str()));
+        let status = expr.at("status", channel);
+        let pending = expr.value(":pending", s(NotificationStatus::Pending.as_str()));
+        expr.set.push(format!("{status} = {pending}"));
+        let was = expr.value(":dead", s(NotificationStatus::Dead.as_str()));
+        expr.conditions.push(format!("{status} = {was}"));
+        let attempts = expr.at("attempts", channel);
+        let zero = expr.value(":zero", n(0));
+        expr.set.push(format!("{attempts} = {zero}"));
+        let due = expr.value(":due_at", n(due_at));
+        if !legacy {
+            let next = expr.at("next_at", channel);
+            expr.set.push(format!("{next} = {due}"));
+        }
+        expr.due(lead_id_due_pk(&dead.lead_id), Some(due_at));
         let mut tx = self.transaction();
-        let update = tx
-            .updating(&Key::notification(&dead.lead_id, &dead.event_id))
-            .update_expression(
-                "SET #status = :pending, attempts = :zero, due_pk = :due_pk, due_at = :due_at",
-            )
-            .condition_expression("#status = :dead")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s(NotificationStatus::Pending.as_str()))
-            .expression_attribute_values(":dead", s(NotificationStatus::Dead.as_str()))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":due_pk", s(keys::due_pk(DueKind::Outbox, &dead.lead_id)))
-            .expression_attribute_values(":due_at", n(due_at));
-        tx.update(update, Guard::Unique)?;
+        let key = Key::notification(&dead.lead_id, &dead.event_id);
+        tx.update(expr.apply(tx.updating(&key)), Guard::Unique)?;
+        let channel = (!legacy).then_some(dead.channel.as_str());
         tx.delete(&Key::dead_notification(
             dead.at,
             &dead.lead_id,
             &dead.event_id,
+            channel,
         ))?;
         match tx.send(&self.client).await {
             Ok(()) => Ok(true),
@@ -159,5 +138,270 @@ impl OutboxStore for DynamoStore {
     async fn dead_notifications(&self) -> StoreResult<u64> {
         let count: Option<DeadCount> = self.read(&Key::dead_notifications()).await?;
         Ok(count.map_or(0, |c| c.dead.max(0) as u64))
+    }
+}
+
+fn lead_id_due_pk(lead_id: &str) -> String {
+    keys::due_pk(DueKind::Outbox, lead_id)
+}
+
+/// The update that records `attempted` on an event's item, conditioned on every channel's
+/// state as `seen`, and the notifications it marks dead.
+fn recording(
+    lead_id: &str,
+    event_id: &str,
+    seen: &[StoredNotification],
+    attempted: &[Attempted],
+) -> StoreResult<(Expr, Vec<DeadNotification>)> {
+    let legacy = seen.iter().any(|n| n.legacy);
+    let mut expr = Expr::default();
+    let mut dead = Vec::new();
+    // The channels not attempted keep their turn: the item is next due at the earliest.
+    let mut next_due = seen
+        .iter()
+        .filter(|n| n.status == NotificationStatus::Pending)
+        .filter(|n| !attempted.iter().any(|a| a.channel == n.channel.id))
+        .map(|n| n.next_attempt_at.unwrap_or(0))
+        .min();
+    for (i, notification) in seen.iter().enumerate() {
+        let channel = (!legacy).then_some((i, notification.channel.id.as_str()));
+        let status = expr.at("status", channel);
+        let was = expr.value(&format!(":s{i}"), s(notification.status.as_str()));
+        expr.conditions.push(format!("{status} = {was}"));
+        let Some(attempt) = attempted
+            .iter()
+            .find(|a| a.channel == notification.channel.id)
+        else {
+            continue;
+        };
+        let attempts = expr.at("attempts", channel);
+        let before = expr.value(&format!(":b{i}"), n(notification.attempts));
+        expr.conditions.push(format!("{attempts} = {before}"));
+        let now = expr.value(&format!(":a{i}"), n(attempt.attempts));
+        expr.set.push(format!("{attempts} = {now}"));
+        let next = (!legacy).then(|| expr.at("next_at", channel));
+        match &attempt.result {
+            Delivery::Delivered { at } => {
+                let delivered = expr.value(":delivered", s(NotificationStatus::Delivered.as_str()));
+                expr.set.push(format!("{status} = {delivered}"));
+                let path = expr.at("delivered_at", channel);
+                let value = expr.value(&format!(":t{i}"), s(at.to_string()));
+                expr.set.push(format!("{path} = {value}"));
+                expr.remove.extend(next);
+            }
+            Delivery::Failed {
+                error,
+                retry_at: Some(retry_at),
+                ..
+            } => {
+                let path = expr.at("last_error", channel);
+                let value = expr.value(&format!(":e{i}"), s(error.as_str()));
+                expr.set.push(format!("{path} = {value}"));
+                if let Some(next) = next {
+                    let value = expr.value(&format!(":r{i}"), n(retry_at));
+                    expr.set.push(format!("{next} = {value}"));
+                }
+                next_due = Some(next_due.map_or(*retry_at, |d| d.min(*retry_at)));
+            }
+            // Without a next attempt it is dead: kept on the lead, counted and listed.
+            Delivery::Failed {
+                error,
+                retry_at: None,
+                at,
+            } => {
+                let was_dead = expr.value(":dead", s(NotificationStatus::Dead.as_str()));
+                expr.set.push(format!("{status} = {was_dead}"));
+                let path = expr.at("last_error", channel);
+                let value = expr.value(&format!(":e{i}"), s(error.as_str()));
+                expr.set.push(format!("{path} = {value}"));
+                expr.remove.extend(next);
+                dead.push(DeadNotification {
+                    lead_id: lead_id.to_string(),
+                    event_id: event_id.to_string(),
+                    channel: notification.channel.id.clone(),
+                    at: *at,
+                    attempts: attempt.attempts,
+                    last_error: Some(error.clone()),
+                });
+            }
+        }
+    }
+    if attempted
+        .iter()
+        .any(|a| !seen.iter().any(|n| n.channel.id == a.channel))
+    {
+        return Err(StoreError::Invalid(format!(
+            "a delivery to a channel event {event_id} does not have"
+        )));
+    }
+    // Delivered or dead everywhere: out of the sweeper's way.
+    expr.due(lead_id_due_pk(lead_id), next_due);
+    Ok((expr, dead))
+}
+
+/// An update built from parts, with only the placeholders it uses: `#<attribute>` for names,
+/// `#c<i>` for the i-th channel's entry in the per-channel maps.
+#[derive(Default)]
+struct Expr {
+    set: Vec<String>,
+    remove: Vec<String>,
+    conditions: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    /// The path of `attribute`, or of a channel's entry in it.
+    fn at(&mut self, attribute: &str, channel: Option<(usize, &str)>) -> String {
+        let name = format!("#{attribute}");
+        self.names.insert(name.clone(), attribute.to_string());
+        match channel {
+            None => name,
+            Some((i, id)) => {
+                let entry = format!("#c{i}");
+                self.names.insert(entry.clone(), id.to_string());
+                format!("{name}.{entry}")
+            }
+        }
+    }
+
+    /// A value's placeholder.
+    fn value(&mut self, placeholder: &str, value: AttributeValue) -> String {
+        self.values.insert(placeholder.to_string(), value);
+        placeholder.to_string()
+    }
+
+    /// Due for the sweeper at `due_at`, or out of its way.
+    fn due(&mut self, due_pk: String, due_at: Option<i64>) {
+        let (pk, at) = (self.at("due_pk", None), self.at("due_at", None));
+        match due_at {
+            Some(due_at) => {
+                let (pk_value, at_value) = (
+                    self.value(":due_pk", s(due_pk)),
+                    self.value(":due_at", n(due_at)),
+                );
+                self.set.push(format!("{pk} = {pk_value}"));
+                self.set.push(format!("{at} = {at_value}"));
+            }
+            None => self.remove.extend([pk, at]),
+        }
+    }
+
+    fn apply(self, update: UpdateBuilder) -> UpdateBuilder {
+        let mut expression = format!("SET {}", self.set.join(", "));
+        if !self.remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", self.remove.join(", ")));
+        }
+        update
+            .update_expression(expression)
+            .condition_expression(self.conditions.join(" AND "))
+            .set_expression_attribute_names(Some(self.names))
+            .set_expression_attribute_values(Some(self.values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::channel::{Channel, ChannelKind, Setting};
+
+    fn pending(channel: &str, attempts: u32, next: i64) -> StoredNotification {
+        let message = serde_json::from_value(serde_json::json!({
+            "event_id": "e1", "type": "lead.assigned", "occurred_at": "2026-11-24T15:00:00Z",
+            "lead_id": "l1", "assignment": 1, "reason": "r",
+            "lead": {}, "owner": {"kind": "queue", "id": "q", "name": "Q"}
+        }))
+        .unwrap();
+        StoredNotification {
+            lead_id: "l1".into(),
+            channel: Channel {
+                id: channel.into(),
+                kind: ChannelKind::Webhook,
+                url: Setting::Plain("http://127.0.0.1/x".into()),
+                to: Vec::new(),
+                secret: None,
+            },
+            message,
+            status: NotificationStatus::Pending,
+            attempts,
+            last_error: None,
+            delivered_at: None,
+            next_attempt_at: Some(next),
+            legacy: false,
+        }
+    }
+
+    fn failed(channel: &str, attempts: u32, retry_at: Option<i64>) -> Attempted {
+        Attempted {
+            channel: channel.into(),
+            attempts,
+            result: Delivery::Failed {
+                error: "503".into(),
+                retry_at,
+                at: "2026-11-24T15:00:00Z".parse().unwrap(),
+            },
+        }
+    }
+
+    #[test]
+    fn one_update_records_every_channel_on_condition_that_none_changed_and_keeps_the_earliest_turn()
+    {
+        let seen = [
+            pending("slack", 0, 100),
+            pending("crm", 2, 100),
+            pending("mail", 1, 90),
+        ];
+        let delivered = Attempted {
+            channel: "slack".into(),
+            attempts: 1,
+            result: Delivery::Delivered {
+                at: "2026-11-24T15:00:00Z".parse().unwrap(),
+            },
+        };
+        // The unattempted mail channel is due at 90, before the webhook's retry at 130.
+        let (expr, dead) = recording(
+            "l1",
+            "e1",
+            &seen,
+            &[delivered.clone(), failed("crm", 3, Some(130))],
+        )
+        .unwrap();
+        assert!(dead.is_empty());
+        assert_eq!(
+            expr.conditions,
+            [
+                "#status.#c0 = :s0",
+                "#attempts.#c0 = :b0",
+                "#status.#c1 = :s1",
+                "#attempts.#c1 = :b1",
+                "#status.#c2 = :s2"
+            ]
+        );
+        assert!(expr.set.contains(&"#status.#c0 = :delivered".to_string()));
+        assert!(expr.set.contains(&"#next_at.#c1 = :r1".to_string()));
+        assert!(expr.remove.contains(&"#next_at.#c0".to_string()));
+        assert_eq!(expr.values[":due_at"], n(90));
+        assert_eq!(expr.names["#c1"], "crm");
+
+        // The last attempt of the last pending channel: dead, listed, out of the due index.
+        let seen = [pending("crm", 9, 100)];
+        let (expr, dead) = recording("l1", "e1", &seen, &[failed("crm", 10, None)]).unwrap();
+        assert_eq!(
+            (dead.len(), dead[0].channel.as_str(), dead[0].attempts),
+            (1, "crm", 10)
+        );
+        assert!(expr.set.contains(&"#status.#c0 = :dead".to_string()));
+        assert_eq!(expr.remove, ["#next_at.#c0", "#due_pk", "#due_at"]);
+
+        // An item of its own: top-level attributes, its next attempt in the due index.
+        let mut legacy = pending("crm", 1, 100);
+        legacy.legacy = true;
+        let (expr, _) = recording("l1", "e1", &[legacy], &[failed("crm", 2, Some(160))]).unwrap();
+        assert_eq!(expr.conditions, ["#status = :s0", "#attempts = :b0"]);
+        assert!(!expr.names.contains_key("#next_at"));
+        assert_eq!(expr.values[":due_at"], n(160));
+
+        // A channel the event does not have is a bug, not a write.
+        assert!(recording("l1", "e1", &seen, &[failed("slack", 1, None)]).is_err());
     }
 }
