@@ -117,7 +117,7 @@ impl OutboxStore for DynamoStore {
             let next = expr.at("next_at", channel);
             expr.set.push(format!("{next} = {due}"));
         }
-        expr.due(lead_id_due_pk(&dead.lead_id), Some(due_at));
+        expr.due(outbox_due_pk(&dead.lead_id), Some(due_at));
         let mut tx = self.transaction();
         let key = Key::notification(&dead.lead_id, &dead.event_id);
         tx.update(expr.apply(tx.updating(&key)), Guard::Unique)?;
@@ -141,7 +141,8 @@ impl OutboxStore for DynamoStore {
     }
 }
 
-fn lead_id_due_pk(lead_id: &str) -> String {
+/// The due-index partition of a lead's outbox items.
+fn outbox_due_pk(lead_id: &str) -> String {
     keys::due_pk(DueKind::Outbox, lead_id)
 }
 
@@ -153,6 +154,14 @@ fn recording(
     seen: &[StoredNotification],
     attempted: &[Attempted],
 ) -> StoreResult<(Expr, Vec<DeadNotification>)> {
+    if attempted
+        .iter()
+        .any(|a| !seen.iter().any(|n| n.channel.id == a.channel))
+    {
+        return Err(StoreError::Invalid(format!(
+            "a delivery to a channel event {event_id} does not have"
+        )));
+    }
     let legacy = seen.iter().any(|n| n.legacy);
     let mut expr = Expr::default();
     let mut dead = Vec::new();
@@ -226,16 +235,8 @@ fn recording(
             }
         }
     }
-    if attempted
-        .iter()
-        .any(|a| !seen.iter().any(|n| n.channel.id == a.channel))
-    {
-        return Err(StoreError::Invalid(format!(
-            "a delivery to a channel event {event_id} does not have"
-        )));
-    }
     // Delivered or dead everywhere: out of the sweeper's way.
-    expr.due(lead_id_due_pk(lead_id), next_due);
+    expr.due(outbox_due_pk(lead_id), next_due);
     Ok((expr, dead))
 }
 
