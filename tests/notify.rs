@@ -426,15 +426,7 @@ async fn put_legacy(h: &Harness, lead_id: &str, event_id: &str, base: &str, dead
         item.insert("due_pk".into(), text("OUTBOX#0"));
         item.insert("due_at".into(), number(1_795_532_430));
     }
-    let store = &h.store;
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .send()
-        .await
-        .unwrap();
+    put_raw(h, item).await;
     if dead {
         let dead_item = std::collections::HashMap::from([
             ("pk".to_string(), text("DEAD#NOTIFY")),
@@ -448,15 +440,29 @@ async fn put_legacy(h: &Harness, lead_id: &str, event_id: &str, base: &str, dead
             ("at".to_string(), text("2026-11-24T16:00:00Z")),
             ("attempts".to_string(), number(10)),
         ]);
-        store
-            .client()
-            .put_item()
-            .table_name(store.table())
-            .set_item(Some(dead_item))
-            .send()
-            .await
-            .unwrap();
+        put_raw(h, dead_item).await;
     }
+}
+
+/// The status and attempts of the notification of `event_id` among a lead's `notes`.
+fn state_of(notes: &[Value], event_id: &str) -> (String, u64) {
+    let note = notes
+        .iter()
+        .find(|n| n["message"]["event_id"] == event_id)
+        .expect("the notification");
+    (
+        note["status"].as_str().unwrap().to_string(),
+        note["attempts"].as_u64().unwrap(),
+    )
+}
+
+async fn put_raw(
+    h: &Harness,
+    item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) {
+    let store = &h.store;
+    let put = store.client().put_item().table_name(store.table());
+    put.set_item(Some(item)).send().await.unwrap();
 }
 
 #[tokio::test]
@@ -481,14 +487,12 @@ async fn notifications_stored_one_item_per_channel_before_are_still_read_retried
         4,
         "two of the event, two of their own: {notes:?}"
     );
+    let old = state_of(&notes, due);
+    assert_eq!(old, ("pending".into(), 1));
     let old = notes
         .iter()
         .find(|n| n["message"]["event_id"] == due)
         .unwrap();
-    assert_eq!(
-        (&old["status"], &old["attempts"]),
-        (&json!("pending"), &json!(1))
-    );
     assert_eq!(old["next_attempt_at"], 1_795_532_430);
     assert_eq!(old["message"]["reason"], "stored the old way");
 
@@ -500,14 +504,7 @@ async fn notifications_stored_one_item_per_channel_before_are_still_read_retried
         .as_array()
         .unwrap()
         .clone();
-    let old = notes
-        .iter()
-        .find(|n| n["message"]["event_id"] == due)
-        .unwrap();
-    assert_eq!(
-        (&old["status"], &old["attempts"]),
-        (&json!("delivered"), &json!(2))
-    );
+    assert_eq!(state_of(&notes, due), ("delivered".into(), 2));
     // The dead one is listed, and retried from the list.
     let listed = h.app.store().dead_list(100).await.unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");

@@ -105,17 +105,13 @@ impl OutboxStore for DynamoStore {
         let mut expr = Expr::default();
         let channel = (!legacy).then_some((0, dead.channel.as_str()));
         let status = expr.at("status", channel);
-        let pending = expr.value(":pending", s(NotificationStatus::Pending.as_str()));
-        expr.set.push(format!("{status} = {pending}"));
-        let was = expr.value(":dead", s(NotificationStatus::Dead.as_str()));
-        expr.conditions.push(format!("{status} = {was}"));
+        expr.assign(&status, ":pending", s(NotificationStatus::Pending.as_str()));
+        expr.require(&status, ":dead", s(NotificationStatus::Dead.as_str()));
         let attempts = expr.at("attempts", channel);
-        let zero = expr.value(":zero", n(0));
-        expr.set.push(format!("{attempts} = {zero}"));
-        let due = expr.value(":due_at", n(due_at));
+        expr.assign(&attempts, ":zero", n(0));
         if !legacy {
             let next = expr.at("next_at", channel);
-            expr.set.push(format!("{next} = {due}"));
+            expr.assign(&next, ":due_at", n(due_at));
         }
         expr.due(outbox_due_pk(&dead.lead_id), Some(due_at));
         let mut tx = self.transaction();
@@ -175,8 +171,7 @@ fn recording(
     for (i, notification) in seen.iter().enumerate() {
         let channel = (!legacy).then_some((i, notification.channel.id.as_str()));
         let status = expr.at("status", channel);
-        let was = expr.value(&format!(":s{i}"), s(notification.status.as_str()));
-        expr.conditions.push(format!("{status} = {was}"));
+        expr.require(&status, &format!(":s{i}"), s(notification.status.as_str()));
         let Some(attempt) = attempted
             .iter()
             .find(|a| a.channel == notification.channel.id)
@@ -184,18 +179,18 @@ fn recording(
             continue;
         };
         let attempts = expr.at("attempts", channel);
-        let before = expr.value(&format!(":b{i}"), n(notification.attempts));
-        expr.conditions.push(format!("{attempts} = {before}"));
-        let now = expr.value(&format!(":a{i}"), n(attempt.attempts));
-        expr.set.push(format!("{attempts} = {now}"));
+        expr.require(&attempts, &format!(":b{i}"), n(notification.attempts));
+        expr.assign(&attempts, &format!(":a{i}"), n(attempt.attempts));
         let next = (!legacy).then(|| expr.at("next_at", channel));
         match &attempt.result {
             Delivery::Delivered { at } => {
-                let delivered = expr.value(":delivered", s(NotificationStatus::Delivered.as_str()));
-                expr.set.push(format!("{status} = {delivered}"));
+                expr.assign(
+                    &status,
+                    ":delivered",
+                    s(NotificationStatus::Delivered.as_str()),
+                );
                 let path = expr.at("delivered_at", channel);
-                let value = expr.value(&format!(":t{i}"), s(at.to_string()));
-                expr.set.push(format!("{path} = {value}"));
+                expr.assign(&path, &format!(":t{i}"), s(at.to_string()));
                 expr.remove.extend(next);
             }
             Delivery::Failed {
@@ -204,11 +199,9 @@ fn recording(
                 ..
             } => {
                 let path = expr.at("last_error", channel);
-                let value = expr.value(&format!(":e{i}"), s(error.as_str()));
-                expr.set.push(format!("{path} = {value}"));
+                expr.assign(&path, &format!(":e{i}"), s(error.as_str()));
                 if let Some(next) = next {
-                    let value = expr.value(&format!(":r{i}"), n(retry_at));
-                    expr.set.push(format!("{next} = {value}"));
+                    expr.assign(&next, &format!(":r{i}"), n(retry_at));
                 }
                 next_due = Some(next_due.map_or(*retry_at, |d| d.min(*retry_at)));
             }
@@ -218,11 +211,9 @@ fn recording(
                 retry_at: None,
                 at,
             } => {
-                let was_dead = expr.value(":dead", s(NotificationStatus::Dead.as_str()));
-                expr.set.push(format!("{status} = {was_dead}"));
+                expr.assign(&status, ":dead", s(NotificationStatus::Dead.as_str()));
                 let path = expr.at("last_error", channel);
-                let value = expr.value(&format!(":e{i}"), s(error.as_str()));
-                expr.set.push(format!("{path} = {value}"));
+                expr.assign(&path, &format!(":e{i}"), s(error.as_str()));
                 expr.remove.extend(next);
                 dead.push(DeadNotification {
                     lead_id: lead_id.to_string(),
@@ -266,6 +257,18 @@ impl Expr {
         }
     }
 
+    /// `SET <path> = <placeholder>`, with the placeholder's value.
+    fn assign(&mut self, path: &str, placeholder: &str, value: AttributeValue) {
+        let placeholder = self.value(placeholder, value);
+        self.set.push(format!("{path} = {placeholder}"));
+    }
+
+    /// The condition `<path> = <placeholder>`, with the placeholder's value.
+    fn require(&mut self, path: &str, placeholder: &str, value: AttributeValue) {
+        let placeholder = self.value(placeholder, value);
+        self.conditions.push(format!("{path} = {placeholder}"));
+    }
+
     /// A value's placeholder.
     fn value(&mut self, placeholder: &str, value: AttributeValue) -> String {
         self.values.insert(placeholder.to_string(), value);
@@ -277,12 +280,8 @@ impl Expr {
         let (pk, at) = (self.at("due_pk", None), self.at("due_at", None));
         match due_at {
             Some(due_at) => {
-                let (pk_value, at_value) = (
-                    self.value(":due_pk", s(due_pk)),
-                    self.value(":due_at", n(due_at)),
-                );
-                self.set.push(format!("{pk} = {pk_value}"));
-                self.set.push(format!("{at} = {at_value}"));
+                self.assign(&pk, ":due_pk", s(due_pk));
+                self.assign(&at, ":due_at", n(due_at));
             }
             None => self.remove.extend([pk, at]),
         }
