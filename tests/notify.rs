@@ -11,6 +11,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 
+use common::faulty::{Fault, Faulty};
 use common::receiver::{Received, Receiver};
 use common::{assignment_no, is_lead, lead_id_of, num, s, send_to, Harness, Reply, PUBLIC_URL};
 use leadrouter::app::SweepReport;
@@ -362,6 +363,93 @@ async fn one_event_reaches_every_channel_with_one_id_and_a_channel_that_is_down_
     h.clock.advance(3600);
     sweep(&h).await;
     assert_eq!(receiver.attempts("/hooks/crm"), 11);
+}
+
+#[tokio::test]
+async fn a_result_that_could_not_be_recorded_is_sent_again_with_the_same_id_and_one_recorded_is_not(
+) {
+    let (receiver, base) = Receiver::start().await;
+    let mut faulty = None;
+    let h = Harness::build(&common::endpoint(), &config(&base).0, |store| {
+        let store = std::sync::Arc::new(Faulty::new(store, Box::new(|_| Fault::None)));
+        faulty = Some(store.clone());
+        store as std::sync::Arc<dyn leadrouter::store::Store>
+    })
+    .await;
+    let faulty = faulty.unwrap();
+    h.clock.set("2026-11-24T15:00:00Z");
+
+    // Delivered to both channels, but the write of the results fails: the lead still shows
+    // both pending, and the sweeper sends both again after the lease, with the same id.
+    faulty
+        .record_faults
+        .lock()
+        .unwrap()
+        .push_back(Fault::Before);
+    let lost = lead(&h, "lost@acme.com", "US").await;
+    let notes = get_lead(&h, &lost).await["notifications"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(notes.len(), 2);
+    let event_id = notes[0]["message"]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for note in &notes {
+        assert_eq!(
+            (&note["status"], &note["attempts"]),
+            (&json!("pending"), &json!(0)),
+            "{note}"
+        );
+    }
+    assert_eq!(receiver.accepted("/hooks/crm").len(), 1);
+    h.clock.set("2026-11-24T15:01:01Z");
+    sweep(&h).await;
+    let crm = receiver.accepted("/hooks/crm");
+    assert_eq!(crm.len(), 2, "sent again");
+    assert!(crm
+        .iter()
+        .all(|r| r.headers["x-leadrouter-event-id"] == event_id.as_str()));
+    for note in get_lead(&h, &lost).await["notifications"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(
+            (&note["status"], &note["attempts"]),
+            (&json!("delivered"), &json!(1)),
+            "{note}"
+        );
+    }
+
+    // The write lands but its answer is lost: what the table says is what happened, and
+    // nothing is sent again.
+    faulty.record_faults.lock().unwrap().push_back(Fault::After);
+    let kept = lead(&h, "kept@acme.com", "US").await;
+    for note in get_lead(&h, &kept).await["notifications"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(
+            (&note["status"], &note["attempts"]),
+            (&json!("delivered"), &json!(1)),
+            "{note}"
+        );
+    }
+    h.clock.set("2026-11-24T15:03:00Z");
+    sweep(&h).await;
+    assert_eq!(
+        receiver.accepted("/hooks/crm").len(),
+        3,
+        "once for the second lead"
+    );
+    assert_eq!(
+        (
+            faulty.injected("record_before"),
+            faulty.injected("record_after")
+        ),
+        (1, 1)
+    );
 }
 
 /// A notification as an item of its own, the way they were stored before one item held every

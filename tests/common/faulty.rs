@@ -53,6 +53,9 @@ pub struct Faulty {
     /// Leads whose transaction DynamoDB acknowledged (committed, or found already
     /// committed), with when the answer came back.
     acked: Mutex<Vec<(String, Instant)>>,
+    /// What happens to the next writes of delivery results, in order (then nothing):
+    /// `Before` fails without writing, `After` writes and loses the answer.
+    pub record_faults: Mutex<std::collections::VecDeque<Fault>>,
 }
 
 impl Faulty {
@@ -65,6 +68,7 @@ impl Faulty {
             injected: Mutex::new(HashMap::new()),
             deny_config: AtomicBool::new(false),
             acked: Mutex::new(Vec::new()),
+            record_faults: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -453,9 +457,25 @@ impl OutboxStore for Faulty {
         seen: &[StoredNotification],
         attempted: &[Attempted],
     ) -> StoreResult<()> {
-        self.inner
-            .record_deliveries(lead_id, event_id, seen, attempted)
-            .await
+        let fault = self.record_faults.lock().unwrap().pop_front();
+        match fault.unwrap_or(Fault::None) {
+            Fault::Before | Fault::Die => {
+                self.count("record_before");
+                Err(timeout())
+            }
+            Fault::After | Fault::AfterSilence => {
+                self.count("record_after");
+                self.inner
+                    .record_deliveries(lead_id, event_id, seen, attempted)
+                    .await?;
+                Err(timeout())
+            }
+            Fault::None => {
+                self.inner
+                    .record_deliveries(lead_id, event_id, seen, attempted)
+                    .await
+            }
+        }
     }
     async fn dead_notifications(&self) -> StoreResult<u64> {
         self.inner.dead_notifications().await
