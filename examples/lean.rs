@@ -31,6 +31,9 @@
 //! Usage: cargo run --release --example lean -- <config.yaml> <leads per level> <clients ...>
 //! (DYNAMODB_ENDPOINT must point at a DynamoDB Local.)
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -571,7 +574,7 @@ async fn main() {
     let mut rates = BTreeMap::new();
     for clients in levels {
         let started = Instant::now();
-        let cpu_before = own_cpu();
+        let cpu_before = cpu::cpu_seconds("self");
         let mut per_lead_trips = Vec::new();
         let mut per_lead_waits = Vec::new();
         let mut per_lead_own = Vec::new();
@@ -622,7 +625,7 @@ async fn main() {
                 .await
         };
         let elapsed = (started.elapsed() - paused).as_secs_f64();
-        let cpu = own_cpu() - cpu_before;
+        let cpu_used = cpu::cpu_seconds("self") - cpu_before;
         let op_p50 = op_p50(&one_by_one);
         let mut calls = recorder.take();
         calls.extend(one_by_one);
@@ -658,7 +661,7 @@ async fn main() {
         );
         println!(
             "  this process's CPU per lead: {:.2} ms{}",
-            cpu * 1000.0 / leads as f64,
+            cpu_used * 1000.0 / leads as f64,
             if clients == 1 {
                 " (with the PutItem after it)"
             } else {
@@ -751,24 +754,6 @@ async fn main() {
     if let Some(trips) = sequential {
         println!("sequential round trips: {trips}");
     }
-}
-
-/// This process's CPU seconds so far (user and system, from /proc).
-fn own_cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// One sweep, as the scheduled sweeper makes it (the rotation repair among the rest).

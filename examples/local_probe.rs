@@ -3,25 +3,15 @@
 //! the rate at 32, and the JVM's CPU per call (from /proc, `JVM_PID`). The lean bench's
 //! latency and throughput goals are ratios to DynamoDB Local's own speed; this says where
 //! that speed goes (see BENCHMARKS.md, "Stop 28").
+#[path = "common/cpu.rs"]
+mod cpu;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use futures::stream::{self, StreamExt};
 use leadrouter::store::dynamo::{self, tables};
-
-/// The JVM's CPU seconds so far (user and system).
-fn jvm_cpu(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
-}
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
@@ -188,7 +178,7 @@ async fn measure(
     }
     one.sort();
     let p50 = one[one.len() / 2];
-    let cpu = jvm_cpu(pid);
+    let cpu_before = cpu::cpu_seconds(pid);
     let started = Instant::now();
     stream::iter(0..n)
         .map(|i| op(client.clone(), table.to_string(), from + i))
@@ -196,7 +186,7 @@ async fn measure(
         .collect::<Vec<_>>()
         .await;
     let wall = started.elapsed().as_secs_f64();
-    let used = jvm_cpu(pid) - cpu;
+    let used = cpu::cpu_seconds(pid) - cpu_before;
     println!(
         "{name:45} {:>6.2} ms {:>9.0} {:>11.2} ms {:>6.2}",
         ms(p50),
