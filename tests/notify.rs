@@ -396,13 +396,7 @@ async fn a_result_that_could_not_be_recorded_is_sent_again_with_the_same_id_and_
         .as_str()
         .unwrap()
         .to_string();
-    for note in &notes {
-        assert_eq!(
-            (&note["status"], &note["attempts"]),
-            (&json!("pending"), &json!(0)),
-            "{note}"
-        );
-    }
+    assert_all(&notes, "pending", 0);
     assert_eq!(receiver.accepted("/hooks/crm").len(), 1);
     h.clock.set("2026-11-24T15:01:01Z");
     sweep(&h).await;
@@ -411,31 +405,15 @@ async fn a_result_that_could_not_be_recorded_is_sent_again_with_the_same_id_and_
     assert!(crm
         .iter()
         .all(|r| r.headers["x-leadrouter-event-id"] == event_id.as_str()));
-    for note in get_lead(&h, &lost).await["notifications"]
-        .as_array()
-        .unwrap()
-    {
-        assert_eq!(
-            (&note["status"], &note["attempts"]),
-            (&json!("delivered"), &json!(1)),
-            "{note}"
-        );
-    }
+    let notes = get_lead(&h, &lost).await["notifications"].clone();
+    assert_all(notes.as_array().unwrap(), "delivered", 1);
 
     // The write lands but its answer is lost: what the table says is what happened, and
     // nothing is sent again.
     faulty.record_faults.lock().unwrap().push_back(Fault::After);
     let kept = lead(&h, "kept@acme.com", "US").await;
-    for note in get_lead(&h, &kept).await["notifications"]
-        .as_array()
-        .unwrap()
-    {
-        assert_eq!(
-            (&note["status"], &note["attempts"]),
-            (&json!("delivered"), &json!(1)),
-            "{note}"
-        );
-    }
+    let notes = get_lead(&h, &kept).await["notifications"].clone();
+    assert_all(notes.as_array().unwrap(), "delivered", 1);
     h.clock.set("2026-11-24T15:03:00Z");
     sweep(&h).await;
     assert_eq!(
@@ -542,6 +520,14 @@ fn state_of(notes: &[Value], event_id: &str) -> (String, u64) {
         note["status"].as_str().unwrap().to_string(),
         note["attempts"].as_u64().unwrap(),
     )
+}
+
+/// Every one of `notes` has `status` after `attempts` attempts.
+fn assert_all(notes: &[Value], status: &str, attempts: u64) {
+    for note in notes {
+        let state = (note["status"].as_str(), note["attempts"].as_u64());
+        assert_eq!(state, (Some(status), Some(attempts)), "{note}");
+    }
 }
 
 async fn put_raw(

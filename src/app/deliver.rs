@@ -45,25 +45,6 @@ pub(crate) fn outgoing(notices: Vec<Notice>, now: jiff::Timestamp) -> Vec<Outgoi
         .collect()
 }
 
-/// An event's notifications as [`outgoing`] stores them: every channel pending.
-fn just_stored(lead_id: &str, outgoing: &Outgoing) -> Vec<StoredNotification> {
-    outgoing
-        .channels
-        .iter()
-        .map(|channel| StoredNotification {
-            lead_id: lead_id.to_string(),
-            channel: channel.clone(),
-            message: outgoing.message.clone(),
-            status: NotificationStatus::Pending,
-            attempts: 0,
-            last_error: None,
-            delivered_at: None,
-            next_attempt_at: Some(outgoing.first_sweep_at),
-            legacy: false,
-        })
-        .collect()
-}
-
 impl App {
     /// Delivers just-recorded notifications at once, in parallel, each with the notifier's
     /// short timeout, and records each event's results in one write. Failures are left to
@@ -75,7 +56,7 @@ impl App {
         seen_base: Option<&str>,
     ) -> OutboxTally {
         let events = outgoing.iter().map(|o| async move {
-            let stored = just_stored(lead_id, o);
+            let stored = o.pending(lead_id);
             self.attempt_event(lead_id, &stored, |_| true, seen_base)
                 .await
         });

@@ -368,6 +368,27 @@ pub struct Outgoing {
     pub first_sweep_at: i64,
 }
 
+impl Outgoing {
+    /// The event's notifications as it is first stored: every channel pending, no attempt
+    /// yet, first due for the sweeper at `first_sweep_at`.
+    pub fn pending(&self, lead_id: &str) -> Vec<StoredNotification> {
+        self.channels
+            .iter()
+            .map(|channel| StoredNotification {
+                lead_id: lead_id.to_string(),
+                channel: channel.clone(),
+                message: self.message.clone(),
+                status: NotificationStatus::Pending,
+                attempts: 0,
+                last_error: None,
+                delivered_at: None,
+                next_attempt_at: Some(self.first_sweep_at),
+                legacy: false,
+            })
+            .collect()
+    }
+}
+
 /// A notification (an event's delivery to one channel) as stored, with its delivery state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredNotification {

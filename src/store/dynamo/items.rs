@@ -628,16 +628,22 @@ fn unpack(bytes: &[u8], lead_id: &str, event_id: &str) -> StoreResult<(Message, 
     Ok((message, packed.channels))
 }
 
-/// The item a new event is stored as, every channel pending and first due at
-/// `outgoing.first_sweep_at`.
+/// The item a new event is stored as: every channel as [`Outgoing::pending`] says.
 pub(super) fn notification_item(lead_id: &str, outgoing: &Outgoing) -> StoreResult<Item> {
-    let ids = || outgoing.channels.iter().map(|c| c.id.clone());
+    let pending = outgoing.pending(lead_id);
+    let by_channel = |n: &StoredNotification| n.channel.id.clone();
     let state = EventState {
-        status: ids().map(|id| (id, NotificationStatus::Pending)).collect(),
-        attempts: ids().map(|id| (id, 0)).collect(),
+        status: pending.iter().map(|n| (by_channel(n), n.status)).collect(),
+        attempts: pending
+            .iter()
+            .map(|n| (by_channel(n), n.attempts))
+            .collect(),
         delivered_at: BTreeMap::new(),
         last_error: BTreeMap::new(),
-        next_at: ids().map(|id| (id, outgoing.first_sweep_at)).collect(),
+        next_at: pending
+            .iter()
+            .filter_map(|n| Some((by_channel(n), n.next_attempt_at?)))
+            .collect(),
     };
     let mut item = encode(
         &Key::notification(lead_id, &outgoing.message.event_id),
@@ -648,9 +654,9 @@ pub(super) fn notification_item(lead_id: &str, outgoing: &Outgoing) -> StoreResu
     Ok(item)
 }
 
-/// Puts back what [`notification_item`] leaves to the key (an item stored before that has
-/// them already).
-fn with_notification_ids(mut item: Item) -> StoreResult<(String, Item)> {
+/// Puts back what a notification item leaves to its key (an item stored before that has them
+/// already): with the lead id and the event id.
+fn with_notification_ids(mut item: Item) -> StoreResult<(String, String, Item)> {
     let key = Key::of(&item)
         .ok_or_else(|| StoreError::Corrupt("a notification without its key".into()))?;
     let (Some(lead_id), Some(event_id)) = (keys::lead_of(&key.pk), keys::event_of(&key.sk)) else {
@@ -670,7 +676,7 @@ fn with_notification_ids(mut item: Item) -> StoreResult<(String, Item)> {
             .entry("event_id".into())
             .or_insert_with(|| text(event_id));
     }
-    Ok((lead_id.to_string(), item))
+    Ok((lead_id.to_string(), event_id.to_string(), item))
 }
 
 /// Whether a notification item is one of its own, from before an event's channels shared one.
@@ -690,7 +696,7 @@ struct EventRows {
 
 /// An event's rows in the log index, one per channel.
 pub(super) fn notification_rows(item: Item) -> StoreResult<Vec<NotificationRow>> {
-    let (lead_id, item) = with_notification_ids(item)?;
+    let (lead_id, _, item) = with_notification_ids(item)?;
     if legacy(&item) {
         return Ok(vec![decode(item)?]);
     }
@@ -709,7 +715,7 @@ pub(super) fn notification_rows(item: Item) -> StoreResult<Vec<NotificationRow>>
 
 /// An event's notifications as stored, one per channel, each with its next attempt.
 pub(super) fn notifications(item: Item) -> StoreResult<Vec<StoredNotification>> {
-    let (lead_id, item) = with_notification_ids(item)?;
+    let (lead_id, event_id, item) = with_notification_ids(item)?;
     if legacy(&item) {
         let due: Due = decode(item.clone())?;
         let mut notification: StoredNotification = decode(item)?;
@@ -723,9 +729,6 @@ pub(super) fn notifications(item: Item) -> StoreResult<Vec<StoredNotification>> 
             "a notification of {lead_id} without its message"
         )));
     };
-    let event_id = Key::of(&item)
-        .and_then(|key| keys::event_of(&key.sk).map(str::to_string))
-        .unwrap_or_default();
     let (message, channels) = unpack(packed.as_ref(), &lead_id, &event_id)?;
     let mut state: EventState = decode(item)?;
     Ok(channels
