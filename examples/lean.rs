@@ -62,7 +62,7 @@ use leadrouter::app::{App, Clock};
 use leadrouter::delivery::{Notifier, NotifySettings};
 use leadrouter::domain::access::{Actor, Role};
 use leadrouter::domain::notify::Setting;
-use leadrouter::store::dynamo::{self, tables, DynamoStore};
+use leadrouter::store::dynamo::{self, item_size, tables, DynamoStore};
 use tower::ServiceExt;
 
 type Item = HashMap<String, AttributeValue>;
@@ -274,17 +274,18 @@ impl Intercept for Recorder {
         call.ended = Instant::now();
         if let Some(output) = context.output_or_error().and_then(Result::ok) {
             if let Some(out) = output.downcast_ref::<GetItemOutput>() {
-                call.read_units = read_units(out.item.iter().map(size).sum(), strong);
+                call.read_units = read_units(out.item.iter().map(item_size).sum(), strong);
             } else if let Some(out) = output.downcast_ref::<BatchGetItemOutput>() {
                 let mut found = 0;
                 for item in out.responses.iter().flat_map(|r| r.values()).flatten() {
-                    call.read_units += read_units(size(item), strong);
+                    call.read_units += read_units(item_size(item), strong);
                     found += 1;
                 }
                 // A key with no item costs what reading a small one does.
                 call.read_units += keys.saturating_sub(found) as f64 * read_units(0, strong);
             } else if let Some(out) = output.downcast_ref::<QueryOutput>() {
-                call.read_units = read_units(out.items.iter().flatten().map(size).sum(), strong);
+                call.read_units =
+                    read_units(out.items.iter().flatten().map(item_size).sum(), strong);
             }
         }
         self.0.lock().unwrap().push(call);
@@ -311,30 +312,6 @@ fn read_units(bytes: usize, strong: bool) -> f64 {
         units
     } else {
         units / 2.0
-    }
-}
-
-/// DynamoDB's item size: attribute names and values.
-fn size(item: &Item) -> usize {
-    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
-}
-
-fn value_size(v: &AttributeValue) -> usize {
-    match v {
-        AttributeValue::S(s) => s.len(),
-        AttributeValue::N(n) => n.trim_start_matches('-').replace('.', "").len().div_ceil(2) + 1,
-        AttributeValue::B(b) => b.as_ref().len(),
-        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
-        AttributeValue::M(m) => {
-            3 + m
-                .iter()
-                .map(|(k, v)| 1 + k.len() + value_size(v))
-                .sum::<usize>()
-        }
-        AttributeValue::Ss(s) => s.iter().map(String::len).sum(),
-        AttributeValue::Ns(s) => s.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
-        _ => 0,
     }
 }
 
@@ -833,7 +810,7 @@ impl IndexShape {
             .filter(|(name, _)| holds(name))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Some(size(&entry).div_ceil(1024).max(1) as f64)
+        Some(item_size(&entry).div_ceil(1024).max(1) as f64)
     }
 }
 
@@ -872,7 +849,7 @@ async fn write_units(client: &aws_sdk_dynamodb::Client, table: &str, calls: &[Ca
             .put
             .as_ref()
             .unwrap_or_else(|| ended.get(&pk_sk(&write.key)).unwrap_or(&none));
-        let bytes = size(item);
+        let bytes = item_size(item);
         let mut table_units = bytes.div_ceil(1024).max(1) as f64;
         if write.transactional {
             table_units *= 2.0;
@@ -920,7 +897,7 @@ async fn stored_bytes(client: &aws_sdk_dynamodb::Client, table: &str) -> f64 {
             .await
             .expect("scan");
         for item in out.items() {
-            bytes += size(item);
+            bytes += item_size(item);
             if std::env::var("LEAN_DUMP").is_ok_and(|kinds| {
                 let sk = match item.get("sk") {
                     Some(AttributeValue::S(sk)) => sk.split('#').next().unwrap_or(""),
@@ -928,7 +905,7 @@ async fn stored_bytes(client: &aws_sdk_dynamodb::Client, table: &str) -> f64 {
                 };
                 kinds.split(',').any(|k| k == sk)
             }) {
-                println!("{} B: {item:?}", size(item));
+                println!("{} B: {item:?}", item_size(item));
             }
             if matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk == "LEAD") {
                 leads += 1;

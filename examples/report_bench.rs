@@ -16,7 +16,7 @@ use leadrouter::app::{App, Clock, IntakeRequest};
 use leadrouter::delivery::{Notifier, NotifySettings};
 use leadrouter::domain::lead::Lead;
 use leadrouter::domain::notify::Setting;
-use leadrouter::store::dynamo::{self, tables, DynamoStore};
+use leadrouter::store::dynamo::{self, item_size, tables, DynamoStore};
 
 struct BenchClock(Mutex<jiff::Timestamp>);
 
@@ -176,31 +176,4 @@ fn peak_rss_kb() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// An item's size as DynamoDB counts it: attribute names plus values.
-fn item_size(
-    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-) -> usize {
-    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
-}
-
-fn value_size(v: &aws_sdk_dynamodb::types::AttributeValue) -> usize {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
-    match v {
-        A::S(s) => s.len(),
-        A::N(n) => n.len().div_ceil(2) + 1,
-        A::Bool(_) | A::Null(_) => 1,
-        A::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
-        A::M(m) => {
-            3 + m
-                .iter()
-                .map(|(k, v)| 1 + k.len() + value_size(v))
-                .sum::<usize>()
-        }
-        A::Ss(s) => s.iter().map(String::len).sum(),
-        A::Ns(n) => n.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
-        A::B(b) => b.as_ref().len(),
-        _ => 0,
-    }
 }

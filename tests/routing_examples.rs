@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::io::Read;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{lead_id_of, Harness, ADMIN_KEY, SOURCE_KEY};
@@ -252,7 +255,8 @@ async fn a_lead_is_stored_without_what_its_item_says_twice_and_reads_back_whole(
     // The facts (which the log indexes project) hold the email, company and country; the
     // first assignment is the arrival's; the stint began then, and its owner, pool, deadline
     // and number are the lead's; the assignment's owner id, rule, pool, eligible reps and
-    // config version are the lead's or the stint's.
+    // config version are the lead's or the stint's. The assignment, with its reason, is kept
+    // as deflated JSON, which is smaller.
     let lead = item["lead"].as_m().unwrap();
     for said in ["email", "company", "country"] {
         assert!(
@@ -264,7 +268,8 @@ async fn a_lead_is_stored_without_what_its_item_says_twice_and_reads_back_whole(
     let mut stint: Vec<_> = item["stint"].as_m().unwrap().keys().collect();
     stint.sort();
     assert_eq!(stint, ["eligible", "version"]);
-    let assignment = item["assignment"].as_m().unwrap();
+    let assignment = inflated(&item["assignment"]);
+    let assignment = assignment.as_m().unwrap();
     for said in ["rule_id", "config_version"] {
         assert!(
             !assignment.contains_key(said),
@@ -306,6 +311,19 @@ async fn a_lead_is_stored_without_what_its_item_says_twice_and_reads_back_whole(
     assert_eq!(row["lead_id"], id);
     assert_eq!(row["email"], "jo@acme.com");
     assert_eq!(row["company"], "Acme");
+}
+
+/// A binary attribute as the map it was deflated from (raw deflate of its JSON).
+fn inflated(value: &AttributeValue) -> AttributeValue {
+    let AttributeValue::B(bytes) = value else {
+        panic!("not deflated: {value:?}");
+    };
+    let mut json = Vec::new();
+    flate2::read::DeflateDecoder::new(bytes.as_ref())
+        .read_to_end(&mut json)
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    serde_dynamo::to_attribute_value(json).unwrap()
 }
 
 #[tokio::test]

@@ -7,19 +7,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::builders::UpdateBuilder;
-use std::io::{Read, Write};
-
 use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
-use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 
-use super::attr::Item;
+use super::attr::{deflated, inflated, Item};
 use super::compact;
 use super::keys::{self, Key};
 use jiff::Timestamp;
@@ -202,13 +197,13 @@ pub(super) fn lead(mut item: Item) -> StoreResult<Option<LeadItem>> {
     if Fence::is(&item) {
         return Ok(None);
     }
-    compact::expand(&mut item);
+    compact::expand(&mut item)?;
     decode(item).map(Some)
 }
 
 /// A lead's row in a log index.
 pub(super) fn log_row(mut item: Item) -> StoreResult<LeadRow> {
-    compact::expand(&mut item);
+    compact::expand(&mut item)?;
     decode::<LogItem>(item).map(LogItem::row)
 }
 
@@ -372,7 +367,8 @@ impl LeadItem {
 
     /// The item: without the qualification's `false` flags, zero score and empty breakdown,
     /// which read back the same from their absence, nor what the rest of the item says
-    /// (`compact`): on a bare lead, what keeps the item over the 1 KB a write unit covers.
+    /// (`compact`): on a bare lead, what keeps the item over the 1 KB a write unit covers;
+    /// what the lead said and its assignment deflated, where that is smaller.
     /// With the owner's `deadline`, if any ([`SlaFields`]), which the stint's own repeats.
     pub fn item(&self, deadline: Option<&Deadline>) -> StoreResult<Item> {
         let mut item = encode(&Key::lead(&self.lead_id), self)?;
@@ -389,7 +385,7 @@ impl LeadItem {
                 });
             }
         }
-        compact::compact(&mut item);
+        compact::compact(&mut item)?;
         Ok(item)
     }
 
@@ -604,9 +600,7 @@ fn pack(message: &Message, channels: &[Channel]) -> StoreResult<Vec<u8>> {
         channels: channels.to_vec(),
     };
     let json = serde_json::to_vec(&packed).map_err(|e| invalid(&e))?;
-    let mut deflate = DeflateEncoder::new(Vec::new(), Compression::best());
-    deflate.write_all(&json).map_err(|e| invalid(&e))?;
-    deflate.finish().map_err(|e| invalid(&e))
+    deflated(&json)
 }
 
 fn unpack(bytes: &[u8], lead_id: &str, event_id: &str) -> StoreResult<(Message, Vec<Channel>)> {
@@ -615,10 +609,7 @@ fn unpack(bytes: &[u8], lead_id: &str, event_id: &str) -> StoreResult<(Message, 
             "the packed notification of {lead_id} {event_id}: {e}"
         ))
     };
-    let mut json = Vec::new();
-    DeflateDecoder::new(bytes)
-        .read_to_end(&mut json)
-        .map_err(|e| corrupt(&e))?;
+    let json = inflated(bytes).map_err(|e| corrupt(&e))?;
     let mut packed: Packed = serde_json::from_slice(&json).map_err(|e| corrupt(&e))?;
     if let Some(fields) = packed.message.as_object_mut() {
         fields.insert("lead_id".into(), lead_id.into());

@@ -29,6 +29,7 @@ pub mod tables;
 mod turns;
 mod tx;
 
+pub use attr::{item_size, value_size};
 pub use client::{client, DynamoStore, IDEMPOTENCY_TTL_SECONDS};
 pub use leads::lead_of_item;
 pub use turns::TURNS_ON_REP_MAX;
