@@ -16,8 +16,17 @@ use leadrouter::domain::notify::rep_token;
 async fn seeded() -> Harness {
     let h = Harness::example().await;
     for i in 0..8 {
-        let lead = json!({"email": format!("p{i}@acme{i}.com"), "first_name": format!("Pat{i}"), "last_name": "Lee",
+        let mut lead = json!({"email": format!("p{i}@acme{i}.com"), "first_name": format!("Pat{i}"), "last_name": "Lee",
                           "company": format!("Acme {i}"), "employees": "12", "country": "US"});
+        if i == 3 {
+            // A full demo request: the lead's page shows all it said.
+            let more = json!({"title": "Head of RevOps", "website": "https://acme3.com", "product": "Platform",
+                              "city": "New York", "region": "NY", "utm_source": "google", "utm_campaign": "q4",
+                              "message": "Twelve reps, two regions.\nCould we see a demo on Tuesday?"});
+            lead.as_object_mut()
+                .unwrap()
+                .extend(more.as_object().unwrap().clone());
+        }
         h.route(lead).await;
     }
     h
@@ -68,6 +77,12 @@ async fn an_admin_works_the_console_end_to_end() {
         // A lead's page, acknowledged.
         p.click("tbody a");
         assert!(p.text().contains("Why") && p.text().contains("Rule 'smb'"), "{}", p.text());
+        let said = p.eval("[...document.querySelectorAll('.card')].find(c => c.querySelector('h2')?.textContent == 'What they said')?.innerText");
+        let said = said.as_str().unwrap_or_default();
+        for shown in ["Head of RevOps", "acme3.com", "Platform", "New York, NY", "campaign: q4 · source: google",
+                      "Twelve reps, two regions.\nCould we see a demo on Tuesday?"] {
+            assert!(said.contains(shown), "{shown:?} not in {said:?}");
+        }
         p.screenshot("lead");
         p.click("form[action$='/ack'] button");
         assert!(p.text().contains("Acknowledged."), "{}", p.text());
