@@ -252,6 +252,17 @@ async fn a_reps_own_away_link_works_and_expires() {
         assert!(text.contains("Hello, Sara Lind"), "{text}");
         assert!(text.contains("Your open leads (2)"), "{text}");
         p.screenshot("rep-page");
+        // Each open lead has its own page: who, what they said, why her.
+        p.click("a[href*='/leads/']");
+        let lead = p.text();
+        assert!(
+            lead.contains("Why you")
+                && lead.contains("What they said")
+                && lead.contains("Employees"),
+            "{lead}"
+        );
+        p.screenshot("rep-lead");
+        p.click("a[href^='/me/sara?']");
         p.click("a.button");
         p.screenshot("rep-away");
         p.press("input#h2");
@@ -279,9 +290,11 @@ async fn a_reps_own_away_link_works_and_expires() {
         // A notification's acknowledge link: the page names the lead before the rep decides.
         let reply = rt.block_on(h.post_lead(json!({
             "email": "ada@lovelace.io", "first_name": "Ada", "last_name": "Byron",
-            "company": "Analytical Engines", "employees": "12", "country": "US"
+            "company": "Analytical Engines", "employees": "12", "country": "US",
+            "message": "We have twelve reps.\nCould we see a demo?"
         })));
         let id = reply.body["lead_id"].as_str().unwrap().to_string();
+        let owner = reply.owner().to_string();
         let ack = leadrouter::domain::notify::ack_token(ACK_KEY, &id, 1);
         p.open(&format!("/leads/{id}/ack?token={ack}"));
         assert!(
@@ -289,9 +302,31 @@ async fn a_reps_own_away_link_works_and_expires() {
             "{}",
             p.text()
         );
+        assert!(
+            p.text()
+                .contains("We have twelve reps.\nCould we see a demo?"),
+            "{}",
+            p.text()
+        );
         p.screenshot("ack");
         p.click("button[type=submit]");
         assert!(p.text().contains("the lead is yours"), "{}", p.text());
+        // Its owner's own page for it says the same; another rep's link shows nothing of it.
+        let mine = rep_token(ACK_KEY, &owner, now + 3600);
+        p.open(&format!("/me/{owner}/leads/{id}?t={mine}"));
+        let text = p.text();
+        assert!(
+            text.contains("Could we see a demo?") && text.contains("It is acknowledged."),
+            "{text}"
+        );
+        let other = if owner == "sam" { "sara" } else { "sam" };
+        let theirs = rep_token(ACK_KEY, other, now + 3600);
+        p.open(&format!("/me/{other}/leads/{id}?t={theirs}"));
+        let text = p.text();
+        assert!(
+            text.contains("Not your lead") && !text.contains("Ada"),
+            "{text}"
+        );
     })
     .await
     .unwrap();

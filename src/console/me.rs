@@ -1,5 +1,6 @@
 //! A rep's own pages, reached from the signed links in their notifications, with no console
-//! login: their open leads with acknowledge buttons, "I'm away until ...", "I'm back". A link
+//! login: their open leads with acknowledge buttons, each lead's own page (what it said),
+//! "I'm away until ...", "I'm back". A link
 //! is bound to one rep and expires ([`crate::delivery::REP_LINK_SECONDS`]): a leaked link can
 //! only change that rep's availability and see that rep's leads. Opening a link changes
 //! nothing; every change is a POST of a form.
@@ -13,7 +14,8 @@ use maud::html;
 
 use crate::app::App;
 use crate::domain::access::{Actor, Role};
-use crate::domain::notify::check_rep_token;
+use crate::domain::model::{LeadStatus, Owner};
+use crate::domain::notify::{check_rep_token, LeadSummary};
 use crate::domain::overrides::AvailabilityChange;
 use crate::http::extract::LimitedBody;
 
@@ -115,7 +117,9 @@ pub async fn page(
             @if leads.leads.is_empty() { p.muted { "None: every lead you own is acknowledged." } }
             @for l in &leads.leads {
                 div.card {
-                    strong { (view::or_dash(l.name.as_deref().or(l.email.as_deref()))) }
+                    a href={"/me/" (rep) "/leads/" (l.lead_id) "?t=" (t)} {
+                        strong { (view::or_dash(l.name.as_deref().or(l.email.as_deref()))) }
+                    }
                     @if let Some(c) = &l.company { " · " (c) }
                     br; span.muted { "Arrived " (view::when(l.received_at))
                         @if let Some(due) = l.sla_due_at { " · acknowledge by " (view::when(due)) } }
@@ -124,6 +128,67 @@ pub async fn page(
                         button type="submit" aria-label={"Acknowledge " (l.name.as_deref().unwrap_or("this lead"))} { "Acknowledge" }
                     }
                 }
+            }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+/// `GET /me/{rep}/leads/{lead}?t=`: one of the rep's leads: who, what they said (their
+/// message among it), why the rep got it, and an acknowledge button while it is open. Only a
+/// lead the rep owns now: of a lead that went to someone else, or of no lead, it shows
+/// nothing.
+pub async fn lead_page(
+    State(app): State<Arc<App>>,
+    Path((rep, lead_id)): Path<(String, String)>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let token = token_of(&pairs);
+    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
+        return refused;
+    }
+    let t = token.unwrap_or_default();
+    let lead = match uuid::Uuid::parse_str(&lead_id) {
+        Ok(_) => match app.lead(&lead_id).await {
+            Ok(lead) => lead,
+            Err(e) => return store_failed(e),
+        },
+        Err(_) => None,
+    };
+    let owned = |l: &crate::store::StoredLead| {
+        matches!(l.assignment.owner, Owner::Rep { .. }) && l.assignment.owner.id() == rep
+    };
+    let Some(lead) = lead.filter(owned) else {
+        return view::error(
+            StatusCode::NOT_FOUND,
+            "Not your lead",
+            "This lead is not yours: it may have gone to someone else since. Your open leads are on your page.",
+        );
+    };
+    let summary = LeadSummary::of(&lead.lead);
+    let body = view::public(
+        "Your lead",
+        html! {
+            p { a href={"/me/" (rep) "?t=" (t)} { "← Your open leads" } }
+            h1 { (summary.headline()) }
+            div.card {
+                h2 { "Who" }
+                p { (view::or_dash(summary.email.as_deref()))
+                    @if let Some(phone) = &summary.phone { br; (phone) } }
+                p { (view::or_dash(summary.company.as_deref()))
+                    @if let Some(c) = &summary.country { " · " (c) } }
+                p.muted { "Arrived " (view::when(lead.received_at))
+                    @if let Some(due) = lead.sla_due_at { " · acknowledge by " (view::when(due)) } }
+            }
+            (view::said(&lead.lead))
+            div.card { h2 { "Why you" } p { (lead.assignment.reason) } }
+            @if lead.status == LeadStatus::Open {
+                form method="post" action={"/me/" (rep) "/ack/" (lead_id)} {
+                    input type="hidden" name="t" value=(t);
+                    button type="submit" { "Acknowledge" }
+                }
+            } @else {
+                p { "It is " (lead.status) "." }
             }
         },
     );

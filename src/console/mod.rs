@@ -66,6 +66,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/me/{rep}/away", get(me::away_page).post(me::away))
         .route("/me/{rep}/back", get(me::back_page).post(me::back))
         .route("/me/{rep}/ack/{lead}", post(me::ack))
+        .route("/me/{rep}/leads/{lead}", get(me::lead_page))
 }
 
 async fn style() -> Response {

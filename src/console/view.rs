@@ -6,6 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use crate::domain::lead::Lead;
+use crate::domain::notify::LeadSummary;
+
 /// The shared stylesheet, embedded in the binary.
 pub const STYLE: &str = include_str!("style.css");
 
@@ -95,4 +98,92 @@ pub fn store_failed(e: impl std::fmt::Display) -> Response {
 /// A 404 page.
 pub fn not_found(what: &str) -> Response {
     error(StatusCode::NOT_FOUND, "Not found", what)
+}
+
+/// What the lead said beyond who they are (the "Who" card has the email, phone, company and
+/// country): every other field it gave, what qualification found, and its message as written.
+/// Nothing when it gave nothing more.
+pub fn said(lead: &Lead) -> Markup {
+    let summary = LeadSummary::of(lead);
+    let place = [&lead.city, &lead.region, &lead.postal_code]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut rows: Vec<(&str, String)> = [
+        ("Title", lead.title.clone()),
+        ("Website", lead.website.clone()),
+        ("Employees", summary.employees),
+        ("Revenue", lead.revenue.map(|r| r.to_string())),
+        ("Industry", lead.industry.clone()),
+        ("Product", lead.product.clone()),
+        ("Location", (!place.is_empty()).then_some(place)),
+        ("Lead source", lead.source.clone()),
+        (
+            "Account",
+            lead.account
+                .as_ref()
+                .map(|a| format!("{} (via {})", a.account.name, a.via)),
+        ),
+        (
+            "Score",
+            summary.score.filter(|s| *s != 0.0).map(|s| s.to_string()),
+        ),
+        (
+            "Consent",
+            lead.consent
+                .map(|c| if c { "yes" } else { "no" }.to_string()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| Some((label, value?)))
+    .collect();
+    let pairs = |fields: &std::collections::BTreeMap<String, String>| {
+        let joined = fields
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>();
+        (!joined.is_empty()).then(|| joined.join(" · "))
+    };
+    rows.extend(
+        [
+            ("UTM", pairs(&lead.utm)),
+            ("Other fields", pairs(&lead.custom)),
+        ]
+        .into_iter()
+        .filter_map(|(label, value)| Some((label, value?))),
+    );
+    let q = lead.qualification.clone().unwrap_or_default();
+    let flags: Vec<(&str, &str)> = [
+        (
+            lead.do_not_contact == Some(true),
+            "do not contact",
+            "tag bad",
+        ),
+        (q.spam, "spam", "tag bad"),
+        (q.disposable, "disposable address", "tag bad"),
+        (q.free_mail, "free mail", "tag warn"),
+        (q.role_address, "role address", "tag warn"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name, class)| on.then_some((name, class)))
+    .collect();
+    if rows.is_empty() && flags.is_empty() && lead.message.is_none() {
+        return html! {};
+    }
+    html! {
+        div.card {
+            h2 { "What they said" }
+            @if !flags.is_empty() {
+                p { @for (flag, class) in &flags { span class=(class) { (flag) } " " } }
+            }
+            @if !rows.is_empty() {
+                table.fields { tbody { @for (label, value) in &rows { tr { th scope="row" { (label) } td { (value) } } } } }
+            }
+            @if let Some(message) = &lead.message {
+                p.said { (message) }
+            }
+        }
+    }
 }

@@ -72,7 +72,8 @@ pub async fn ack_lead(
 }
 
 /// `GET /leads/{id}/ack?token=...`: a page naming the lead (person, company, when it came)
-/// with one button that acknowledges. Opening a link changes nothing, so link previews and
+/// and, to its current owner, what it said (its message among it), with one button that
+/// acknowledges. Opening a link changes nothing, so link previews and
 /// mail scanners cannot acknowledge for the rep.
 pub async fn ack_page(
     State(app): State<Arc<App>>,
@@ -107,12 +108,14 @@ pub async fn ack_page(
         html! {
             h1 { "Already " (lead.status) }
             (about)
+            (view::said(&lead.lead))
             p { "Nothing to do: the lead is " (lead.status) "." }
         }
     } else {
         html! {
             h1 { "Acknowledge this lead?" }
             (about)
+            (view::said(&lead.lead))
             p { "Acknowledging tells the team you are on it and stops the response-time clock." }
             form method="post" action={"/leads/" (id) "/ack"} {
                 input type="hidden" name=(ACK_TOKEN_FIELD) value=(token);
