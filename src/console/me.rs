@@ -39,8 +39,11 @@ async fn allowed(app: &App, rep: &str, token: Option<&str>) -> Result<(), Respon
     }
 }
 
-fn token_of(pairs: &[(String, String)]) -> Option<String> {
-    pairs.iter().find(|(k, _)| k == "t").map(|(_, v)| v.clone())
+/// The token of a page's link (`?t=`) once [`allowed`] for `rep`.
+async fn signed(app: &App, rep: &str, pairs: &[(String, String)]) -> Result<String, Response> {
+    let token = pairs.iter().find(|(k, _)| k == "t").map(|(_, v)| v.clone());
+    allowed(app, rep, token.as_deref()).await?;
+    Ok(token.unwrap_or_default())
 }
 
 /// Who the audit log names when a rep acts through their own link.
@@ -57,11 +60,10 @@ pub async fn page(
     Path(rep): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    let token = token_of(&pairs);
-    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
-        return refused;
-    }
-    let t = token.unwrap_or_default();
+    let t = match signed(&app, &rep, &pairs).await {
+        Ok(t) => t,
+        Err(refused) => return refused,
+    };
     let now = app.now();
     let query = crate::store::LogQuery {
         from: now - jiff::SignedDuration::from_hours(24 * 90),
@@ -143,11 +145,10 @@ pub async fn lead_page(
     Path((rep, lead_id)): Path<(String, String)>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    let token = token_of(&pairs);
-    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
-        return refused;
-    }
-    let t = token.unwrap_or_default();
+    let t = match signed(&app, &rep, &pairs).await {
+        Ok(t) => t,
+        Err(refused) => return refused,
+    };
     let lead = match uuid::Uuid::parse_str(&lead_id) {
         Ok(_) => match app.lead(&lead_id).await {
             Ok(lead) => lead,
@@ -201,11 +202,10 @@ pub async fn away_page(
     Path(rep): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    let token = token_of(&pairs);
-    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
-        return refused;
-    }
-    let t = token.unwrap_or_default();
+    let t = match signed(&app, &rep, &pairs).await {
+        Ok(t) => t,
+        Err(refused) => return refused,
+    };
     let body = view::public(
         "Away",
         html! {
@@ -289,11 +289,10 @@ pub async fn back_page(
     Path(rep): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    let token = token_of(&pairs);
-    if let Err(refused) = allowed(&app, &rep, token.as_deref()).await {
-        return refused;
-    }
-    let t = token.unwrap_or_default();
+    let t = match signed(&app, &rep, &pairs).await {
+        Ok(t) => t,
+        Err(refused) => return refused,
+    };
     let body = view::public(
         "Back",
         html! {
