@@ -385,7 +385,7 @@ impl LeadItem {
                 });
             }
         }
-        compact::compact(&mut item)?;
+        compact::compact(&mut item);
         Ok(item)
     }
 
