@@ -50,6 +50,10 @@ counters! {
     ticket_refusals,
     /// Rotation tickets given back by requests that did not use them.
     tickets_returned,
+    /// Tickets intake took alongside a lead's reads that its walk then used.
+    tickets_ahead_used,
+    /// Tickets intake took alongside a lead's reads that its walk did not ask for (given back).
+    tickets_ahead_missed,
     /// Leads that overflowed at least one pool.
     overflowed,
     /// Notifications delivered.

@@ -63,6 +63,13 @@ async fn a_returning_contact_goes_back_to_its_owner_until_the_owner_is_deactivat
         post(&h, json!({"email": "joe@other.com"})).await["owner"]["id"],
         "bob"
     );
+    // Jane's second lead took Bob's ticket alongside its reads, before they showed she was
+    // returning, and gave it back; Joe's lead took it.
+    let used = every_turn_used_once_or_waiting(&h, "team").await;
+    assert_eq!(used, [1, 2]);
+    let counted = leadrouter::metrics::snapshot();
+    assert!(counted.tickets_ahead_used >= 1, "{counted:?}");
+    assert!(counted.tickets_ahead_missed >= 1, "{counted:?}");
 
     // One contact, two leads; the first lead's history shows the return.
     let items = h.items().await;
@@ -97,6 +104,80 @@ async fn a_returning_contact_goes_back_to_its_owner_until_the_owner_is_deactivat
         fourth["owner"]["id"], "bob",
         "ownership moved with the contact"
     );
+}
+
+/// Checks that every ticket `pool`'s rotation handed out is used by exactly one stored lead or
+/// waits, given back, for the next: none lost, none used twice. The turns used, in order.
+async fn every_turn_used_once_or_waiting(h: &Harness, pool: &str) -> Vec<u64> {
+    let items = h.items().await;
+    let rotation = items
+        .iter()
+        .find(|i| s(i, "pk") == format!("POOL#{pool}") && s(i, "sk") == "ROTATION")
+        .expect("the pool's rotation");
+    let issued = num(rotation, "turn") as u64;
+    let waiting: Vec<u64> = rotation
+        .get("returned")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| {
+            l.iter()
+                .map(|n| n.as_n().unwrap().parse().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    let used: Vec<u64> = common::pool_turns(&items, pool)
+        .iter()
+        .map(|t| t.0)
+        .collect();
+    let mut all = [used.clone(), waiting.clone()].concat();
+    all.sort();
+    let expected: Vec<u64> = (1..=issued).collect();
+    assert_eq!(all, expected, "used {used:?}, waiting {waiting:?}");
+    used
+}
+
+#[tokio::test]
+async fn double_clicks_of_a_returning_contact_lose_no_turn_of_the_rotation() {
+    let h = Harness::with_config(TEAM).await;
+    h.clock.set("2026-11-24T15:00:00Z");
+    post(&h, json!({"email": "sam@acme.com"})).await;
+    // Ten clicks at once of the same person's next form: one lead, back to Ann. Each click
+    // may take a ticket alongside its reads (its process had no reason to doubt the guess
+    // yet) and gives back the one it did not use.
+    h.clock.set("2026-11-24T15:05:00Z");
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let router = h.router.clone();
+        let lead = json!({"email": "sam@acme.com", "company": "Acme"});
+        tasks.push(tokio::spawn(async move {
+            send_to(&router, json_lead(lead, &[])).await
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert!(reply.status.is_success(), "{:?}", reply.body);
+        assert_eq!(reply.owner(), "ann");
+        ids.push(reply.body["lead_id"].as_str().unwrap().to_string());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one lead for ten clicks: {ids:?}");
+    every_turn_used_once_or_waiting(&h, "team").await;
+    // New people take the turns given back, then new ones, alternating as the slots say.
+    let mut owners = Vec::new();
+    for i in 0..12 {
+        owners.push(
+            post(&h, json!({ "email": format!("new{i}@acme{i}.com") })).await["owner"]["id"]
+                .clone(),
+        );
+    }
+    let used = every_turn_used_once_or_waiting(&h, "team").await;
+    assert_eq!(
+        used,
+        (1..=13).collect::<Vec<u64>>(),
+        "one ticket each, none waiting"
+    );
+    let anns = owners.iter().filter(|o| *o == "ann").count();
+    assert_eq!(anns, 6, "tickets 2 to 13, half of them Ann's: {owners:?}");
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! (for at most their cache time: the bound on how long a revoked source key keeps working in
 //! other warm processes) and the reps it has seen at a cap this period (counters only grow
 //! within their period, so that stays true until the period, part of the counter's key,
-//! ends). Memory only: nothing here decides anything.
+//! ends), and how often intake's guess of a lead's first pool held lately (see [`Foresight`]).
+//! Memory only: nothing here decides anything.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,10 @@ use crate::store::KeyRecord;
 
 /// Most (rep, cap) pairs remembered as full before the memory is reset.
 const KNOWN_FULL_LIMIT: usize = 10_000;
+/// Guesses counted before the tally is halved, so that it follows the recent leads.
+const FORESIGHT_WINDOW: u32 = 64;
+/// Intake takes a ticket ahead while at most one guess in this many missed.
+const FORESIGHT_MISS_EVERY: u32 = 10;
 
 struct Cached {
     version: u64,
@@ -137,5 +142,72 @@ impl CapMemory {
             full.clear(); // old periods' entries are never asked for again
         }
         full.insert((rep.to_string(), cap));
+    }
+}
+
+/// How often intake's guess of the pool a lead's walk asks a ticket of first, made before its
+/// account and earlier lead are read, held for this process's recent leads. While it holds
+/// (at most one miss in [`FORESIGHT_MISS_EVERY`]), intake takes that ticket alongside the
+/// reads, one round trip fewer. A miss costs more than a hit saves: the ticket is given back
+/// (a write) and the next lead adopts it (two more calls), so where many leads are returning
+/// contacts or owned accounts the guess soon stops being acted on. Every lead with a guess
+/// counts, acted on or not, so it starts again once the leads change.
+#[derive(Default)]
+pub struct Foresight(Mutex<Tally>);
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    guesses: u32,
+    misses: u32,
+}
+
+impl Foresight {
+    /// Whether the guess held often enough lately to act on.
+    pub fn trusted(&self) -> bool {
+        let t = *self.0.lock().unwrap_or_else(|e| e.into_inner());
+        t.misses * FORESIGHT_MISS_EVERY <= t.guesses
+    }
+
+    /// Counts one guess, and whether it `held`.
+    pub fn heard(&self, held: bool) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        t.guesses += 1;
+        t.misses += u32::from(!held);
+        if t.guesses >= FORESIGHT_WINDOW {
+            t.guesses /= 2;
+            t.misses /= 2;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foresight_is_trusted_until_a_miss_then_again_after_nine_guesses_that_held() {
+        let f = Foresight::default();
+        assert!(f.trusted(), "a fresh process guesses");
+        f.heard(false);
+        assert!(!f.trusted());
+        for _ in 0..8 {
+            f.heard(true);
+        }
+        assert!(!f.trusted(), "one miss in nine");
+        f.heard(true);
+        assert!(f.trusted(), "one miss in ten");
+    }
+
+    #[test]
+    fn foresight_follows_the_recent_leads() {
+        let f = Foresight::default();
+        for _ in 0..FORESIGHT_WINDOW * 4 {
+            f.heard(false);
+        }
+        assert!(!f.trusted());
+        for _ in 0..FORESIGHT_WINDOW * 2 {
+            f.heard(true);
+        }
+        assert!(f.trusted(), "old misses were halved away");
     }
 }

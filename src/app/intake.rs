@@ -30,7 +30,7 @@ use super::auth::hash_secret;
 use super::config::ActiveConfig;
 use super::deliver::outgoing;
 use super::idempotency::{self, Admission, Guard, Settlement, Submitted, ANSWER_RESERVE};
-use super::route::{Commit, RouteError, Router};
+use super::route::{give_back, Ahead, Commit, RouteError, Router};
 use super::state::App;
 
 /// How often intake routes again because the lead's contact changed under it.
@@ -196,6 +196,38 @@ enum Plan {
     },
 }
 
+/// A returning contact's earlier lead, as the walk reads it.
+fn earlier_of((_, l): &(Contact, StoredLead)) -> EarlierLead<'_> {
+    EarlierLead {
+        lead_id: &l.lead_id,
+        owner: &l.assignment.owner,
+        status: l.status,
+        received_at: l.received_at,
+    }
+}
+
+/// The pool intake's walk for `lead` would ask a ticket of first (see [`Walk::first_pool`]).
+fn first_pool(
+    config: &RoutingConfig,
+    version: u64,
+    lead: &Lead,
+    source: &str,
+    now: jiff::Timestamp,
+    earlier: Option<&EarlierLead<'_>>,
+    caps: &super::cache::CapMemory,
+) -> Option<String> {
+    let known_full = |rep: &str, cap: &_| caps.is_full(rep, cap);
+    let ctx = WalkContext {
+        config,
+        version,
+        lead,
+        now,
+        exclude: &[],
+        known_full: &known_full,
+    };
+    Walk::intake(ctx, source, earlier).first_pool()
+}
+
 /// The lead the same submission stored first, if the contact as read holds it.
 fn twin_of<'c>(
     earlier: Option<&'c (Contact, StoredLead)>,
@@ -231,6 +263,10 @@ enum Prepared {
         lead: Box<Lead>,
         contact_key: Option<String>,
         earlier: Option<Box<(Contact, StoredLead)>>,
+        /// The pool the walk was guessed to ask a ticket of first, before the reads.
+        foreseen: Option<String>,
+        /// That pool's ticket, if it was taken alongside the reads.
+        ahead: Option<Ahead>,
     },
 }
 
@@ -261,7 +297,7 @@ impl App {
             claimed_at.as_second(),
         );
         let minted = idempotency::new_lead_id();
-        let (admission, prepared) = match &guard {
+        let (admission, mut prepared) = match &guard {
             // The claim and the reads routing needs are made at once: the reads change
             // nothing, and are thrown away when the claim says the lead is not this request's
             // to store.
@@ -282,8 +318,9 @@ impl App {
             // The contact, read with the account, says whether the same submission stored a
             // lead a moment ago.
             Guard::Contact(submitted) => {
-                let prepared = self.prepare(&request.lead, &request.source).await;
+                let mut prepared = self.prepare(&request.lead, &request.source).await;
                 if let Some(twin) = prepared.as_ref().ok().and_then(|p| p.twin(submitted)) {
+                    self.forgo(&mut prepared).await;
                     return self.stored_answer(&twin, true).await;
                 }
                 let proceed = Admission::Proceed {
@@ -292,6 +329,10 @@ impl App {
                 (Ok(proceed), prepared)
             }
         };
+        if !matches!(admission, Ok(Admission::Proceed { .. })) {
+            // Not this request's lead to store: a ticket taken ahead goes back first.
+            self.forgo(&mut prepared).await;
+        }
         let lead_id = match admission {
             Ok(Admission::Proceed { lead_id }) => lead_id,
             Ok(Admission::Stored { lead_id }) => return self.stored_answer(&lead_id, true).await,
@@ -428,10 +469,35 @@ impl App {
         lead.qualification = Some(q);
         let contact_key = lead.email.as_ref().map(|e| e.contact_key());
         let mut earlier = None;
+        let mut foreseen = None;
+        let mut ahead = None;
         if !spam {
-            (lead.account, earlier) = self
-                .account_and_earlier(&lead, contact_key.as_deref())
-                .await?;
+            // The pool the walk asks a ticket of first if the person and their account are
+            // new (the common case): while that guess holds, its ticket is taken alongside
+            // the reads, one round trip fewer (see `Foresight`).
+            foreseen = first_pool(
+                &config,
+                version,
+                &lead,
+                source,
+                self.now(),
+                None,
+                &self.caps,
+            );
+            let (read, taken) = tokio::join!(
+                self.account_and_earlier(&lead, contact_key.as_deref()),
+                self.take_ahead(foreseen.as_deref())
+            );
+            ahead = taken;
+            match read {
+                Ok(found) => (lead.account, earlier) = found,
+                Err(error) => {
+                    if let Some(a) = ahead {
+                        give_back(&*self.store, vec![a.pool_ticket()]).await;
+                    }
+                    return Err(error);
+                }
+            }
         }
         Ok(Prepared::Ready {
             version,
@@ -439,7 +505,49 @@ impl App {
             lead: Box::new(lead),
             contact_key,
             earlier: earlier.map(Box::new),
+            foreseen,
+            ahead,
         })
+    }
+
+    /// The `foreseen` pool's ticket, taken while the guess is trusted (see `Foresight`).
+    async fn take_ahead(&self, foreseen: Option<&str>) -> Option<Ahead> {
+        let pool = foreseen.filter(|_| self.foresight.trusted())?;
+        match self.store.take_ticket(pool).await {
+            Ok(ticket) => Some(Ahead {
+                pool: pool.to_string(),
+                ticket,
+            }),
+            // The walk asks again, and answers for a second failure.
+            Err(error) => {
+                tracing::debug!(%pool, %error, "could not take a ticket ahead");
+                None
+            }
+        }
+    }
+
+    /// Counts a guess of the first pool: whether it `held`, and whether a ticket was taken on it.
+    fn guessed(&self, held: bool, acted: bool) {
+        self.foresight.heard(held);
+        if acted {
+            let counter = match held {
+                true => &metrics::COUNTERS.tickets_ahead_used,
+                false => &metrics::COUNTERS.tickets_ahead_missed,
+            };
+            metrics::bump(counter);
+        }
+    }
+
+    /// Gives back the ticket `prepared` took ahead for a lead this request will not store
+    /// (a double click, a retry, a claim held elsewhere), and counts that as a missed guess:
+    /// it cost the same.
+    async fn forgo(&self, prepared: &mut StoreResult<Prepared>) {
+        if let Ok(Prepared::Ready { ahead, .. }) = prepared {
+            if let Some(a) = ahead.take() {
+                self.guessed(false, true);
+                give_back(&*self.store, vec![a.pool_ticket()]).await;
+            }
+        }
     }
 
     async fn route_and_record(
@@ -458,6 +566,7 @@ impl App {
             request,
             submitted,
         };
+        let mut ahead = None;
         let (plan, contact_key, mut earlier) = match prepared.map_err(Failure::early)? {
             Prepared::Ready {
                 version,
@@ -465,15 +574,32 @@ impl App {
                 lead,
                 contact_key,
                 earlier,
-            } => (
-                Plan::Route {
+                foreseen,
+                ahead: taken,
+            } => {
+                let earlier = earlier.map(|e| *e);
+                if foreseen.is_some() {
+                    // What the walk asks first now that the reads are in.
+                    let seen = earlier.as_ref().map(earlier_of);
+                    let first = first_pool(
+                        &config,
+                        version,
+                        &lead,
+                        &request.source,
+                        now,
+                        seen.as_ref(),
+                        &self.caps,
+                    );
+                    self.guessed(first == foreseen, taken.is_some());
+                }
+                ahead = taken;
+                let plan = Plan::Route {
                     version,
                     config,
                     lead,
-                },
-                contact_key,
-                earlier.map(|e| *e),
-            ),
+                };
+                (plan, contact_key, earlier)
+            }
             fallback => {
                 let (why, cause) = match fallback {
                     Prepared::Unusable { version, why } => {
@@ -507,7 +633,8 @@ impl App {
                     config,
                     lead,
                 } => {
-                    self.route_lead(&draft, *version, config, lead, earlier.as_ref())
+                    let ahead = ahead.take();
+                    self.route_lead(&draft, *version, config, lead, earlier.as_ref(), ahead)
                         .await
                 }
                 Plan::Fallback { why, cause } => {
@@ -541,13 +668,9 @@ impl App {
         config: &RoutingConfig,
         lead: &Lead,
         earlier: Option<&(Contact, StoredLead)>,
+        ahead: Option<Ahead>,
     ) -> Result<(Intake, Vec<Outgoing>), RouteError> {
-        let seen = earlier.map(|(_, l)| EarlierLead {
-            lead_id: &l.lead_id,
-            owner: &l.assignment.owner,
-            status: l.status,
-            received_at: l.received_at,
-        });
+        let seen = earlier.map(earlier_of);
         let known_full = |rep: &str, cap: &_| self.caps.is_full(rep, cap);
         let ctx = WalkContext {
             config,
@@ -572,7 +695,9 @@ impl App {
             configs: &self.configs,
             version,
         };
-        router.drive(&mut walk, draft.now, &commit).await
+        router
+            .drive_from(&mut walk, draft.now, &commit, ahead)
+            .await
     }
 
     /// Stores a lead that no config can route: the fallback queue, with the reason, as a lead

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::model::Refusal;
+use crate::domain::model::{Refusal, Ticket};
 use crate::domain::routing::{PoolTicket, Proposal, Step, Walk};
 use crate::metrics;
 use crate::store::{CommitError, RosterStore, RotationStore, Stale, StoreError};
@@ -40,6 +40,27 @@ pub(crate) enum RouteError {
     },
 }
 
+/// A pool's ticket taken before the walk asked for it (intake takes it alongside its reads,
+/// see `App::prepare`): the walk's first ask of that pool uses it; given back if none does.
+#[derive(Debug, Clone)]
+pub(crate) struct Ahead {
+    /// The pool.
+    pub pool: String,
+    /// The ticket.
+    pub ticket: Ticket,
+}
+
+impl Ahead {
+    /// The ticket as an offer carries it.
+    pub fn pool_ticket(&self) -> PoolTicket {
+        PoolTicket {
+            pool: self.pool.clone(),
+            turn: self.ticket.turn,
+            adopted: self.ticket.adopted,
+        }
+    }
+}
+
 /// What routing reads and remembers besides the commit.
 pub(crate) struct Router<'a, S: RotationStore + RosterStore + ?Sized> {
     /// Tickets and loads.
@@ -60,29 +81,42 @@ impl<S: RotationStore + RosterStore + ?Sized> Router<'_, S> {
         now: jiff::Timestamp,
         commit: &C,
     ) -> Result<C::Done, RouteError> {
+        self.drive_from(walk, now, commit, None).await
+    }
+
+    /// Runs the walk until an offer is stored, with a ticket taken `ahead` of it: used for the
+    /// walk's first ask of its pool, or given back with every other ticket the walk did not use.
+    pub async fn drive_from<C: Commit>(
+        &self,
+        walk: &mut Walk<'_>,
+        now: jiff::Timestamp,
+        commit: &C,
+        mut ahead: Option<Ahead>,
+    ) -> Result<C::Done, RouteError> {
         let mut taken: Vec<PoolTicket> = Vec::new();
         let failed = |error, in_commit, tickets| RouteError::Failed {
             error,
             in_commit,
             tickets,
         };
+        if let Some(a) = &ahead {
+            self.took(&mut taken, &a.pool, &a.ticket);
+        }
         loop {
             match walk.step() {
-                Step::Ticket { pool } => match self.store.take_ticket(&pool).await {
-                    Ok(ticket) => {
-                        if ticket.cycle_config > self.version {
-                            // A newer config changed this pool; later requests should use it.
-                            self.configs.forget();
-                        }
-                        taken.push(PoolTicket {
-                            pool,
-                            turn: ticket.turn,
-                            adopted: ticket.adopted,
-                        });
-                        walk.ticket(ticket);
-                    }
-                    Err(error) => return Err(failed(error, false, taken)),
-                },
+                Step::Ticket { pool } => {
+                    let ticket = match ahead.take_if(|a| a.pool == pool) {
+                        Some(a) => a.ticket,
+                        None => match self.store.take_ticket(&pool).await {
+                            Ok(ticket) => {
+                                self.took(&mut taken, &pool, &ticket);
+                                ticket
+                            }
+                            Err(error) => return Err(failed(error, false, taken)),
+                        },
+                    };
+                    walk.ticket(ticket);
+                }
                 Step::Loads { pool, reps } => {
                     match self.store.rep_loads(&reps, &pool, now.as_second()).await {
                         Ok(loads) => walk.loads(&loads),
@@ -125,6 +159,19 @@ impl<S: RotationStore + RosterStore + ?Sized> Router<'_, S> {
                 },
             }
         }
+    }
+
+    /// Keeps a taken ticket to give back unless an offer stores it.
+    fn took(&self, taken: &mut Vec<PoolTicket>, pool: &str, ticket: &Ticket) {
+        if ticket.cycle_config > self.version {
+            // A newer config changed this pool; later requests should use it.
+            self.configs.forget();
+        }
+        taken.push(PoolTicket {
+            pool: pool.to_string(),
+            turn: ticket.turn,
+            adopted: ticket.adopted,
+        });
     }
 
     /// Counts a refusal and remembers what it teaches: a full cap stays full for its period;
@@ -310,6 +357,14 @@ rules:
         }
 
         async fn route(&self, script: &Script) -> Result<String, RouteError> {
+            self.route_from(script, None).await
+        }
+
+        async fn route_from(
+            &self,
+            script: &Script,
+            ahead: Option<Ahead>,
+        ) -> Result<String, RouteError> {
             let known_full = |rep: &str, cap: &CapCounter| self.caps.is_full(rep, cap);
             let now: jiff::Timestamp = "2026-11-24T15:00:00Z".parse().unwrap();
             let ctx = WalkContext {
@@ -327,7 +382,11 @@ rules:
                 configs: &self.configs,
                 version: 1,
             };
-            router.drive(&mut walk, now, script).await
+            router.drive_from(&mut walk, now, script, ahead).await
+        }
+
+        fn taken(&self) -> u64 {
+            *self.store.last.lock().unwrap()
         }
 
         fn given_back(&self) -> Vec<u64> {
@@ -419,5 +478,60 @@ rules:
             f.given_back().is_empty(),
             "spent on this lead, stored with it"
         );
+    }
+
+    fn ahead(pool: &str, turn: u64) -> Option<Ahead> {
+        let ticket = Ticket {
+            turn,
+            cycle_start: 0,
+            cycle_config: 0,
+            adopted: false,
+        };
+        let pool = pool.to_string();
+        Some(Ahead { pool, ticket })
+    }
+
+    #[tokio::test]
+    async fn a_ticket_taken_ahead_for_the_pool_is_used_and_no_other_is_taken() {
+        let f = Fixture::new();
+        let script = Script::new(vec![]);
+        let owner = f.route_from(&script, ahead("p", 5)).await.unwrap();
+        assert_eq!(owner, "ben", "ticket 5 names Ben");
+        let offered = script.offered.lock().unwrap();
+        assert_eq!(offered[0].ticket.as_ref().unwrap().turn, 5);
+        assert_eq!(f.taken(), 0, "no ticket was taken");
+        assert!(f.given_back().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_ticket_taken_ahead_for_another_pool_is_given_back_once_the_lead_is_stored() {
+        let f = Fixture::new();
+        let script = Script::new(vec![]);
+        assert_eq!(f.route_from(&script, ahead("q", 5)).await.unwrap(), "ana");
+        assert_eq!(f.taken(), 1, "the walk took its own");
+        assert_eq!(f.given_back(), [5], "the turn goes to a later lead");
+    }
+
+    #[tokio::test]
+    async fn a_ticket_taken_ahead_is_carried_by_a_failure_and_given_back_when_stale() {
+        let f = Fixture::new();
+        let failed = Script::new(vec![Err(CommitError::Store(StoreError::Unavailable(
+            "timed out".into(),
+        )))]);
+        match f.route_from(&failed, ahead("p", 5)).await {
+            Err(RouteError::Failed { tickets, .. }) => assert_eq!(tickets[0].turn, 5),
+            other => panic!("{other:?}"),
+        }
+        let stale = Script::new(vec![Err(CommitError::Stale(Stale::ContactChanged))]);
+        let unused = Script::new(vec![Err(CommitError::Stale(Stale::ContactChanged))]);
+        assert!(f.route_from(&stale, ahead("p", 6)).await.is_err());
+        assert_eq!(
+            f.given_back(),
+            [6],
+            "nothing was stored: the turn goes back"
+        );
+        // The walk adopts 6 for its pool; the one taken ahead for another goes back with it.
+        assert!(f.route_from(&unused, ahead("q", 7)).await.is_err());
+        assert_eq!(f.given_back(), [7, 6]);
     }
 }

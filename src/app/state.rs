@@ -9,7 +9,7 @@ use crate::delivery::Notifier;
 use crate::domain::channel::Setting;
 use crate::store::Store;
 
-use super::cache::{CapMemory, ConfigCache, KeyCache};
+use super::cache::{CapMemory, ConfigCache, Foresight, KeyCache};
 use super::clock::Clock;
 
 /// The router's services.
@@ -18,6 +18,7 @@ pub struct App {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) configs: ConfigCache,
     pub(crate) caps: CapMemory,
+    pub(crate) foresight: Foresight,
     pub(crate) keys: KeyCache,
     pub(crate) notifier: Notifier,
     /// A fresh deployment's first admin key (see `App::authenticate`), if configured.
@@ -39,6 +40,7 @@ impl App {
             clock,
             configs: ConfigCache::new(config_ttl),
             caps: CapMemory::default(),
+            foresight: Foresight::default(),
             keys: KeyCache::new(Duration::ZERO),
             notifier,
             first_admin: None,

@@ -349,6 +349,16 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// The pool whose rotation ticket the walk asks for first, if its first step is a ticket
+    /// (intake's guess before the reads, see `App::prepare`). Takes nothing: the walk is
+    /// pure, and this one is thrown away.
+    pub fn first_pool(mut self) -> Option<String> {
+        match self.step() {
+            Step::Ticket { pool } => Some(pool),
+            _ => None,
+        }
+    }
+
     /// The ticket asked for by [`Step::Ticket`].
     pub fn ticket(&mut self, ticket: Ticket) {
         if let At::Pool(visit) = &mut self.at {
@@ -893,6 +903,34 @@ rules:
         let rules = offered(walk.step());
         assert_eq!(rules.via, Via::Rules);
         assert!(rules.assignment.reason.starts_with("Returning contact (first seen as lead l1), but its owner Ana was just removed or made inactive, so it was routed by the rules. No earlier rule"), "{}", rules.assignment.reason);
+    }
+
+    #[test]
+    fn the_first_pool_is_the_first_ticket_asked_for_and_nothing_when_an_offer_comes_first() {
+        let c = config();
+        let l = lead(&[("email", "x@small.com")]);
+        let first = |earlier| Walk::intake(context(&c, &l), "form", earlier).first_pool();
+        assert_eq!(first(None), Some("smb".to_string()));
+        let ana = crate::domain::model::Owner::Rep {
+            id: "ana".into(),
+            name: "Ana".into(),
+        };
+        let earlier = EarlierLead {
+            lead_id: "l1",
+            owner: &ana,
+            status: LeadStatus::Open,
+            received_at: office_hours(),
+        };
+        assert_eq!(first(Some(&earlier)), None, "the owner is offered it first");
+        let mut spam = lead(&[("email", "x@small.com")]);
+        spam.qualification = Some(crate::domain::qualify::Qualification {
+            spam: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            Walk::intake(context(&c, &spam), "form", None).first_pool(),
+            None
+        );
     }
 
     #[test]
