@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::account::{self, AccountMatch};
 use crate::domain::audience::{self, About};
-use crate::domain::config::{RoutingConfig, DEFAULT_FALLBACK_QUEUE};
+use crate::domain::config::{RoutingConfig, Strategy, DEFAULT_FALLBACK_QUEUE};
 use crate::domain::lead::Lead;
 use crate::domain::model::{Assignment, HistoryEvent, LeadStatus, Owner};
 use crate::domain::qualify;
@@ -474,7 +474,10 @@ impl App {
         if !spam {
             // The pool the walk asks a ticket of first if the person and their account are
             // new (the common case): while that guess holds, its ticket is taken alongside
-            // the reads, one round trip fewer (see `Foresight`).
+            // the reads, one round trip fewer (see `Foresight`). Not a `least_loaded` pool's:
+            // its lead assumes every ticket taken after the newest one its loads count is a
+            // lead in flight, and a ticket taken a round trip earlier sees more of them (a
+            // burst of 32 leads into one such pool had more of its commits refused).
             foreseen = first_pool(
                 &config,
                 version,
@@ -483,7 +486,11 @@ impl App {
                 self.now(),
                 None,
                 &self.caps,
-            );
+            )
+            .filter(|pool| {
+                let strategy = config.pools.get(pool).map(|p| p.strategy);
+                strategy != Some(Strategy::LeastLoaded)
+            });
             let (read, taken) = tokio::join!(
                 self.account_and_earlier(&lead, contact_key.as_deref()),
                 self.take_ahead(foreseen.as_deref())
