@@ -877,20 +877,29 @@ rules:
         );
     }
 
+    fn ana() -> crate::domain::model::Owner {
+        crate::domain::model::Owner::Rep {
+            id: "ana".into(),
+            name: "Ana".into(),
+        }
+    }
+
+    /// An open lead `l1` of `owner`'s, received in office hours.
+    fn earlier_lead(owner: &crate::domain::model::Owner) -> EarlierLead<'_> {
+        EarlierLead {
+            lead_id: "l1",
+            owner,
+            status: LeadStatus::Open,
+            received_at: office_hours(),
+        }
+    }
+
     #[test]
     fn a_returning_contact_is_offered_to_its_owner_first_and_routed_by_the_rules_if_refused() {
         let c = config();
         let l = lead(&[("email", "x@small.com")]);
-        let ana = crate::domain::model::Owner::Rep {
-            id: "ana".into(),
-            name: "Ana".into(),
-        };
-        let earlier = EarlierLead {
-            lead_id: "l1",
-            owner: &ana,
-            status: LeadStatus::Open,
-            received_at: office_hours(),
-        };
+        let ana = ana();
+        let earlier = earlier_lead(&ana);
         let ctx = context(&c, &l);
         let mut walk = Walk::intake(ctx, "form", Some(&earlier));
         let back = offered(walk.step());
@@ -911,16 +920,8 @@ rules:
         let l = lead(&[("email", "x@small.com")]);
         let first = |earlier| Walk::intake(context(&c, &l), "form", earlier).first_pool();
         assert_eq!(first(None), Some("smb".to_string()));
-        let ana = crate::domain::model::Owner::Rep {
-            id: "ana".into(),
-            name: "Ana".into(),
-        };
-        let earlier = EarlierLead {
-            lead_id: "l1",
-            owner: &ana,
-            status: LeadStatus::Open,
-            received_at: office_hours(),
-        };
+        let ana = ana();
+        let earlier = earlier_lead(&ana);
         assert_eq!(first(Some(&earlier)), None, "the owner is offered it first");
         let mut spam = lead(&[("email", "x@small.com")]);
         spam.qualification = Some(crate::domain::qualify::Qualification {
