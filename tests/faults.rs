@@ -560,6 +560,31 @@ async fn a_permission_error_loading_the_config_is_a_503_and_never_empties_the_te
 }
 
 #[tokio::test]
+async fn a_failed_read_says_nothing_was_stored_and_gives_back_the_ticket_taken_beside_it() {
+    let (h, faults) = faulty(|_| Fault::None).await;
+    assert_eq!(h.route(json!({"email": "first@acme.example"})).await, "r1");
+    // The next lead's ticket is taken alongside its account and contact read, which fails.
+    let before = h.written_by_intake().await;
+    faults.deny_reads.store(true, Ordering::SeqCst);
+    let failed = h.post_lead(json!({"email": "second@acme.example"})).await;
+    assert_eq!(told(&failed), Told::NothingStored, "{}", failed.body);
+    assert_eq!(
+        h.written_by_intake().await,
+        before,
+        "nothing new was written"
+    );
+    faults.deny_reads.store(false, Ordering::SeqCst);
+    // That ticket went back: its retry takes Rep Two's turn, and no turn was skipped.
+    assert_eq!(h.route(json!({"email": "second@acme.example"})).await, "r2");
+    assert_eq!(h.route(json!({"email": "third@acme.example"})).await, "r3");
+    let turns: Vec<u64> = pool_turns(&h.items().await, "inbound")
+        .iter()
+        .map(|t| t.0)
+        .collect();
+    assert_eq!(turns, [1, 2, 3]);
+}
+
+#[tokio::test]
 async fn only_a_stored_config_that_is_genuinely_invalid_sends_leads_to_the_fallback_queue() {
     let h = Harness::with_config(THREE_REPS).await;
     let known = h.post_lead(json!({"email": "known@acme.example"})).await;

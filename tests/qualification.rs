@@ -136,6 +136,20 @@ async fn every_turn_used_once_or_waiting(h: &Harness, pool: &str) -> Vec<u64> {
 }
 
 #[tokio::test]
+async fn a_second_click_a_moment_later_gives_back_the_ticket_taken_beside_its_read() {
+    let h = Harness::with_config(TEAM).await;
+    let first = post(&h, json!({"email": "sam@acme.com"})).await;
+    // The second click's read finds the first lead on the contact: the same answer, and
+    // the ticket it took alongside that read goes back.
+    let again = h.post_lead(json!({"email": "sam@acme.com"})).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    assert_eq!(again.body["lead_id"], first["lead_id"]);
+    let next = post(&h, json!({"email": "pat@other.com"})).await;
+    assert_eq!(next["owner"]["id"], "bob", "Bob's turn was not lost");
+    assert_eq!(every_turn_used_once_or_waiting(&h, "team").await, [1, 2]);
+}
+
+#[tokio::test]
 async fn double_clicks_of_a_returning_contact_lose_no_turn_of_the_rotation() {
     let h = Harness::with_config(TEAM).await;
     h.clock.set("2026-11-24T15:00:00Z");

@@ -2,7 +2,7 @@
 //! fail before it is sent (nothing written) or after it committed (the answer lost on the
 //! way back, as when the SDK's attempt timeout fires); a request can "die" after taking its
 //! ticket (storage stops answering it, so it can neither settle its claim nor give the
-//! ticket back); reading the config can be denied. Everything else passes through, so
+//! ticket back); reading the config can be denied, and so can a lead's account and contact. Everything else passes through, so
 //! DynamoDB still enforces every condition.
 
 use std::collections::HashMap;
@@ -50,6 +50,8 @@ pub struct Faulty {
     pub injected: Mutex<HashMap<&'static str, u64>>,
     /// While true, reading the active config is denied (an IAM policy without GetItem).
     pub deny_config: AtomicBool,
+    /// While true, reading a lead's account and contact fails (storage did not answer).
+    pub deny_reads: AtomicBool,
     /// Leads whose transaction DynamoDB acknowledged (committed, or found already
     /// committed), with when the answer came back.
     acked: Mutex<Vec<(String, Instant)>>,
@@ -67,6 +69,7 @@ impl Faulty {
             dead_leads: Mutex::new(Vec::new()),
             injected: Mutex::new(HashMap::new()),
             deny_config: AtomicBool::new(false),
+            deny_reads: AtomicBool::new(false),
             acked: Mutex::new(Vec::new()),
             record_faults: Mutex::new(std::collections::VecDeque::new()),
         }
@@ -414,6 +417,9 @@ impl AccountStore for Faulty {
         domains: &[String],
         contact_key: Option<&str>,
     ) -> StoreResult<(std::collections::HashMap<String, Account>, Option<Contact>)> {
+        if self.deny_reads.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("the read timed out".into()));
+        }
         self.inner.accounts_and_contact(domains, contact_key).await
     }
 }
