@@ -492,7 +492,11 @@ async fn dynamodb_frozen_for_ten_seconds_mid_load_gets_no_false_answer_and_no_le
         tokio::spawn(
             async move { load(&router, "frozen-", 120, 24, Duration::from_secs(1)).await },
         );
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Frozen once a sixth of the leads are stored, however fast the machine: a fixed delay
+    // let the whole load finish first once leads got one round trip faster.
+    while h.lead_items().await.len() < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     ddb.freeze();
     tokio::time::sleep(Duration::from_secs(10)).await;
     ddb.thaw();
@@ -523,7 +527,10 @@ async fn dynamodb_killed_and_restarted_mid_load_loses_nothing_and_stores_nothing
         tokio::spawn(
             async move { load(&router, "killed-", 90, 12, Duration::from_millis(500)).await },
         );
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Killed once a sixth of the leads are stored (see the freeze above).
+    while h.lead_items().await.len() < 15 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let killed_at = ddb.restart().await;
     let leads = loading.await.unwrap();
     // DynamoDB Local answers a TransactWriteItems before its write is on disk: killed within
