@@ -506,14 +506,27 @@ async fn main() {
     // LEAN_LEAD=form: a full demo-request form (phone, title, website, industry, product, a
     // 300-character message, three UTM fields) instead of the bare email, name and company.
     let form = std::env::var("LEAN_LEAD").is_ok_and(|shape| shape == "form");
+    // LEAN_RETURNING=k: every k-th lead comes from the person of the lead before it (a
+    // returning contact, with another company so it is not a double click).
+    let returning: Option<usize> = std::env::var("LEAN_RETURNING")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .filter(|k| *k > 1);
+    if let Some(k) = returning {
+        println!("every {k}th lead is a returning contact");
+    }
     let post = |n: usize| {
+        let person = match returning {
+            Some(k) if n % k == 1 => n - 1,
+            _ => n,
+        };
         let body = if form {
             format!(
-                r#"{{"email":"p{n}@acme-{run}-{n}.com","first_name":"Pat","last_name":"Lee","company":"Acme {n}","employees":"12","country":"US","region":"NY","city":"New York","postal_code":"10001","phone":"+1 212 555 0100","title":"Head of Revenue Operations","website":"https://www.acme-{n}.com","industry":"Software","product":"Platform","message":"{MESSAGE}","utm_source":"google","utm_medium":"cpc","utm_campaign":"q4-demand-gen"}}"#
+                r#"{{"email":"p{person}@acme-{run}-{person}.com","first_name":"Pat","last_name":"Lee","company":"Acme {n}","employees":"12","country":"US","region":"NY","city":"New York","postal_code":"10001","phone":"+1 212 555 0100","title":"Head of Revenue Operations","website":"https://www.acme-{n}.com","industry":"Software","product":"Platform","message":"{MESSAGE}","utm_source":"google","utm_medium":"cpc","utm_campaign":"q4-demand-gen"}}"#
             )
         } else {
             format!(
-                r#"{{"email":"p{n}@acme-{run}-{n}.com","first_name":"Pat","last_name":"Lee","company":"Acme {n}","employees":"12","country":"US"}}"#
+                r#"{{"email":"p{person}@acme-{run}-{person}.com","first_name":"Pat","last_name":"Lee","company":"Acme {n}","employees":"12","country":"US"}}"#
             )
         };
         Request::post("/leads")

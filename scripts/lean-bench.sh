@@ -6,6 +6,7 @@
 # peak RSS is in scripts/load.sh; its size in BENCHMARKS.md.
 # Usage: scripts/lean-bench.sh [leads per level, default 400] [config ...]
 # LEAN_LEAD=form posts a full demo-request form instead of a bare lead (email, name, company).
+# LEAN_RETURNING=k makes every k-th lead a returning contact (the person of the lead before it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 leads="${1:-400}"
