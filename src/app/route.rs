@@ -53,11 +53,7 @@ pub(crate) struct Ahead {
 impl Ahead {
     /// The ticket as an offer carries it.
     pub fn pool_ticket(&self) -> PoolTicket {
-        PoolTicket {
-            pool: self.pool.clone(),
-            turn: self.ticket.turn,
-            adopted: self.ticket.adopted,
-        }
+        PoolTicket::of(&self.pool, &self.ticket)
     }
 }
 
@@ -167,11 +163,7 @@ impl<S: RotationStore + RosterStore + ?Sized> Router<'_, S> {
             // A newer config changed this pool; later requests should use it.
             self.configs.forget();
         }
-        taken.push(PoolTicket {
-            pool: pool.to_string(),
-            turn: ticket.turn,
-            adopted: ticket.adopted,
-        });
+        taken.push(PoolTicket::of(pool, ticket));
     }
 
     /// Counts a refusal and remembers what it teaches: a full cap stays full for its period;

@@ -66,6 +66,17 @@ pub struct PoolTicket {
     pub adopted: bool,
 }
 
+impl PoolTicket {
+    /// `pool`'s `ticket`.
+    pub fn of(pool: &str, ticket: &Ticket) -> Self {
+        Self {
+            pool: pool.to_string(),
+            turn: ticket.turn,
+            adopted: ticket.adopted,
+        }
+    }
+}
+
 /// How the walk came to an offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
@@ -327,11 +338,7 @@ impl<'a> Walk<'a> {
                     Ok(step) => return step,
                     Err((pool, ticket)) => {
                         if let Some(ticket) = ticket {
-                            self.passed.push(PoolTicket {
-                                pool: pool.id.clone(),
-                                turn: ticket.turn,
-                                adopted: ticket.adopted,
-                            });
+                            self.passed.push(PoolTicket::of(&pool.id, &ticket));
                         }
                         self.trail.overflowed.push(pool.id.clone());
                         self.at = At::Follow(overflow_of(config, pool));
@@ -525,11 +532,7 @@ impl<'a> Walk<'a> {
             &offer,
             &visit.available,
         );
-        let used = PoolTicket {
-            pool: pool.id.clone(),
-            turn: ticket.turn,
-            adopted: ticket.adopted,
-        };
+        let used = PoolTicket::of(&pool.id, &ticket);
         let member = offer.member;
         Ok(self.offer(
             Offered::Member(visit, member),
