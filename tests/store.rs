@@ -6,9 +6,13 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use axum::http::StatusCode;
@@ -496,6 +500,65 @@ async fn tickets_given_back_go_to_the_next_leads_and_each_is_stored_with_one_lea
     store.restart_cycle("p", 2).await.unwrap();
     let fresh = store.take_ticket("p").await.unwrap();
     assert_eq!((fresh.turn, fresh.cycle_start), (5, 4));
+}
+
+/// Counts the DynamoDB calls a client makes.
+#[derive(Debug, Clone, Default)]
+struct CallCount(Arc<AtomicUsize>);
+
+impl Intercept for CallCount {
+    fn name(&self) -> &'static str {
+        "count DynamoDB calls"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn leads_adopting_at_the_same_moment_each_get_a_different_ticket_given_back() {
+    // 40 tickets given back, then 48 leads at once: each adopts a different one while any is
+    // left, and only the last 8 take new ones. No lead loses a race for a ticket another took:
+    // at most a refused new ticket, then a refused adoption once none is left, then a new one.
+    let store = fresh_store().await;
+    for _ in 0..45 {
+        store.take_ticket("p").await.unwrap();
+    }
+    let given_back: Vec<u64> = (1..=45).filter(|t| t % 9 != 0).collect();
+    store.return_tickets("p", &given_back).await.unwrap();
+    let calls = CallCount::default();
+    let counted = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(
+            store
+                .client()
+                .config()
+                .to_builder()
+                .interceptor(calls.clone())
+                .build(),
+        ),
+        store.table(),
+    );
+    let takers = (0..48).map(|_| {
+        let store = counted.clone();
+        tokio::spawn(async move { store.take_ticket("p").await.unwrap() })
+    });
+    let takers: Vec<_> = takers.collect();
+    let mut turns = Vec::new();
+    for taker in takers {
+        turns.push(taker.await.unwrap().turn);
+    }
+    turns.sort();
+    let expected: Vec<u64> = given_back.into_iter().chain(46..=53).collect();
+    assert_eq!(turns, expected, "every ticket given back adopted once");
+    let calls = calls.0.load(Ordering::SeqCst);
+    assert!(calls <= 48 * 3, "{calls} calls for 48 tickets");
+    assert_eq!(store.take_ticket("p").await.unwrap().turn, 54);
 }
 
 #[tokio::test]

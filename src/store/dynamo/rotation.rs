@@ -2,9 +2,10 @@
 //! tickets whose requests died, and cycle restarts, all on the pool's `ROTATION` item.
 //!
 //! Taking a ticket is one conditional `ADD turn :1` while nothing was given back. Otherwise
-//! the oldest ticket given back is adopted (`REMOVE returned[0]` on the condition that it is
-//! still that ticket), so a turn a failed request gave back goes to the next lead. A ticket is
-//! still used by at most one stored lead: a new one because the counter hands it out once, an
+//! the oldest ticket given back is adopted (`REMOVE returned[0]` while any is there, the item
+//! as it was naming the ticket removed), so a turn a failed request gave back goes to the next
+//! lead, and leads adopting at once each get a different one. A ticket is still used by at
+//! most one stored lead: a new one because the counter hands it out once, an
 //! adopted one because the lead's transaction puts its `TURN#` record only if it does not exist
 //! (a ticket given back twice loses there, and its lead takes another). The repair gives back
 //! tickets that no stored lead uses, nobody gave back, and that were taken longer ago than any
@@ -25,8 +26,9 @@ use super::keys::{self, Key};
 use crate::domain::model::Ticket;
 use crate::store::{RotationRepair, RotationStore, StoreResult};
 
-/// How often a lead tries to adopt a ticket given back before it takes a new one (others
-/// adopting the same tickets at the same moment).
+/// How often a lead tries for a ticket before it takes a new one whatever was given back:
+/// each try that fails found tickets given back and then, a moment later, none left (others
+/// adopted the last ones, and more were given back before its next try).
 const ADOPT_ATTEMPTS: u32 = 5;
 
 impl DynamoStore {
@@ -159,30 +161,29 @@ impl RotationStore for DynamoStore {
                 .condition_expression("attribute_not_exists(returned) OR size(returned) = :zero")
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":zero", n(0));
-            let given_back = match self.conditional_update(fresh, ReturnValue::AllNew).await? {
-                Ok(new) => {
-                    let rotation: Rotation = items::decode(new)?;
-                    return Ok(ticket(&rotation, rotation.turn, false));
-                }
-                Err(old) => items::decode::<Rotation>(old)?.returned,
-            };
-            let Some(&oldest) = given_back.first() else {
-                continue;
-            };
+            if let Ok(new) = self.conditional_update(fresh, ReturnValue::AllNew).await? {
+                let rotation: Rotation = items::decode(new)?;
+                return Ok(ticket(&rotation, rotation.turn, false));
+            }
+            // Adopt whichever ticket is oldest when this update runs: the item as it was says
+            // which, so leads adopting at the same moment each get a different one.
             let adopt = self
                 .updating(&key)
                 .update_expression("REMOVE returned[0]")
-                .condition_expression("returned[0] = :turn")
-                .expression_attribute_values(":turn", n(oldest));
-            if let Ok(new) = self.conditional_update(adopt, ReturnValue::AllNew).await? {
-                let rotation: Rotation = items::decode(new)?;
+                .condition_expression("size(returned) > :zero")
+                .expression_attribute_values(":zero", n(0));
+            if let Ok(old) = self.conditional_update(adopt, ReturnValue::AllOld).await? {
+                let rotation: Rotation = items::decode(old)?;
                 // One from before the cycle restarted is dropped: its slot means nothing now.
-                if oldest > rotation.cycle_start {
-                    return Ok(ticket(&rotation, oldest, true));
+                if let Some(&oldest) = rotation.returned.first() {
+                    if oldest > rotation.cycle_start {
+                        return Ok(ticket(&rotation, oldest, true));
+                    }
                 }
             }
         }
-        // Others keep adopting the same tickets: a new one, and the given-back ones wait.
+        // Tickets keep being given back and adopted by others first: a new one, and the
+        // given-back ones wait for the next lead.
         let fresh = self
             .updating(&key)
             .update_expression("ADD turn :one")
