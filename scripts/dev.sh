@@ -28,4 +28,9 @@ export ACK_LINK_SECRET="${ACK_LINK_SECRET:-local-dev-ack-link-secret}"
 # 2-core machine where the size-minded release build (fat LTO, one codegen unit) takes far longer.
 cargo build --bin leadrouter
 wait "$dynamodb_started"
-./target/debug/leadrouter dev --addr "127.0.0.1:$api_port" --config "${ROUTING_CONFIG:-config/example.yaml}"
+# In the background and waited for, so that stopping this script (Ctrl-C, or a SIGTERM to it
+# alone) stops the server too, and then DynamoDB Local.
+./target/debug/leadrouter dev --addr "127.0.0.1:$api_port" --config "${ROUTING_CONFIG:-config/example.yaml}" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' INT TERM
+wait "$server"
