@@ -135,13 +135,34 @@ async fn caps_hold_under_64_concurrent_requests_and_the_rest_overflows_with_reas
     assert_eq!(counter("REP#r4", "CAP#WEEK#2026-W48"), Some(200));
     assert_eq!(tickets_used_once(&h, "inbound").await, 950);
 
-    // The next local day in New York frees Rep Two's daily cap, and only hers.
+    // The next local day in New York frees Rep Two's daily cap, and only hers: the rotation
+    // runs over Rep One and Rep Two, and each ticket's slot (from 0; the cycle never
+    // restarted) names one of them by its parity.
     h.clock.set("2026-11-25T15:00:00Z");
-    let next_day = owners(&flood(&h.router, 40, 8, "nextday").await);
-    assert_eq!(next_day.get("r2"), Some(&20), "{next_day:?}");
-    assert_eq!(next_day.get("r1"), Some(&20), "{next_day:?}");
+    let replies = flood(&h.router, 40, 8, "nextday").await;
+    let next_day = owners(&replies);
     assert_eq!(next_day.get("r3"), None, "weekly cap still binds");
     assert_eq!(next_day.get("r4"), None, "weekly cap still binds");
+    let ids: HashSet<&str> = replies
+        .iter()
+        .map(|r| r.body["lead_id"].as_str().unwrap())
+        .collect();
+    for (turn, lead, owner) in pool_turns(&h.items().await, "inbound") {
+        if ids.contains(lead.as_str()) {
+            let named = if (turn - 1) % 2 == 0 { "r1" } else { "r2" };
+            assert_eq!(owner, named, "ticket {turn} of lead {lead}");
+        }
+    }
+    // They take the tickets the overflowed leads gave back, then new ones: 20 and 20. A
+    // ticket lost to storage (an attempt that timed out after DynamoDB handed it out, so the
+    // SDK took another; the sweeper's repair gives it back, see tests/faults.rs) leaves one
+    // parity a ticket short until then. One CI run, both cores busy, saw 19 and 21; four
+    // copies of this test at once here lose tickets that way.
+    for rep in ["r1", "r2"] {
+        let got = next_day.get(rep).copied().unwrap_or(0);
+        assert!((19..=21).contains(&got), "{next_day:?}");
+    }
+    assert_eq!(tickets_used_once(&h, "inbound").await, 990);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
