@@ -55,6 +55,37 @@ pub fn notifier() -> Notifier {
 /// The example routing config.
 pub const EXAMPLE_CONFIG: &str = include_str!("../../config/example.yaml");
 
+/// How long the harness's client waits for DynamoDB Local.
+#[derive(Clone, Copy)]
+enum Patience {
+    /// Production's client: 3 s per attempt, then the SDK sends the call again.
+    Production,
+    /// See [`patient`].
+    Patient,
+}
+
+/// `client` waiting up to 30 s per attempt instead of 3. Tests of what concurrency does use it:
+/// with both cores busy (CI runs two tests at once), DynamoDB Local can stall past 3 s, and the
+/// SDK then sends a call again whose first attempt may have landed. For the updates of a pool's
+/// rotation that loses a ticket (or gives one back twice) until the sweeper's repair, which
+/// tests of an exact split do not run. `tests/faults.rs` tests production's timeouts, through
+/// [`Harness::build`].
+fn patient(client: &aws_sdk_dynamodb::Client) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+    let config = client
+        .config()
+        .to_builder()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
 /// A router on its own fresh table.
 pub struct Harness {
     pub app: Arc<App>,
@@ -97,30 +128,39 @@ pub fn endpoint() -> String {
 }
 
 impl Harness {
-    /// A fresh table with `config` published and the test keys installed.
+    /// A fresh table with `config` published and the test keys installed, on a [`patient`]
+    /// client.
     pub async fn with_config(config: &str) -> Harness {
-        Self::build(&endpoint(), config, |store| Arc::new(store)).await
+        Self::build_at(&endpoint(), config, None, Patience::Patient, |store| {
+            Arc::new(store)
+        })
+        .await
     }
 
     /// The same, with the clock set to `at` (RFC 3339) before `config` is published.
     pub async fn with_config_at(config: &str, at: &str) -> Harness {
-        Self::build_at(&endpoint(), config, Some(at), |store| Arc::new(store)).await
+        Self::build_at(&endpoint(), config, Some(at), Patience::Patient, |store| {
+            Arc::new(store)
+        })
+        .await
     }
 
     /// A fresh table in the DynamoDB Local at `endpoint`, the app on the store `wrap` makes of
-    /// it (the real one, or one that fails on purpose), with `config` published.
+    /// it (the real one, or one that fails on purpose), with `config` published; the client
+    /// has production's timeouts and retries, for tests of what storage faults do.
     pub async fn build(
         endpoint: &str,
         config: &str,
         wrap: impl FnOnce(DynamoStore) -> Arc<dyn Store>,
     ) -> Harness {
-        Self::build_at(endpoint, config, None, wrap).await
+        Self::build_at(endpoint, config, None, Patience::Production, wrap).await
     }
 
     async fn build_at(
         endpoint: &str,
         config: &str,
         at: Option<&str>,
+        patience: Patience,
         wrap: impl FnOnce(DynamoStore) -> Arc<dyn Store>,
     ) -> Harness {
         let _ = tracing_subscriber::fmt()
@@ -128,6 +168,10 @@ impl Harness {
             .with_test_writer()
             .try_init();
         let client = dynamo::client(Some(endpoint)).await;
+        let client = match patience {
+            Patience::Patient => patient(&client),
+            Patience::Production => client,
+        };
         let table = format!("test-{}", uuid::Uuid::new_v4());
         tables::ensure_table(&client, &tables::leads_table(), &table)
             .await
