@@ -60,10 +60,12 @@ async fn stored(h: &Harness, replies: &[Reply]) -> BTreeMap<String, serde_json::
 
 /// Checks that every ticket `pool`'s counter handed out is accounted for exactly once: used
 /// by a stored lead, spent by one passing through (a `passed` record), or given back and
-/// waiting for the next lead. So no turn was lost and none was given back twice.
-async fn every_ticket_accounted_for(h: &Harness, pool: &str) {
+/// waiting for the next lead. So no turn was lost, none was used twice and none was given back
+/// twice. Returns how many the stored leads used (as [`tickets_used_once`]).
+async fn every_ticket_accounted_for(h: &Harness, pool: &str) -> usize {
     let items = h.items().await;
     let mut accounted: Vec<u64> = pool_turns(&items, pool).iter().map(|t| t.0).collect();
+    let used = accounted.len();
     let mut handed_out = 0;
     let pk = format!("POOL#{pool}");
     for item in items.iter().filter(|i| s(i, "pk") == pk) {
@@ -98,6 +100,7 @@ async fn every_ticket_accounted_for(h: &Harness, pool: &str) {
         lost.is_empty() && twice.is_empty(),
         "tickets of {pool} (1 to {handed_out}): lost {lost:?}; more than once, or never handed out: {twice:?}"
     );
+    used
 }
 
 /// Checks that no rotation ticket of `pool` was used twice and returns how many were used
@@ -175,8 +178,7 @@ async fn caps_hold_under_64_concurrent_requests_and_the_rest_overflows_with_reas
     assert_eq!(counter("REP#r3", "CAP#DAY#2026-11-25"), Some(250));
     assert_eq!(counter("REP#r3", "CAP#WEEK#2026-W48"), Some(250));
     assert_eq!(counter("REP#r4", "CAP#WEEK#2026-W48"), Some(200));
-    assert_eq!(tickets_used_once(&h, "inbound").await, 950);
-    every_ticket_accounted_for(&h, "inbound").await;
+    assert_eq!(every_ticket_accounted_for(&h, "inbound").await, 950);
 
     // The next local day in New York frees Rep Two's daily cap, and only hers: the rotation
     // runs over Rep One and Rep Two, and each ticket's slot (from 0; the cycle never
@@ -204,8 +206,7 @@ async fn caps_hold_under_64_concurrent_requests_and_the_rest_overflows_with_reas
         let got = next_day.get(rep).copied().unwrap_or(0);
         assert!((19..=21).contains(&got), "{next_day:?}");
     }
-    assert_eq!(tickets_used_once(&h, "inbound").await, 990);
-    every_ticket_accounted_for(&h, "inbound").await;
+    assert_eq!(every_ticket_accounted_for(&h, "inbound").await, 990);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
